@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rn50-tune needs to build, test and run. Used by the README and by
+# .ci/run, so both stay the same. Run as root on Debian 12.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends \
+    build-essential cmake pkg-config \
+    libopenblas-dev libgsl-dev libyaml-dev zlib1g-dev \
+    gnuplot-nox dataset-fashion-mnist
