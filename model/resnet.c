@@ -1,0 +1,452 @@
+/* resnet.c — builds torchvision's ResNet family (tables of parameters and convolutions under
+ * torchvision's names), initialises, loads and saves parameters, folds BatchNorm, and runs
+ * batched fp32 inference with the kernels of ops.h. Training lives in train.c. */
+#include "resnet.h"
+
+#include "rng.h"
+#include "safetensors.h"
+#include "status.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BN_EPS 1e-5f
+
+/* ---- building the tables ---- */
+
+struct builder {
+    struct resnet *net;
+    int cap_param, cap_conv;
+    int64_t n_floats;
+};
+
+static int builder_param(struct builder *b, const char *name, int ndim, const int64_t *shape, int trainable)
+{
+    struct resnet *net = b->net;
+    if (net->n_param == b->cap_param) {
+        b->cap_param = b->cap_param ? 2 * b->cap_param : 64;
+        void *p = realloc(net->param, sizeof *net->param * b->cap_param);
+        RN_ASSERT(p);
+        net->param = p;
+    }
+    struct resnet_param *p = &net->param[net->n_param];
+    memset(p, 0, sizeof *p);
+    RN_ASSERT(strlen(name) < sizeof p->name);
+    strcpy(p->name, name);
+    p->ndim = ndim;
+    p->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        p->shape[i] = shape[i];
+        p->numel *= shape[i];
+    }
+    p->offset = b->n_floats;
+    p->trainable = trainable;
+    b->n_floats += p->numel;
+    return net->n_param++;
+}
+
+/* Adds `conv_name` (a KHxKW conv without bias) and its BatchNorm `bn_name`. */
+static int builder_conv(struct builder *b, const char *conv_name, const char *bn_name, int IC, int OC, int k,
+                        int stride, int pad, int H, int W)
+{
+    struct resnet *net = b->net;
+    if (net->n_conv == b->cap_conv) {
+        b->cap_conv = b->cap_conv ? 2 * b->cap_conv : 32;
+        void *p = realloc(net->conv, sizeof *net->conv * b->cap_conv);
+        RN_ASSERT(p);
+        net->conv = p;
+    }
+    struct resnet_conv *c = &net->conv[net->n_conv];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", conv_name);
+    c->d = (struct conv_desc){ .IC = IC, .OC = OC, .KH = k, .KW = k, .stride = stride, .pad = pad };
+    c->H = H;
+    c->W = W;
+    c->OH = conv_out_size(H, k, stride, pad);
+    c->OW = conv_out_size(W, k, stride, pad);
+    char name[96];
+    snprintf(name, sizeof name, "%s.weight", conv_name);
+    c->w = builder_param(b, name, 4, (int64_t[]){ OC, IC, k, k }, 1);
+    snprintf(name, sizeof name, "%s.weight", bn_name);
+    c->gamma = builder_param(b, name, 1, (int64_t[]){ OC }, 1);
+    snprintf(name, sizeof name, "%s.bias", bn_name);
+    c->beta = builder_param(b, name, 1, (int64_t[]){ OC }, 1);
+    snprintf(name, sizeof name, "%s.running_mean", bn_name);
+    c->mean = builder_param(b, name, 1, (int64_t[]){ OC }, 0);
+    snprintf(name, sizeof name, "%s.running_var", bn_name);
+    c->var = builder_param(b, name, 1, (int64_t[]){ OC }, 0);
+    net->flops += 2 * (int64_t)OC * conv_k(&c->d) * c->OH * c->OW;
+    return net->n_conv++;
+}
+
+static void resnet_init_params(struct resnet *net, uint64_t seed)
+{
+    struct rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < net->n_conv; i++) {
+        const struct resnet_conv *c = &net->conv[i];
+        /* Kaiming normal, mode fan_out, ReLU gain: std = sqrt(2 / (OC*KH*KW)), as torchvision. */
+        const double sd = sqrt(2.0 / ((double)c->d.OC * c->d.KH * c->d.KW));
+        float *w = resnet_param_data(net, c->w);
+        for (int64_t k = 0; k < net->param[c->w].numel; k++) w[k] = (float)(sd * rng_normal(&r));
+        for (int oc = 0; oc < c->d.OC; oc++) {
+            resnet_param_data(net, c->gamma)[oc] = 1.0f;
+            resnet_param_data(net, c->beta)[oc] = 0.0f;
+            resnet_param_data(net, c->mean)[oc] = 0.0f;
+            resnet_param_data(net, c->var)[oc] = 1.0f;
+        }
+    }
+    const double bound = 1.0 / sqrt((double)net->features);
+    float *w = resnet_param_data(net, net->fc_w), *bias = resnet_param_data(net, net->fc_b);
+    for (int64_t k = 0; k < net->param[net->fc_w].numel; k++) w[k] = (float)(bound * (2 * rng_uniform(&r) - 1));
+    for (int k = 0; k < net->cfg.n_classes; k++) bias[k] = (float)(bound * (2 * rng_uniform(&r) - 1));
+}
+
+int resnet_alloc(const struct resnet_config *cfg, uint64_t seed, struct resnet **out)
+{
+    *out = NULL;
+    int rc = resnet_config_validate(cfg, cfg->name);
+    if (rc) return rc;
+    struct resnet *net = calloc(1, sizeof *net);
+    if (!net) return status_error(STATUS_NOMEM, "out of memory building %s", cfg->name);
+    net->cfg = *cfg;
+    struct builder b = { .net = net };
+
+    int H = cfg->in_h, W = cfg->in_w, C = cfg->width;
+    if (cfg->stem == RESNET_STEM_IMAGENET) {
+        builder_conv(&b, "conv1", "bn1", cfg->in_channels, C, 7, 2, 3, H, W);
+        H = conv_out_size(H, 7, 2, 3);
+        W = conv_out_size(W, 7, 2, 3);
+        H = conv_out_size(H, 3, 2, 1);   /* max-pool 3x3/2 pad 1 */
+        W = conv_out_size(W, 3, 2, 1);
+    } else {
+        builder_conv(&b, "conv1", "bn1", cfg->in_channels, C, 3, 1, 1, H, W);
+    }
+
+    const int expansion = cfg->block == RESNET_BOTTLENECK ? 4 : 1;
+    int total_blocks = 0;
+    for (int s = 0; s < 4; s++) total_blocks += cfg->layers[s];
+    net->block = calloc(total_blocks, sizeof *net->block);
+    if (!net->block) {
+        resnet_free(net);
+        return status_error(STATUS_NOMEM, "out of memory building %s", cfg->name);
+    }
+    for (int s = 0; s < 4; s++) {
+        const int planes = cfg->width << s;
+        for (int i = 0; i < cfg->layers[s]; i++) {
+            /* torchvision v1.5: the stride sits on the 3x3 conv (conv2 of a bottleneck, conv1 of
+             * a basic block). */
+            const int stride = (s > 0 && i == 0) ? 2 : 1;
+            struct resnet_block_desc *blk = &net->block[net->n_block++];
+            char cn[48], bn[48];
+            const int in_c = C;
+            int oh = conv_out_size(H, 3, stride, 1), ow = conv_out_size(W, 3, stride, 1);
+            if (cfg->block == RESNET_BOTTLENECK) {
+                snprintf(cn, sizeof cn, "layer%d.%d.conv1", s + 1, i);
+                snprintf(bn, sizeof bn, "layer%d.%d.bn1", s + 1, i);
+                blk->conv[0] = builder_conv(&b, cn, bn, in_c, planes, 1, 1, 0, H, W);
+                snprintf(cn, sizeof cn, "layer%d.%d.conv2", s + 1, i);
+                snprintf(bn, sizeof bn, "layer%d.%d.bn2", s + 1, i);
+                blk->conv[1] = builder_conv(&b, cn, bn, planes, planes, 3, stride, 1, H, W);
+                snprintf(cn, sizeof cn, "layer%d.%d.conv3", s + 1, i);
+                snprintf(bn, sizeof bn, "layer%d.%d.bn3", s + 1, i);
+                blk->conv[2] = builder_conv(&b, cn, bn, planes, planes * 4, 1, 1, 0, oh, ow);
+                blk->n_conv = 3;
+            } else {
+                snprintf(cn, sizeof cn, "layer%d.%d.conv1", s + 1, i);
+                snprintf(bn, sizeof bn, "layer%d.%d.bn1", s + 1, i);
+                blk->conv[0] = builder_conv(&b, cn, bn, in_c, planes, 3, stride, 1, H, W);
+                snprintf(cn, sizeof cn, "layer%d.%d.conv2", s + 1, i);
+                snprintf(bn, sizeof bn, "layer%d.%d.bn2", s + 1, i);
+                blk->conv[1] = builder_conv(&b, cn, bn, planes, planes, 3, 1, 1, oh, ow);
+                blk->n_conv = 2;
+            }
+            blk->downsample = -1;
+            if (stride != 1 || in_c != planes * expansion) {
+                snprintf(cn, sizeof cn, "layer%d.%d.downsample.0", s + 1, i);
+                snprintf(bn, sizeof bn, "layer%d.%d.downsample.1", s + 1, i);
+                blk->downsample = builder_conv(&b, cn, bn, in_c, planes * expansion, 1, stride, 0, H, W);
+            }
+            C = planes * expansion;
+            H = oh;
+            W = ow;
+        }
+    }
+    net->features = C;
+    net->fc_w = builder_param(&b, "fc.weight", 2, (int64_t[]){ cfg->n_classes, C }, 1);
+    net->fc_b = builder_param(&b, "fc.bias", 1, (int64_t[]){ cfg->n_classes }, 1);
+    net->flops += 2 * (int64_t)cfg->n_classes * C;
+    net->n_floats = b.n_floats;
+
+    int64_t n_folded = 0;
+    for (int i = 0; i < net->n_conv; i++) n_folded += (conv_k(&net->conv[i].d) + 1) * net->conv[i].d.OC;
+    net->params = malloc(sizeof(float) * net->n_floats);
+    net->folded = malloc(sizeof(float) * n_folded);
+    if (!net->params || !net->folded) {
+        resnet_free(net);
+        return status_error(STATUS_NOMEM, "out of memory for the parameters of %s", cfg->name);
+    }
+    float *f = net->folded;
+    for (int i = 0; i < net->n_conv; i++) {
+        struct resnet_conv *c = &net->conv[i];
+        c->wf = f;
+        f += conv_k(&c->d) * c->d.OC;
+        c->bf = f;
+        f += c->d.OC;
+    }
+    resnet_init_params(net, seed);
+    resnet_fold(net);
+    *out = net;
+    return STATUS_OK;
+}
+
+void resnet_free(struct resnet *net)
+{
+    if (!net) return;
+    free(net->param);
+    free(net->params);
+    free(net->conv);
+    free(net->block);
+    free(net->folded);
+    free(net);
+}
+
+int resnet_find_param(const struct resnet *net, const char *name)
+{
+    for (int i = 0; i < net->n_param; i++)
+        if (strcmp(net->param[i].name, name) == 0) return i;
+    return -1;
+}
+
+int resnet_find_conv(const struct resnet *net, const char *name)
+{
+    for (int i = 0; i < net->n_conv; i++)
+        if (strcmp(net->conv[i].name, name) == 0) return i;
+    return -1;
+}
+
+void resnet_fold(struct resnet *net)
+{
+    for (int i = 0; i < net->n_conv; i++) {
+        struct resnet_conv *c = &net->conv[i];
+        bn_fold(c->d.OC, conv_k(&c->d), resnet_param_data(net, c->w), resnet_param_data(net, c->gamma),
+                resnet_param_data(net, c->beta), resnet_param_data(net, c->mean), resnet_param_data(net, c->var),
+                BN_EPS, c->wf, c->bf);
+    }
+}
+
+/* ---- weights I/O ---- */
+
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
+{
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (used < n) snprintf(buf + used, n - used, "]");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int resnet_load_weights(struct resnet *net, const char *path)
+{
+    struct st_file *f = NULL;
+    int rc = safetensors_read(path, &f);
+    if (rc) return rc;
+    /* Validate everything before touching the parameters, so a bad file changes nothing. */
+    for (int i = 0; i < safetensors_n_tensors(f); i++) {
+        const struct st_tensor *t = safetensors_tensor(f, i);
+        const int p = resnet_find_param(net, t->name);
+        if (p < 0) {
+            if (ends_with(t->name, ".num_batches_tracked")) continue;
+            rc = status_error(STATUS_BAD_INPUT, "%s: unexpected tensor '%s' for model %s (not a parameter of this architecture)",
+                              path, t->name, net->cfg.name);
+            goto done;
+        }
+        const struct resnet_param *par = &net->param[p];
+        int same = t->ndim == par->ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == par->shape[d];
+        if (!same) {
+            char want[96], got[96];
+            shape_str(want, sizeof want, par->ndim, par->shape);
+            shape_str(got, sizeof got, t->ndim, t->shape);
+            rc = status_error(STATUS_BAD_INPUT, "%s: tensor '%s' has shape %s, model %s expects %s", path, t->name,
+                              got, net->cfg.name, want);
+            goto done;
+        }
+        if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64) {
+            rc = status_error(STATUS_BAD_INPUT, "%s: tensor '%s' has dtype %s, expected F32, F16, BF16 or F64", path,
+                              t->name, st_dtype_name(t->dtype));
+            goto done;
+        }
+    }
+    for (int p = 0; p < net->n_param; p++) {
+        if (!safetensors_find(f, net->param[p].name)) {
+            rc = status_error(STATUS_BAD_INPUT, "%s: tensor '%s' is missing (model %s)", path, net->param[p].name,
+                              net->cfg.name);
+            goto done;
+        }
+    }
+    for (int p = 0; p < net->n_param; p++) {
+        rc = st_tensor_to_f32(f, safetensors_find(f, net->param[p].name), resnet_param_data(net, p));
+        if (rc) goto done;   /* cannot happen after the dtype check above */
+    }
+    resnet_fold(net);
+done:
+    safetensors_free(f);
+    return rc;
+}
+
+int resnet_save_weights(const struct resnet *net, const char *path, int dtype, const char *metadata_key,
+                        const char *metadata_value)
+{
+    struct st_writer *w = st_writer_alloc();
+    if (!w) return status_error(STATUS_NOMEM, "out of memory writing %s", path);
+    int rc = STATUS_OK;
+    for (int p = 0; p < net->n_param && !rc; p++) {
+        const struct resnet_param *par = &net->param[p];
+        rc = st_writer_add_f32_as(w, par->name, (enum st_dtype)dtype, par->ndim, par->shape, resnet_param_data(net, p));
+    }
+    if (!rc && metadata_key) rc = st_writer_set_metadata(w, metadata_key, metadata_value);
+    if (!rc) rc = st_writer_save(w, path);
+    st_writer_free(w);
+    return rc;
+}
+
+/* ---- inference ---- */
+
+struct resnet_infer {
+    const struct resnet *net;
+    int max_batch;
+    int64_t act_floats;      /* largest activation [C, N, H, W] at max_batch */
+    float *buf[5];           /* activations, each act_floats */
+    float *scratch;          /* im2col */
+    int64_t scratch_floats;
+    float *pooled;           /* [features, N] */
+};
+
+int resnet_infer_alloc(const struct resnet *net, int max_batch, struct resnet_infer **out)
+{
+    *out = NULL;
+    struct resnet_infer *ws = calloc(1, sizeof *ws);
+    if (!ws) return status_error(STATUS_NOMEM, "out of memory for the inference workspace");
+    ws->net = net;
+    ws->max_batch = max_batch;
+    const struct resnet_config *cfg = &net->cfg;
+    int64_t act = (int64_t)cfg->in_channels * cfg->in_h * cfg->in_w;
+    int64_t k_ohw_max = 0;
+    for (int i = 0; i < net->n_conv; i++) {
+        const struct resnet_conv *c = &net->conv[i];
+        const int64_t o = (int64_t)c->d.OC * c->OH * c->OW;
+        if (o > act) act = o;
+        const int64_t kohw = conv_scratch_floats(&c->d, (int64_t)c->OH * c->OW);
+        if (kohw > k_ohw_max) k_ohw_max = kohw;
+    }
+    ws->act_floats = act * max_batch;
+    /* im2col of the whole batch when it is small, else chunks of at least one image: 16 Mi floats
+     * (64 MiB) keeps the GEMMs large without doubling the memory of big batches. */
+    int64_t budget = (int64_t)16 << 20;
+    ws->scratch_floats = k_ohw_max * max_batch < budget ? k_ohw_max * max_batch : (k_ohw_max > budget ? k_ohw_max : budget);
+    int ok = 1;
+    for (int i = 0; i < 5; i++) ok &= (ws->buf[i] = malloc(sizeof(float) * ws->act_floats)) != NULL;
+    ws->scratch = malloc(sizeof(float) * (ws->scratch_floats ? ws->scratch_floats : 1));
+    ws->pooled = malloc(sizeof(float) * net->features * max_batch);
+    if (!ok || !ws->scratch || !ws->pooled) {
+        resnet_infer_free(ws);
+        return status_error(STATUS_NOMEM, "out of memory for the inference workspace (batch %d)", max_batch);
+    }
+    *out = ws;
+    return STATUS_OK;
+}
+
+void resnet_infer_free(struct resnet_infer *ws)
+{
+    if (!ws) return;
+    for (int i = 0; i < 5; i++) free(ws->buf[i]);
+    free(ws->scratch);
+    free(ws->pooled);
+    free(ws);
+}
+
+static float *pick_free(float *const *buf, const float *a, const float *b, const float *c)
+{
+    for (int i = 0; i < 5; i++)
+        if (buf[i] != a && buf[i] != b && buf[i] != c) return buf[i];
+    RN_ASSERT(0);
+    return NULL;
+}
+
+static void infer_run(struct resnet_infer *ws, const float *x, int N, float *logits, int ref)
+{
+    const struct resnet *net = ws->net;
+    const struct resnet_config *cfg = &net->cfg;
+    RN_ASSERT(N >= 1 && N <= ws->max_batch);
+#define CONV(c, in, H_, W_, res, relu, outp)                                                          \
+    do {                                                                                              \
+        if (ref)                                                                                      \
+            conv_forward_ref(&(c)->d, in, N, H_, W_, (c)->wf, (c)->bf, res, relu, outp);              \
+        else                                                                                          \
+            conv_forward(&(c)->d, in, N, H_, W_, (c)->wf, (c)->bf, res, relu, outp, ws->scratch,      \
+                         ws->scratch_floats);                                                         \
+    } while (0)
+
+    float *cur = ws->buf[0];   /* [C, N, H, W] */
+    layout_nchw_to_cnhw(x, N, cfg->in_channels, (int64_t)cfg->in_h * cfg->in_w, cur);
+    const struct resnet_conv *stem = &net->conv[0];
+    float *t = ws->buf[1];
+    CONV(stem, cur, stem->H, stem->W, NULL, 1, t);
+    cur = t;
+    int H = stem->OH, W = stem->OW;
+    if (cfg->stem == RESNET_STEM_IMAGENET) {
+        float *p = ws->buf[2];
+        if (ref)
+            maxpool_forward_ref(cur, stem->d.OC, N, H, W, 3, 2, 1, p);
+        else
+            maxpool_forward(cur, stem->d.OC, N, H, W, 3, 2, 1, p, NULL);
+        H = conv_out_size(H, 3, 2, 1);
+        W = conv_out_size(W, 3, 2, 1);
+        cur = p;
+    }
+    for (int b = 0; b < net->n_block; b++) {
+        const struct resnet_block_desc *blk = &net->block[b];
+        const float *identity = cur;
+        float *ds = NULL;
+        if (blk->downsample >= 0) {
+            const struct resnet_conv *c = &net->conv[blk->downsample];
+            ds = pick_free(ws->buf, cur, NULL, NULL);
+            CONV(c, cur, H, W, NULL, 0, ds);
+            identity = ds;
+        }
+        float *in = cur;
+        for (int k = 0; k < blk->n_conv; k++) {
+            const struct resnet_conv *c = &net->conv[blk->conv[k]];
+            const int last = k == blk->n_conv - 1;
+            float *o = pick_free(ws->buf, in, identity, cur);
+            CONV(c, in, c->H, c->W, last ? identity : NULL, 1, o);
+            in = o;
+        }
+        const struct resnet_conv *lastc = &net->conv[blk->conv[blk->n_conv - 1]];
+        H = lastc->OH;
+        W = lastc->OW;
+        cur = in;
+    }
+#undef CONV
+    if (ref) {
+        avgpool_forward_ref(cur, net->features, N, H * W, ws->pooled);
+        fc_forward_ref(ws->pooled, net->features, N, resnet_param_data(net, net->fc_w),
+                       resnet_param_data(net, net->fc_b), cfg->n_classes, logits);
+    } else {
+        avgpool_forward(cur, net->features, N, H * W, ws->pooled);
+        fc_forward(ws->pooled, net->features, N, resnet_param_data(net, net->fc_w), resnet_param_data(net, net->fc_b),
+                   cfg->n_classes, logits);
+    }
+}
+
+void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits) { infer_run(ws, x, N, logits, 0); }
+
+void resnet_infer_ref(struct resnet_infer *ws, const float *x, int N, float *logits) { infer_run(ws, x, N, logits, 1); }

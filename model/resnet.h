@@ -1,0 +1,108 @@
+/* resnet.h — torchvision's ResNet family: architecture description, parameters under
+ * torchvision's state_dict names, and batched fp32 inference.
+ *
+ * A network is built from a config (resnet_config_load: a known name or a YAML model file). Its
+ * parameters live in one allocation (`params`) described by a table in state_dict order, so that
+ * gradients and optimiser state can reuse the same layout. Inference uses BatchNorm folded into
+ * the convolutions (resnet_fold), refreshed whenever the parameters change. */
+#ifndef RN_RESNET_H
+#define RN_RESNET_H
+
+#include "ops.h"
+
+#include <stdint.h>
+
+enum resnet_block { RESNET_BASIC, RESNET_BOTTLENECK, RESNET_BLOCK_COUNT };
+enum resnet_stem { RESNET_STEM_IMAGENET, RESNET_STEM_SMALL, RESNET_STEM_COUNT };
+
+struct resnet_config {
+    char name[64];
+    enum resnet_block block;
+    int layers[4];        /* blocks per stage */
+    int width;            /* stem channels; stage s has width << s planes (torchvision: 64) */
+    enum resnet_stem stem;
+    int in_channels;
+    int n_classes;
+    int in_h, in_w;
+};
+
+/* Fills cfg from `name`: resnet18/34/50/101/152 (torchvision ImageNet models, 3x224x224, 1000
+ * classes), rn50-fmnist (the embedded default), or the path of a YAML model file
+ * (configs/models/rn50-fmnist.yaml shows the keys). Errors name the file, line and key. */
+int resnet_config_load(const char *name, struct resnet_config *cfg);
+/* Checks ranges (blocks 1..64 per stage, width 1..1024, ...); `where` prefixes messages. */
+int resnet_config_validate(const struct resnet_config *cfg, const char *where);
+
+/* One state_dict entry. Running BatchNorm statistics are buffers, not trainable. */
+struct resnet_param {
+    char name[64];
+    int ndim;
+    int64_t shape[4];
+    int64_t offset;      /* into resnet.params */
+    int64_t numel;
+    int trainable;
+};
+
+/* A convolution followed by its BatchNorm (every conv in a ResNet has one). */
+struct resnet_conv {
+    char name[48];        /* torchvision module name: "conv1", "layer1.0.conv2", "layer2.0.downsample.0" */
+    struct conv_desc d;
+    int H, W;             /* input size at the network's configured input size */
+    int OH, OW;
+    int w, gamma, beta, mean, var;   /* indices into resnet.param */
+    float *wf, *bf;       /* folded weights [OC, K] and bias [OC], owned by resnet.folded */
+};
+
+struct resnet_block_desc {
+    int conv[3];          /* indices into resnet.conv: conv1, conv2[, conv3] */
+    int n_conv;           /* 2 (basic) or 3 (bottleneck) */
+    int downsample;       /* conv index, or -1 for the identity shortcut */
+};
+
+struct resnet {
+    struct resnet_config cfg;
+    int n_param;
+    struct resnet_param *param;
+    int64_t n_floats;     /* size of params */
+    float *params;        /* every parameter and buffer, one allocation */
+    int n_conv;
+    struct resnet_conv *conv;   /* forward order: stem, then each block's convs, downsample last */
+    int n_block;
+    struct resnet_block_desc *block;
+    int fc_w, fc_b;       /* param indices: fc.weight [classes, features], fc.bias [classes] */
+    int features;         /* channels into the fc layer */
+    float *folded;        /* one allocation for every conv's wf and bf */
+    int64_t flops;        /* multiply-adds x 2 per image at the configured input size */
+};
+
+/* Builds the network with parameters initialised as torchvision does (Kaiming normal fan_out for
+ * convs, BN weight 1 bias 0, running stats 0/1, fc uniform(-1/sqrt(in), 1/sqrt(in))). */
+int resnet_alloc(const struct resnet_config *cfg, uint64_t seed, struct resnet **out);
+void resnet_free(struct resnet *net);
+
+static inline float *resnet_param_data(const struct resnet *net, int i) { return net->params + net->param[i].offset; }
+/* Index of the parameter called `name`, or -1. */
+int resnet_find_param(const struct resnet *net, const char *name);
+int resnet_find_conv(const struct resnet *net, const char *name);
+
+/* Loads parameters from a safetensors file with torchvision state_dict names (F32/F16/BF16; the
+ * I64 num_batches_tracked entries are accepted and ignored). Missing or extra tensors, wrong
+ * shapes or dtypes are errors naming the file and tensor. Refolds. */
+int resnet_load_weights(struct resnet *net, const char *path);
+/* Saves parameters (and BN buffers) under torchvision names, as F32, F16 or BF16 (st_dtype). */
+int resnet_save_weights(const struct resnet *net, const char *path, int dtype, const char *metadata_key,
+                        const char *metadata_value);
+
+/* Recomputes every conv's folded weights from the current parameters. */
+void resnet_fold(struct resnet *net);
+
+/* Inference workspace for up to max_batch images at the configured input size. */
+struct resnet_infer;
+int resnet_infer_alloc(const struct resnet *net, int max_batch, struct resnet_infer **out);
+void resnet_infer_free(struct resnet_infer *ws);
+/* x [N, C, H, W] (NCHW, N <= max_batch) -> logits [N, classes]. Uses the folded weights. */
+void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits);
+/* The same with every layer's plain reference kernel (slow; for tests). */
+void resnet_infer_ref(struct resnet_infer *ws, const float *x, int N, float *logits);
+
+#endif

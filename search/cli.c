@@ -1,0 +1,195 @@
+/* cli.c — shared command-line plumbing (see cli.h). */
+#include "cli.h"
+#include "status.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#ifndef RN_SOURCE_DIR
+#define RN_SOURCE_DIR "."
+#endif
+
+int cli_int64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return status_error(STATUS_BAD_INPUT, "%s: '%s' is not an integer in %lld..%lld", opt, s, (long long)lo,
+                            (long long)hi);
+    *out = v;
+    return STATUS_OK;
+}
+
+int cli_int(const char *opt, const char *s, long lo, long hi, int *out)
+{
+    int64_t v = 0;
+    int rc = cli_int64(opt, s, lo, hi, &v);
+    if (!rc) *out = (int)v;
+    return rc;
+}
+
+int cli_double(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+        return status_error(STATUS_BAD_INPUT, "%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
+    *out = v;
+    return STATUS_OK;
+}
+
+struct cli_args cli_args_init(int argc, char **argv)
+{
+    struct cli_args a;
+    memset(&a, 0, sizeof a);
+    a.argc = argc;
+    a.argv = argv;
+    a.i = 0;   /* argv[0] is the command */
+    return a;
+}
+
+int cli_next(struct cli_args *a)
+{
+    if (++a->i >= a->argc) return 0;
+    const char *arg = a->argv[a->i];
+    const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+    if (eq && (size_t)(eq - arg) < sizeof a->opt_buf) {
+        memcpy(a->opt_buf, arg, (size_t)(eq - arg));
+        a->opt_buf[eq - arg] = '\0';
+        a->opt = a->opt_buf;
+        a->inline_value = eq + 1;
+    } else {
+        a->opt = arg;
+        a->inline_value = NULL;
+    }
+    return 1;
+}
+
+int cli_is(const struct cli_args *a, const char *name) { return strcmp(a->opt, name) == 0; }
+
+int cli_value(struct cli_args *a, const char **out)
+{
+    if (a->inline_value) {
+        *out = a->inline_value;
+        return STATUS_OK;
+    }
+    if (a->i + 1 >= a->argc) return status_error(STATUS_BAD_INPUT, "%s: missing value", a->opt);
+    *out = a->argv[++a->i];
+    return STATUS_OK;
+}
+
+int cli_unknown(const struct cli_args *a)
+{
+    return status_error(STATUS_BAD_INPUT, "%s: unknown option for '%s' (see %s --help)", a->opt, a->argv[0], a->argv[0]);
+}
+
+const char *cli_home(void)
+{
+    const char *h = getenv("RN50_TUNE_HOME");
+    return h && *h ? h : RN_SOURCE_DIR;
+}
+
+int cli_load_model(const char *model, const char *weights, int allow_random, struct resnet **out,
+                   const char **weights_used)
+{
+    static char default_path[4096];
+    struct resnet_config cfg;
+    *out = NULL;
+    int rc = resnet_config_load(model, &cfg);
+    if (rc) return rc;
+    if (!weights && strcmp(cfg.name, "rn50-fmnist") == 0) {
+        snprintf(default_path, sizeof default_path, "%s/configs/models/rn50-fmnist.safetensors", cli_home());
+        struct stat st;
+        if (stat(default_path, &st) == 0) {
+            weights = default_path;
+        } else if (!allow_random) {
+            return status_error(STATUS_IO,
+                                "%s: the default model's trained weights are missing (set RN50_TUNE_HOME to the "
+                                "project directory, or pass --weights)",
+                                default_path);
+        }
+    }
+    if (!weights && !allow_random)
+        return status_error(STATUS_BAD_INPUT, "--weights: required for model %s (a safetensors file with torchvision names)",
+                            cfg.name);
+    rc = resnet_alloc(&cfg, 0x5eed, out);
+    if (rc) return rc;
+    if (weights) {
+        rc = resnet_load_weights(*out, weights);
+        if (rc) {
+            resnet_free(*out);
+            *out = NULL;
+            return rc;
+        }
+    }
+    if (weights_used) *weights_used = weights ? weights : "random";
+    return STATUS_OK;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void json_begin(struct json_out *j, FILE *f)
+{
+    j->f = f;
+    j->n = 0;
+    fputc('{', f);
+}
+
+static void json_key(struct json_out *j, const char *key)
+{
+    fprintf(j->f, "%s\"%s\":", j->n++ ? "," : "", key);
+}
+
+void json_str(struct json_out *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    fputc('"', j->f);
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(j->f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(j->f, "\\u%04x", *p);
+        else fputc(*p, j->f);
+    }
+    fputc('"', j->f);
+}
+
+void json_num(struct json_out *j, const char *key, double value)
+{
+    json_key(j, key);
+    if (isfinite(value)) fprintf(j->f, "%.10g", value);
+    else fputs("null", j->f);
+}
+
+void json_int(struct json_out *j, const char *key, int64_t value)
+{
+    json_key(j, key);
+    fprintf(j->f, "%lld", (long long)value);
+}
+
+void json_raw(struct json_out *j, const char *key, const char *raw)
+{
+    json_key(j, key);
+    fputs(raw, j->f);
+}
+
+void json_end(struct json_out *j)
+{
+    fputs("}\n", j->f);
+    fflush(j->f);
+}
+
+int cli_fail(int status)
+{
+    fprintf(stderr, "rn50-tune: error: %s\n", status_message());
+    return status == STATUS_OK ? 1 : (status == STATUS_IO ? 3 : 2);
+}

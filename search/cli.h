@@ -1,0 +1,68 @@
+/* cli.h — what every rn50-tune command shares: strict option values, loading a model with its
+ * weights, timing, and the one-line JSON summary that `--json` prints last. */
+#ifndef RN_CLI_H
+#define RN_CLI_H
+
+#include "resnet.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Parses `s` as the value of option `opt`: a whole integer in [lo, hi] / a finite number in
+ * [lo, hi]. Errors name the option, the value and the range. */
+int cli_int(const char *opt, const char *s, long lo, long hi, int *out);
+int cli_int64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
+int cli_double(const char *opt, const char *s, double lo, double hi, double *out);
+
+/* Walks argv for one command. Usage:
+ *     struct cli_args a = cli_args_init(argc, argv);
+ *     while (cli_next(&a)) { if (cli_is(&a, "--model")) { if (cli_value(&a, &model)) ... } ... else return cli_unknown(&a); }
+ * Options take their value as the next argument or after '='. */
+struct cli_args {
+    int argc;
+    char **argv;
+    int i;
+    const char *opt;     /* the current option, without any "=value" */
+    const char *inline_value;
+    char opt_buf[64];
+};
+struct cli_args cli_args_init(int argc, char **argv);
+int cli_next(struct cli_args *a);
+int cli_is(const struct cli_args *a, const char *name);
+int cli_value(struct cli_args *a, const char **out);   /* STATUS_BAD_INPUT when the value is missing */
+int cli_unknown(const struct cli_args *a);              /* records "unknown option" and returns STATUS_BAD_INPUT */
+
+/* Builds `model` (a name or YAML file) and loads `weights` (safetensors) into it. Without weights,
+ * the embedded default model uses its committed trained weights; other models get random weights
+ * (seeded) when allow_random, and an error otherwise. *weights_used names what was loaded. */
+int cli_load_model(const char *model, const char *weights, int allow_random, struct resnet **out,
+                   const char **weights_used);
+
+/* The directory of the project's data (configs/, results/): $RN50_TUNE_HOME, else the source tree
+ * this binary was built from. */
+const char *cli_home(void);
+
+double cli_now(void);   /* monotonic seconds */
+
+/* Minimal JSON writer for the summary line: {"a":1,"b":"x",...}. */
+struct json_out {
+    FILE *f;
+    int n;
+};
+void json_begin(struct json_out *j, FILE *f);
+void json_str(struct json_out *j, const char *key, const char *value);
+void json_num(struct json_out *j, const char *key, double value);
+void json_int(struct json_out *j, const char *key, int64_t value);
+void json_raw(struct json_out *j, const char *key, const char *raw);
+void json_end(struct json_out *j);
+
+/* Commands: each parses its own arguments (argv[0] is the command name), prints `--help`, and
+ * returns the process exit code. */
+int cmd_infer(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Prints "rn50-tune: error: MESSAGE" to stderr and returns the exit code for `status`. */
+int cli_fail(int status);
+
+#endif

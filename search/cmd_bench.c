@@ -1,0 +1,102 @@
+/* cmd_bench.c — `rn50-tune bench`: latency of whole forward passes after warm-up. */
+#include "cli.h"
+#include "rng.h"
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char bench_usage[] =
+    "usage: rn50-tune bench --model M [--weights W.safetensors] [--batch B] [--threads T]\n"
+    "                       [--reps R] [--warmup K] [--json]\n"
+    "\n"
+    "Times R forward passes of a batch of B random images after K warm-up passes and reports the\n"
+    "median, min and max in milliseconds. Without --weights the weights are random (latency does\n"
+    "not depend on their values).\n"
+    "\n"
+    "  --model M      resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
+    "  --batch B      images per pass (default 1)\n"
+    "  --threads T    threads (default: all cores)\n"
+    "  --reps R       timed passes (default 20)\n"
+    "  --warmup K     untimed passes first (default 3)\n"
+    "  --json         print a one-line JSON summary last\n"
+    "\n"
+    "example: rn50-tune bench --model resnet50 --batch 1 --threads 2 --reps 30 --json\n";
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *model = NULL, *weights = NULL, *v;
+    int batch = 1, threads = 0, reps = 20, warmup = 3, json = 0, rc = STATUS_OK;
+    struct cli_args a = cli_args_init(argc, argv);
+    while (!rc && cli_next(&a)) {
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(bench_usage, stdout); return 0; }
+        else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
+        else if (cli_is(&a, "--weights")) rc = cli_value(&a, &weights);
+        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
+        else if (cli_is(&a, "--threads")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--threads", v, 1, 1024, &threads); }
+        else if (cli_is(&a, "--reps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--reps", v, 1, 100000, &reps); }
+        else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--warmup", v, 0, 100000, &warmup); }
+        else if (cli_is(&a, "--json")) json = 1;
+        else rc = cli_unknown(&a);
+    }
+    if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune bench --help)");
+    if (rc) return cli_fail(rc);
+
+    threads = ops_set_threads(threads);
+    struct resnet *net = NULL;
+    struct resnet_infer *ws = NULL;
+    float *x = NULL, *logits = NULL;
+    double *ms = NULL;
+    const char *weights_used = NULL;
+    if ((rc = cli_load_model(model, weights, 1, &net, &weights_used))) goto done;
+    const struct resnet_config *cfg = &net->cfg;
+    const int64_t per = (int64_t)cfg->in_channels * cfg->in_h * cfg->in_w;
+    x = malloc(sizeof(float) * per * batch);
+    logits = malloc(sizeof(float) * batch * cfg->n_classes);
+    ms = malloc(sizeof(double) * reps);
+    if (!x || !logits || !ms) { rc = status_error(STATUS_NOMEM, "out of memory for batch %d", batch); goto done; }
+    struct rng r;
+    rng_seed(&r, 1);
+    for (int64_t i = 0; i < per * batch; i++) x[i] = (float)rng_normal(&r);
+    if ((rc = resnet_infer_alloc(net, batch, &ws))) goto done;
+    for (int i = 0; i < warmup; i++) resnet_infer(ws, x, batch, logits);
+    for (int i = 0; i < reps; i++) {
+        const double t0 = cli_now();
+        resnet_infer(ws, x, batch, logits);
+        ms[i] = 1e3 * (cli_now() - t0);
+    }
+    qsort(ms, reps, sizeof *ms, cmp_double);
+    const double median = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+    const double gflops = 1e-9 * net->flops * batch / (median * 1e-3);
+    printf("bench: %s, batch %d, %d threads: median %.3f ms, min %.3f, max %.3f (%d reps), %.1f images/s, %.1f GFLOP/s\n",
+           cfg->name, batch, threads, median, ms[0], ms[reps - 1], reps, batch / (median * 1e-3), gflops);
+    if (json) {
+        struct json_out j;
+        json_begin(&j, stdout);
+        json_str(&j, "command", "bench");
+        json_str(&j, "model", cfg->name);
+        json_str(&j, "weights", weights_used);
+        json_int(&j, "batch", batch);
+        json_int(&j, "threads", threads);
+        json_int(&j, "reps", reps);
+        json_num(&j, "median_ms", median);
+        json_num(&j, "min_ms", ms[0]);
+        json_num(&j, "max_ms", ms[reps - 1]);
+        json_num(&j, "images_per_s", batch / (median * 1e-3));
+        json_num(&j, "gflops", gflops);
+        json_end(&j);
+    }
+done:
+    free(x);
+    free(logits);
+    free(ms);
+    resnet_infer_free(ws);
+    resnet_free(net);
+    return rc ? cli_fail(rc) : 0;
+}

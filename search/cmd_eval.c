@@ -1,0 +1,132 @@
+/* cmd_eval.c — `rn50-tune eval`: top-1 / top-5 accuracy of a model on a dataset split. */
+#include "cli.h"
+#include "data.h"
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char eval_usage[] =
+    "usage: rn50-tune eval --model M [--weights W.safetensors] --data D [--split test|val|train]\n"
+    "                      [--limit N] [--batch B] [--threads T] [--json]\n"
+    "\n"
+    "Reports top-1 and top-5 accuracy (percent) and the inference speed.\n"
+    "\n"
+    "  --model M      resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
+    "  --weights W    safetensors with torchvision names (default for rn50-fmnist: its trained weights)\n"
+    "  --data D       fmnist (Debian's dataset-fashion-mnist; fmnist:DIR elsewhere) or\n"
+    "                 npy:IMAGES.npy,LABELS.npy (float32 NCHW normalised, integer labels)\n"
+    "  --split S      test (default), val (last 5,000 training images) or train (first 55,000)\n"
+    "  --limit N      evaluate the first N images of the split only\n"
+    "  --batch B      images per forward pass (default 250)\n"
+    "  --threads T    threads (default: all cores)\n"
+    "  --json         print a one-line JSON summary last\n"
+    "\n"
+    "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n";
+
+/* Top-k correctness for one row of logits: the label's rank counts logits strictly greater, so
+ * ties go in the label's favour, as torch.topk does not guarantee either way. */
+static int label_rank(const float *logits, int n_classes, int64_t label)
+{
+    int rank = 0;
+    for (int c = 0; c < n_classes; c++) rank += logits[c] > logits[label];
+    return rank;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *weights = NULL, *data = NULL, *split = "test", *v;
+    int batch = 250, threads = 0, json = 0, rc = STATUS_OK;
+    int64_t limit = 0;
+    struct cli_args a = cli_args_init(argc, argv);
+    while (!rc && cli_next(&a)) {
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(eval_usage, stdout); return 0; }
+        else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
+        else if (cli_is(&a, "--weights")) rc = cli_value(&a, &weights);
+        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
+        else if (cli_is(&a, "--split")) rc = cli_value(&a, &split);
+        else if (cli_is(&a, "--limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--limit", v, 1, INT64_MAX, &limit); }
+        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
+        else if (cli_is(&a, "--threads")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--threads", v, 1, 1024, &threads); }
+        else if (cli_is(&a, "--json")) json = 1;
+        else rc = cli_unknown(&a);
+    }
+    if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune eval --help)");
+    if (!rc && !data) rc = status_error(STATUS_BAD_INPUT, "--data: required (see rn50-tune eval --help)");
+    if (rc) return cli_fail(rc);
+
+    threads = ops_set_threads(threads);
+    struct resnet *net = NULL;
+    struct resnet_infer *ws = NULL;
+    struct dataset ds;
+    memset(&ds, 0, sizeof ds);
+    float *logits = NULL;
+    const char *weights_used = NULL;
+    if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done;
+    if ((rc = dataset_load(data, split, limit, &ds))) goto done;
+    const struct resnet_config *cfg = &net->cfg;
+    if (ds.C != cfg->in_channels || ds.H != cfg->in_h || ds.W != cfg->in_w) {
+        rc = status_error(STATUS_BAD_INPUT, "--data %s: images are [%d, %d, %d], model %s expects [%d, %d, %d]", data, ds.C,
+                          ds.H, ds.W, cfg->name, cfg->in_channels, cfg->in_h, cfg->in_w);
+        goto done;
+    }
+    if (ds.n_classes > cfg->n_classes) {
+        rc = status_error(STATUS_BAD_INPUT, "--data %s: labels go up to %d, model %s has %d classes", data, ds.n_classes - 1,
+                          cfg->name, cfg->n_classes);
+        goto done;
+    }
+    if (batch > ds.n) batch = (int)ds.n;
+    logits = malloc(sizeof(float) * batch * cfg->n_classes);
+    if (!logits) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
+    if ((rc = resnet_infer_alloc(net, batch, &ws))) goto done;
+
+    const int64_t per = (int64_t)ds.C * ds.H * ds.W;
+    int64_t top1 = 0, top5 = 0;
+    const int progress = isatty(STDERR_FILENO);
+    const double t0 = cli_now();
+    double last = t0;
+    for (int64_t i = 0; i < ds.n; i += batch) {
+        const int n = (int)(ds.n - i < batch ? ds.n - i : batch);
+        resnet_infer(ws, ds.images + i * per, n, logits);
+        for (int k = 0; k < n; k++) {
+            const int r = label_rank(logits + (int64_t)k * cfg->n_classes, cfg->n_classes, ds.labels[i + k]);
+            top1 += r < 1;
+            top5 += r < 5;
+        }
+        const double now = cli_now();
+        if (progress && now - last > 1.0) {
+            fprintf(stderr, "\reval: %lld/%lld images, top-1 %.2f %%", (long long)(i + n), (long long)ds.n,
+                    100.0 * top1 / (i + n));
+            last = now;
+        }
+    }
+    const double secs = cli_now() - t0;
+    if (progress && secs > 1.0) fputc('\n', stderr);
+    const double p1 = 100.0 * top1 / ds.n, p5 = 100.0 * top5 / ds.n;
+    printf("eval: %s (%s) on %s: top-1 %.2f %%, top-5 %.2f %%, n %lld, %.0f images/s (%.2f GFLOP/s), batch %d, %d threads\n",
+           cfg->name, weights_used, ds.name, p1, p5, (long long)ds.n, ds.n / secs, 1e-9 * net->flops * ds.n / secs, batch,
+           threads);
+    if (json) {
+        struct json_out j;
+        json_begin(&j, stdout);
+        json_str(&j, "command", "eval");
+        json_str(&j, "model", cfg->name);
+        json_str(&j, "weights", weights_used);
+        json_str(&j, "data", ds.name);
+        json_num(&j, "top1", p1);
+        json_num(&j, "top5", p5);
+        json_int(&j, "n", ds.n);
+        json_num(&j, "images_per_s", ds.n / secs);
+        json_num(&j, "gflops", 1e-9 * net->flops * ds.n / secs);
+        json_int(&j, "batch", batch);
+        json_int(&j, "threads", threads);
+        json_end(&j);
+    }
+done:
+    free(logits);
+    dataset_free(&ds);
+    resnet_infer_free(ws);
+    resnet_free(net);
+    return rc ? cli_fail(rc) : 0;
+}

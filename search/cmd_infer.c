@@ -1,0 +1,94 @@
+/* cmd_infer.c — `rn50-tune infer`: logits for a batch of images given as a .npy file. */
+#include "cli.h"
+#include "npy.h"
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char infer_usage[] =
+    "usage: rn50-tune infer --model M [--weights W.safetensors] --input X.npy --output Y.npy\n"
+    "                       [--batch B] [--threads T] [--json]\n"
+    "\n"
+    "Runs the model on X.npy (float32 [N, C, H, W], already normalised) and writes the logits\n"
+    "as float32 [N, classes] to Y.npy (written whole or not at all).\n"
+    "\n"
+    "  --model M      resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
+    "  --weights W    safetensors with torchvision state_dict names (default: rn50-fmnist's own)\n"
+    "  --batch B      images per forward pass (default 32)\n"
+    "  --threads T    threads (default: all cores)\n"
+    "  --json         print a one-line JSON summary last\n"
+    "\n"
+    "example: rn50-tune infer --model resnet50 --weights rn50.safetensors --input x.npy --output logits.npy\n";
+
+int cmd_infer(int argc, char **argv)
+{
+    const char *model = NULL, *weights = NULL, *input = NULL, *output = NULL, *v;
+    int batch = 32, threads = 0, json = 0, rc = STATUS_OK;
+    struct cli_args a = cli_args_init(argc, argv);
+    while (!rc && cli_next(&a)) {
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(infer_usage, stdout); return 0; }
+        else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
+        else if (cli_is(&a, "--weights")) rc = cli_value(&a, &weights);
+        else if (cli_is(&a, "--input")) rc = cli_value(&a, &input);
+        else if (cli_is(&a, "--output")) rc = cli_value(&a, &output);
+        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
+        else if (cli_is(&a, "--threads")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--threads", v, 1, 1024, &threads); }
+        else if (cli_is(&a, "--json")) json = 1;
+        else rc = cli_unknown(&a);
+    }
+    if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune infer --help)");
+    if (!rc && !input) rc = status_error(STATUS_BAD_INPUT, "--input: required (see rn50-tune infer --help)");
+    if (!rc && !output) rc = status_error(STATUS_BAD_INPUT, "--output: required (see rn50-tune infer --help)");
+    if (rc) return cli_fail(rc);
+
+    threads = ops_set_threads(threads);
+    struct resnet *net = NULL;
+    struct resnet_infer *ws = NULL;
+    float *x = NULL, *logits = NULL;
+    const char *weights_used = NULL;
+    int ndim;
+    int64_t shape[NPY_MAX_DIMS];
+    double t0 = 0, t1 = 0;
+    if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done;
+    if ((rc = npy_read_f32(input, &x, &ndim, shape))) goto done;
+    const struct resnet_config *cfg = &net->cfg;
+    if (ndim != 4 || shape[0] < 1 || shape[1] != cfg->in_channels || shape[2] != cfg->in_h || shape[3] != cfg->in_w) {
+        rc = status_error(STATUS_BAD_INPUT, "%s: input has %d dimensions, expected float32 [N, %d, %d, %d] for model %s",
+                          input, ndim, cfg->in_channels, cfg->in_h, cfg->in_w, cfg->name);
+        goto done;
+    }
+    const int64_t N = shape[0], per = (int64_t)cfg->in_channels * cfg->in_h * cfg->in_w;
+    if (batch > N) batch = (int)N;
+    logits = malloc(sizeof(float) * N * cfg->n_classes);
+    if (!logits) { rc = status_error(STATUS_NOMEM, "out of memory for %lld logits", (long long)N); goto done; }
+    if ((rc = resnet_infer_alloc(net, batch, &ws))) goto done;
+    t0 = cli_now();
+    for (int64_t i = 0; i < N; i += batch) {
+        const int n = (int)(N - i < batch ? N - i : batch);
+        resnet_infer(ws, x + i * per, n, logits + i * cfg->n_classes);
+    }
+    t1 = cli_now();
+    if ((rc = npy_write_f32(output, logits, 2, (int64_t[]){ N, cfg->n_classes }))) goto done;
+    fprintf(stderr, "infer: %s (%s), %lld images, %d threads, %.1f ms\n", cfg->name, weights_used, (long long)N,
+            threads, 1e3 * (t1 - t0));
+    if (json) {
+        struct json_out j;
+        json_begin(&j, stdout);
+        json_str(&j, "command", "infer");
+        json_str(&j, "model", cfg->name);
+        json_str(&j, "weights", weights_used);
+        json_str(&j, "output", output);
+        json_int(&j, "n", N);
+        json_int(&j, "classes", cfg->n_classes);
+        json_int(&j, "threads", threads);
+        json_num(&j, "seconds", t1 - t0);
+        json_end(&j);
+    }
+done:
+    free(x);
+    free(logits);
+    resnet_infer_free(ws);
+    resnet_free(net);
+    return rc ? cli_fail(rc) : 0;
+}

@@ -1,0 +1,30 @@
+/* main.c — the rn50-tune program: a thin dispatcher over the commands in cli.h. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char main_usage[] =
+    "usage: rn50-tune COMMAND [options]   (rn50-tune COMMAND --help for each)\n"
+    "\n"
+    "commands:\n"
+    "  eval     top-1/top-5 accuracy of a model on a dataset split\n"
+    "  infer    logits for images in a .npy file\n"
+    "  bench    latency of forward passes\n"
+    "\n"
+    "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n";
+
+int main(int argc, char **argv)
+{
+    static const struct { const char *name; int (*run)(int, char **); } commands[] = {
+        { "eval", cmd_eval }, { "infer", cmd_infer }, { "bench", cmd_bench },
+    };
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(main_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected eval, infer or bench; see rn50-tune --help)\n", argv[1]);
+    return 2;
+}

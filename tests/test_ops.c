@@ -1,0 +1,135 @@
+/* test_ops.c — every fast forward kernel against its plain reference, on random data. */
+#include "check.h"
+#include "ops.h"
+#include "rng.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SEED 20261127
+/* Normalised error of float GEMM sums against double-accumulated references. */
+#define TOL_KERNEL 1e-5
+
+static float *random_floats(struct rng *r, int64_t n)
+{
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (int64_t i = 0; i < n; i++) p[i] = (float)rng_normal(r);
+    return p;
+}
+
+/* sqrt(sum (a-b)^2 / sum b^2) */
+static double nrmse(const float *a, const float *b, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static void test_conv(struct rng *r, struct conv_desc d, int N, int H, int W, int use_bias, int use_res, int relu,
+                      int64_t scratch_images)
+{
+    const int OH = conv_out_size(H, d.KH, d.stride, d.pad), OW = conv_out_size(W, d.KW, d.stride, d.pad);
+    const int64_t nx = (int64_t)d.IC * N * H * W, ny = (int64_t)d.OC * N * OH * OW;
+    float *x = random_floats(r, nx), *w = random_floats(r, d.OC * conv_k(&d)), *b = random_floats(r, d.OC);
+    float *res = random_floats(r, ny), *y = malloc(sizeof(float) * ny), *yr = malloc(sizeof(float) * ny);
+    const int64_t sf = conv_scratch_floats(&d, (int64_t)OH * OW * scratch_images);
+    float *scratch = malloc(sizeof(float) * (sf ? sf : 1));
+    conv_forward(&d, x, N, H, W, w, use_bias ? b : NULL, use_res ? res : NULL, relu, y, scratch, sf);
+    conv_forward_ref(&d, x, N, H, W, w, use_bias ? b : NULL, use_res ? res : NULL, relu, yr);
+    const double e = nrmse(y, yr, ny);
+    if (!(e <= TOL_KERNEL))
+        fprintf(stderr, "conv IC%d OC%d k%d s%d p%d N%d %dx%d chunk %lld: nrmse %g\n", d.IC, d.OC, d.KH, d.stride, d.pad, N,
+                H, W, (long long)scratch_images, e);
+    CHECK(e <= TOL_KERNEL);
+    free(x); free(w); free(b); free(res); free(y); free(yr); free(scratch);
+}
+
+int main(void)
+{
+    printf("seed %d\n", SEED);
+    struct rng r;
+    rng_seed(&r, SEED);
+    ops_set_threads(2);
+
+    /* Shapes of every convolution kind in a torchvision ResNet, with odd sizes and chunking. */
+    test_conv(&r, (struct conv_desc){ 3, 8, 3, 3, 1, 1 }, 3, 9, 7, 1, 0, 1, 3);
+    test_conv(&r, (struct conv_desc){ 3, 8, 3, 3, 1, 1 }, 3, 9, 7, 1, 1, 1, 1);   /* one image per chunk */
+    test_conv(&r, (struct conv_desc){ 4, 6, 3, 3, 2, 1 }, 2, 11, 10, 1, 1, 0, 1);
+    test_conv(&r, (struct conv_desc){ 5, 7, 1, 1, 1, 0 }, 3, 6, 5, 1, 1, 1, 3);   /* pointwise, no im2col */
+    test_conv(&r, (struct conv_desc){ 5, 7, 1, 1, 2, 0 }, 2, 7, 7, 0, 0, 0, 2);   /* downsample */
+    test_conv(&r, (struct conv_desc){ 3, 4, 7, 7, 2, 3 }, 2, 19, 17, 1, 0, 1, 1); /* ImageNet stem */
+    test_conv(&r, (struct conv_desc){ 2, 3, 3, 3, 1, 1 }, 1, 1, 1, 1, 0, 0, 1);   /* 1x1 image, all padding */
+
+    /* Max-pool 3x3/2 pad 1 (odd and even sizes) and its argmax. */
+    for (int sz = 5; sz <= 8; sz++) {
+        const int C = 3, N = 2, OH = conv_out_size(sz, 3, 2, 1);
+        float *x = random_floats(&r, (int64_t)C * N * sz * sz);
+        float *y = malloc(sizeof(float) * C * N * OH * OH), *yr = malloc(sizeof(float) * C * N * OH * OH);
+        int32_t *am = malloc(sizeof(int32_t) * C * N * OH * OH);
+        maxpool_forward(x, C, N, sz, sz, 3, 2, 1, y, am);
+        maxpool_forward_ref(x, C, N, sz, sz, 3, 2, 1, yr);
+        int same = 1, arg_ok = 1;
+        for (int64_t i = 0; i < (int64_t)C * N * OH * OH; i++) {
+            same &= y[i] == yr[i];
+            arg_ok &= x[(i / (OH * OH)) * sz * sz + am[i]] == y[i];
+        }
+        CHECK(same);
+        CHECK(arg_ok);
+        free(x); free(y); free(yr); free(am);
+    }
+
+    /* Average pool and fully connected. */
+    {
+        const int C = 37, N = 5, HW = 49, OUT = 11;
+        float *x = random_floats(&r, (int64_t)C * N * HW), *p = malloc(sizeof(float) * C * N),
+              *pr = malloc(sizeof(float) * C * N);
+        avgpool_forward(x, C, N, HW, p);
+        avgpool_forward_ref(x, C, N, HW, pr);
+        CHECK(nrmse(p, pr, C * N) <= TOL_KERNEL);
+        float *w = random_floats(&r, OUT * C), *b = random_floats(&r, OUT);
+        float *y = malloc(sizeof(float) * N * OUT), *yr = malloc(sizeof(float) * N * OUT);
+        fc_forward(p, C, N, w, b, OUT, y);
+        fc_forward_ref(p, C, N, w, b, OUT, yr);
+        CHECK(nrmse(y, yr, N * OUT) <= TOL_KERNEL);
+        free(x); free(p); free(pr); free(w); free(b); free(y); free(yr);
+    }
+
+    /* BatchNorm folding: conv(x, w') + b' == BN(conv(x, w)) computed by hand. */
+    {
+        struct conv_desc d = { 3, 4, 3, 3, 1, 1 };
+        const int N = 2, H = 5, W = 5, L = N * H * W;
+        float *x = random_floats(&r, 3 * L), *w = random_floats(&r, 4 * 27);
+        float gamma[4], beta[4], mean[4], var[4];
+        for (int c = 0; c < 4; c++) {
+            gamma[c] = (float)(0.5 + rng_uniform(&r));
+            beta[c] = (float)rng_normal(&r);
+            mean[c] = (float)rng_normal(&r);
+            var[c] = (float)(0.5 + rng_uniform(&r));
+        }
+        float wf[4 * 27], bf[4], y0[4 * 50], y1[4 * 50];
+        conv_forward_ref(&d, x, N, H, W, w, NULL, NULL, 0, y0);
+        bn_fold(4, 27, w, gamma, beta, mean, var, 1e-5f, wf, bf);
+        conv_forward_ref(&d, x, N, H, W, wf, bf, NULL, 0, y1);
+        for (int c = 0; c < 4; c++)
+            for (int i = 0; i < L; i++)
+                CHECK_ABS(y1[c * L + i], gamma[c] * (y0[c * L + i] - mean[c]) / sqrt(var[c] + 1e-5) + beta[c], 1e-4);
+        free(x); free(w);
+    }
+
+    /* Layout round trip. */
+    {
+        const int N = 3, C = 4;
+        const int64_t HW = 10;
+        float *x = random_floats(&r, N * C * HW), *t = malloc(sizeof(float) * N * C * HW),
+              *back = malloc(sizeof(float) * N * C * HW);
+        layout_nchw_to_cnhw(x, N, C, HW, t);
+        CHECK(t[(1 * N + 2) * HW + 7] == x[(2 * C + 1) * HW + 7]);
+        layout_cnhw_to_nchw(t, N, C, HW, back);
+        CHECK(memcmp(x, back, sizeof(float) * N * C * HW) == 0);
+        free(x); free(t); free(back);
+    }
+    return check_summary();
+}
