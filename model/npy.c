@@ -11,6 +11,7 @@
  * reading from pipes (we need the file size). Data is decoded byte by byte as
  * little-endian, so the code is also correct on a big-endian host. */
 #include "npy.h"
+#include "half.h"
 
 #include "status.h"
 
@@ -256,20 +257,6 @@ static uint64_t npy_load_le(const unsigned char *b, int size)
     return v;
 }
 
-/* IEEE 754 binary16 to float; exact, since every half is a float. */
-static float npy_half_to_float(uint16_t h)
-{
-    int sign = h >> 15, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    float v;
-    if (exp == 0)
-        v = ldexpf((float)mant, -24); /* zero or subnormal */
-    else if (exp == 31)
-        v = mant ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(mant | 0x400), exp - 25);
-    return sign ? -v : v;
-}
-
 static float npy_decode_float(const unsigned char *b, int size)
 {
     uint64_t bits = npy_load_le(b, size);
@@ -284,7 +271,7 @@ static float npy_decode_float(const unsigned char *b, int size)
         memcpy(&d, &bits, sizeof d);
         return (float)d;
     }
-    return npy_half_to_float((uint16_t)bits);
+    return half_to_f32((uint16_t)bits);
 }
 
 /* ---- reading ---------------------------------------------------------- */
