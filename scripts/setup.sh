@@ -7,4 +7,4 @@ apt-get update
 apt-get install -y --no-install-recommends \
     build-essential cmake pkg-config \
     libopenblas-openmp-dev libgsl-dev libyaml-dev zlib1g-dev \
-    gnuplot-nox dataset-fashion-mnist
+    gnuplot-nox dataset-fashion-mnist python3

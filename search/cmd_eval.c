@@ -64,7 +64,14 @@ int cmd_eval(int argc, char **argv)
     float *logits = NULL;
     const char *weights_used = NULL;
     if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done;
-    if ((rc = dataset_load(data, split, limit, &ds))) goto done;
+    if ((rc = dataset_load(data, split, limit, &ds))) {
+        if (rc == STATUS_BAD_INPUT) {   /* name the options the bad values came from */
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", status_message());
+            rc = status_error(rc, "--data %s --split %s: %s", data, split, msg);
+        }
+        goto done;
+    }
     const struct resnet_config *cfg = &net->cfg;
     if (ds.C != cfg->in_channels || ds.H != cfg->in_h || ds.W != cfg->in_w) {
         rc = status_error(STATUS_BAD_INPUT, "--data %s: images are [%d, %d, %d], model %s expects [%d, %d, %d]", data, ds.C,
