@@ -61,6 +61,7 @@ void json_end(struct json_out *j);
 int cmd_infer(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Prints "rn50-tune: error: MESSAGE" to stderr and returns the exit code for `status`. */
 int cli_fail(int status);

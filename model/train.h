@@ -1,0 +1,81 @@
+/* train.h — training a ResNet: forward with batch-statistics BatchNorm, backward through every
+ * layer, and SGD with momentum (train.c); the epoch loop with augmentation, the learning-rate
+ * schedule, validation, checkpoints and resume (train_loop.c). */
+#ifndef RN_TRAIN_H
+#define RN_TRAIN_H
+
+#include "data.h"
+#include "resnet.h"
+
+#include <stdint.h>
+
+/* ---- one step (train.c) ---- */
+
+struct trainer;   /* activations, gradients and optimiser state for one network and batch size */
+
+int trainer_alloc(struct resnet *net, int batch, struct trainer **out);
+void trainer_free(struct trainer *t);
+
+/* Forward and backward on x [N, C, H, W] (NCHW, N <= batch) with labels [N]: fills the gradient
+ * of the mean (label-smoothed) cross-entropy for every trainable parameter, updates the BN running
+ * statistics (momentum 0.1), returns the mean loss, and counts correct top-1 into *correct. */
+double trainer_step(struct trainer *t, const float *x, const int64_t *labels, int N, float smoothing, int64_t *correct);
+
+/* The gradient buffer, in the layout of resnet.params (entries of buffers are zero). */
+float *trainer_grad(struct trainer *t);
+/* The momentum buffer, same layout (saved in checkpoints). */
+float *trainer_momentum(struct trainer *t);
+
+struct sgd_opts {
+    double lr, momentum, weight_decay;
+    int nesterov;
+};
+/* One SGD update of every trainable parameter from the current gradient; refolds nothing (call
+ * resnet_fold before inference). Weight decay applies to conv and fc weights only, not to
+ * BatchNorm parameters or biases. */
+void trainer_sgd(struct trainer *t, const struct sgd_opts *o);
+
+/* ---- the loop (train_loop.c) ---- */
+
+struct train_opts {
+    int epochs;
+    int batch;
+    double lr;              /* peak learning rate */
+    double warmup_epochs;   /* linear warm-up from lr/10, then cosine to 0 */
+    double momentum, weight_decay;
+    int nesterov;
+    float label_smoothing;
+    int crop_pad;           /* random crop after padding by this many pixels (0: off) */
+    int flip;               /* random horizontal flip */
+    uint64_t seed;
+    int64_t train_limit, val_limit;   /* use the first N images of each split (0: all) */
+    int64_t max_steps;      /* stop after this many steps in all (0: no limit), for smoke tests */
+    const char *out;        /* best-by-validation weights (F16 safetensors) */
+    const char *checkpoint; /* weights + momentum + position, written every epoch and on SIGINT */
+    const char *resume;     /* checkpoint to continue from (NULL: start) */
+    int quiet;
+};
+
+void train_opts_default(struct train_opts *o);
+
+struct train_result {
+    int epochs_done;
+    int64_t steps;
+    double best_val_top1;
+    int best_epoch;
+    double last_loss, first_loss;
+    double last_train_top1;
+    double images_per_s;
+    double seconds;
+    int interrupted;
+};
+
+/* Trains `net` on `train` data, validating on `val` after every epoch. Progress goes to stderr.
+ * On SIGINT the current position is checkpointed and the function returns with interrupted = 1. */
+int train_run(struct resnet *net, const struct dataset *train, const struct dataset *val, const struct train_opts *o,
+              struct train_result *res);
+
+/* Top-1 accuracy (percent) of net (folded) on a dataset, in batches of `batch`. */
+int train_evaluate(struct resnet *net, const struct dataset *d, int batch, double *top1);
+
+#endif
