@@ -1,0 +1,45 @@
+/* quantize.h — linear 8-bit quantization (coremltools' LinearQuantizer semantics, SPEC §3):
+ * int8 weights per output channel with fp16 scales, and per-tensor 8-bit activations whose
+ * ranges come from observers run over calibration images. The engine calls the activation part
+ * at every conv/linear input and at the residual adds (model/resnet.c); this file holds the
+ * arithmetic only, so that the int8 kernels of the latency issue can share it. */
+#ifndef RN_QUANTIZE_H
+#define RN_QUANTIZE_H
+
+#include "compress.h"
+
+#include <stdint.h>
+
+/* Quantizes w [OC, K] to int8 per output channel into cw (q, q_scale, q_zero, dense).
+ * symmetric: q = clamp(round(w / s), -127, 127), s = max|w_row| / 127 rounded to fp16;
+ * affine: s = (max - min) / 255 over the row's range widened to include 0, zero point
+ * zp = clamp(round(-128 - min / s), -128, 127), q = clamp(round(w / s) + zp, -128, 127).
+ * A row of zeros has scale 0 and decodes to zeros. mask (may be NULL) zeroes pruned weights
+ * first, and they stay exactly 0. cw->dense receives s * (q - zp). */
+int quantize_weights_int8(const float *w, int64_t OC, int64_t K, int symmetric, const uint8_t *mask,
+                          struct compressed_weight *cw);
+
+/* Range observer for one activation tensor (PyTorch's MinMaxObserver and
+ * MovingAverageMinMaxObserver with averaging constant 0.01). */
+struct act_observer {
+    enum quant_observer kind;
+    int seen;
+    float min, max;
+};
+void act_observer_init(struct act_observer *o, enum quant_observer kind);
+void act_observer_update(struct act_observer *o, const float *x, int64_t n);
+
+/* Per-tensor 8-bit parameters from an observed range: affine uint8 [0, 255] over the range
+ * widened to include 0 (so post-ReLU tensors get zero point 0 and use all 256 levels), or
+ * symmetric int8 [-127, 127] around 0. */
+struct act_qparams {
+    float scale;
+    int32_t zero_point;
+    int32_t qmin, qmax;
+};
+void act_qparams_from_observer(const struct act_observer *o, int symmetric, struct act_qparams *p);
+
+/* x <- scale * (clamp(round(x / scale) + zp, qmin, qmax) - zp), in place; scale 0 gives zeros. */
+void act_fake_quant(float *x, int64_t n, const struct act_qparams *p);
+
+#endif
