@@ -2,7 +2,12 @@
  * bias, residual add and ReLU fused into one pass over the output, and the direct seven-loop
  * reference. 1x1 stride-1 unpadded convolutions skip im2col: their input already is the GEMM's
  * right-hand matrix. torchvision's downsample convs are 1x1 with stride 2, so they take the
- * im2col path, which for them is a plain subsampling copy. */
+ * im2col path, which for them is a plain subsampling copy.
+ *
+ * On CPUs with AVX-512, conv_forward hands the work to conv_direct.c instead: stride-1 "same"
+ * convolutions (1x1, 3x3 pad 1) run as a direct convolution with no im2col, the others as its
+ * GEMM on im2col'd chunks; both fuse the epilogue. The OpenBLAS path below is the portable one. */
+#include "conv_direct.h"
 #include "ops.h"
 #include "status.h"
 
@@ -83,6 +88,23 @@ void conv_forward(const struct conv_desc *d, const float *x, int N, int H, int W
     const int64_t ohw = (int64_t)OH * OW;
     const int64_t len = (int64_t)N * ohw;   /* columns of y: [OC, N*OH*OW] */
 
+    if (conv_direct_available()) {
+        if (conv_direct_same(d)) {
+            conv_direct_gemm(d->OC, d->IC, d->KH, d->KW, d->pad, N, H, W, w, x, len, bias, residual, relu, y, len);
+            return;
+        }
+        RN_ASSERT(scratch_floats >= K * ohw);
+        int chunk = (int)(scratch_floats / (K * ohw));
+        if (chunk > N) chunk = N;
+        for (int n0 = 0; n0 < N; n0 += chunk) {
+            const int n = N - n0 < chunk ? N - n0 : chunk;
+            const int64_t cols = (int64_t)n * ohw;   /* col: [K, n*OH*OW] */
+            im2col(d, x, N, H, W, n0, n, scratch);
+            conv_direct_gemm(d->OC, (int)K, 1, 1, 0, 1, 1, (int)cols, w, scratch, cols, bias,
+                             residual ? residual + n0 * ohw : NULL, relu, y + n0 * ohw, len);
+        }
+        return;
+    }
     if (conv_is_pointwise(d)) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->OC, (int)len, d->IC, 1.0f, w, d->IC,
                     x, (int)len, 0.0f, y, (int)len);

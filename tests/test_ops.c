@@ -1,6 +1,8 @@
 /* test_ops.c — every fast forward kernel against its plain reference, on random data. */
 #include "check.h"
+#include "conv_direct.h"
 #include "ops.h"
+#include "resnet.h"
 #include "rng.h"
 
 #include <stdlib.h>
@@ -37,13 +39,19 @@ static void test_conv(struct rng *r, struct conv_desc d, int N, int H, int W, in
     float *res = random_floats(r, ny), *y = malloc(sizeof(float) * ny), *yr = malloc(sizeof(float) * ny);
     const int64_t sf = conv_scratch_floats(&d, (int64_t)OH * OW * scratch_images);
     float *scratch = malloc(sizeof(float) * (sf ? sf : 1));
-    conv_forward(&d, x, N, H, W, w, use_bias ? b : NULL, use_res ? res : NULL, relu, y, scratch, sf);
     conv_forward_ref(&d, x, N, H, W, w, use_bias ? b : NULL, use_res ? res : NULL, relu, yr);
-    const double e = nrmse(y, yr, ny);
-    if (!(e <= TOL_KERNEL))
-        fprintf(stderr, "conv IC%d OC%d k%d s%d p%d N%d %dx%d chunk %lld: nrmse %g\n", d.IC, d.OC, d.KH, d.stride, d.pad, N,
-                H, W, (long long)scratch_images, e);
-    CHECK(e <= TOL_KERNEL);
+    /* Both conv_forward paths: portable (im2col + OpenBLAS) and, where the CPU has AVX-512, direct. */
+    for (int direct = 0; direct <= 1; direct++) {
+        conv_direct_force(direct);
+        for (int64_t i = 0; i < ny; i++) y[i] = -12345.0f;   /* every output must be written */
+        conv_forward(&d, x, N, H, W, w, use_bias ? b : NULL, use_res ? res : NULL, relu, y, scratch, sf);
+        const double e = nrmse(y, yr, ny);
+        if (!(e <= TOL_KERNEL))
+            fprintf(stderr, "conv %s IC%d OC%d k%d s%d p%d N%d %dx%d chunk %lld: nrmse %g\n",
+                    direct ? "direct" : "portable", d.IC, d.OC, d.KH, d.stride, d.pad, N, H, W, (long long)scratch_images, e);
+        CHECK(e <= TOL_KERNEL);
+    }
+    conv_direct_force(-1);
     free(x); free(w); free(b); free(res); free(y); free(yr); free(scratch);
 }
 
@@ -62,6 +70,16 @@ int main(void)
     test_conv(&r, (struct conv_desc){ 5, 7, 1, 1, 2, 0 }, 2, 7, 7, 0, 0, 0, 2);   /* downsample */
     test_conv(&r, (struct conv_desc){ 3, 4, 7, 7, 2, 3 }, 2, 19, 17, 1, 0, 1, 1); /* ImageNet stem */
     test_conv(&r, (struct conv_desc){ 2, 3, 3, 3, 1, 1 }, 1, 1, 1, 1, 0, 0, 1);   /* 1x1 image, all padding */
+    /* Direct-path tiles: output-channel tails (13 = 2*6 + 1), column blocks of 64 with a ragged end
+     * crossing image boundaries, 1..4 vectors per block, generic tap counts, non-"same" padding. */
+    printf("conv: direct path %s\n", conv_direct_available() ? "available (AVX-512)" : "not available, portable only");
+    test_conv(&r, (struct conv_desc){ 5, 13, 3, 3, 1, 1 }, 3, 10, 9, 1, 1, 1, 3);
+    test_conv(&r, (struct conv_desc){ 7, 11, 1, 1, 1, 0 }, 5, 8, 9, 1, 1, 1, 5);
+    test_conv(&r, (struct conv_desc){ 6, 20, 3, 3, 1, 1 }, 1, 4, 4, 1, 0, 1, 1);    /* 16 columns: 1 vector */
+    test_conv(&r, (struct conv_desc){ 6, 9, 3, 3, 1, 1 }, 2, 5, 5, 0, 1, 0, 2);     /* 50 columns: 4 vectors */
+    test_conv(&r, (struct conv_desc){ 4, 7, 5, 5, 1, 2 }, 2, 9, 11, 1, 1, 1, 2);    /* 25 taps */
+    test_conv(&r, (struct conv_desc){ 4, 7, 3, 3, 1, 0 }, 2, 9, 11, 1, 1, 1, 1);    /* pad 0: im2col */
+    test_conv(&r, (struct conv_desc){ 33, 70, 3, 3, 1, 1 }, 2, 14, 14, 1, 1, 1, 2); /* many tiles */
 
     /* Max-pool 3x3/2 pad 1 (odd and even sizes) and its argmax. */
     for (int sz = 5; sz <= 8; sz++) {
@@ -130,6 +148,28 @@ int main(void)
         layout_cnhw_to_nchw(t, N, C, HW, back);
         CHECK(memcmp(x, back, sizeof(float) * N * C * HW) == 0);
         free(x); free(t); free(back);
+    }
+    /* resnet_infer runs large batches as cache-sized sub-batches (rn50-fmnist: 5 images of 200 KB
+     * activations each); a batch of 7 must give what 7 single-image passes give. */
+    {
+        struct resnet_config cfg;
+        struct resnet *net = NULL;
+        struct resnet_infer *ws = NULL;
+        CHECK(resnet_config_load("rn50-fmnist", &cfg) == 0);
+        CHECK(resnet_alloc(&cfg, SEED, &net) == 0);
+        const int N = 7;
+        CHECK(net && resnet_infer_alloc(net, N, &ws) == 0);
+        if (net && ws) {
+            const int64_t per = (int64_t)cfg.in_channels * cfg.in_h * cfg.in_w;
+            float *x = random_floats(&r, N * per), *all = malloc(sizeof(float) * N * cfg.n_classes),
+                  *one = malloc(sizeof(float) * N * cfg.n_classes);
+            resnet_infer(ws, x, N, all);
+            for (int n = 0; n < N; n++) resnet_infer(ws, x + n * per, 1, one + n * cfg.n_classes);
+            CHECK(nrmse(all, one, N * cfg.n_classes) <= TOL_KERNEL);
+            free(x); free(all); free(one);
+        }
+        resnet_infer_free(ws);
+        resnet_free(net);
     }
     return check_summary();
 }

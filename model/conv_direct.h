@@ -1,0 +1,31 @@
+/* conv_direct.h — internal: the AVX-512 direct convolution behind conv_forward (see conv_direct.c).
+ * Not part of the public API; tests include it to compare the fast and portable paths. */
+#ifndef RN_CONV_DIRECT_H
+#define RN_CONV_DIRECT_H
+
+#include "ops.h"
+
+#include <stdint.h>
+
+/* 1 when the CPU has AVX-512F and the environment does not set RN_NO_AVX512 (to a value other
+ * than "0"), so conv_forward takes the direct path. Cached after the first call. */
+int conv_direct_available(void);
+/* Forces the choice (1: direct where the CPU allows, 0: the portable im2col + OpenBLAS path);
+ * -1 goes back to the CPU / environment default. For tests and side-by-side benchmarks. */
+void conv_direct_force(int mode);
+
+/* True when conv_direct_forward handles d without any im2col: stride 1 and "same" padding
+ * (2 * pad == KH - 1 == KW - 1), which covers 1x1 pointwise and 3x3 pad 1 convolutions. */
+int conv_direct_same(const struct conv_desc *d);
+
+/* y[OC, cols] = relu?(A[OC, IC*ntap] x B + bias + residual), where tap t of channel ic reads
+ * the input plane x + ic*ldb shifted by the tap's offset in the [N, H, W] grid, zero outside the
+ * image: a stride-1 "same" convolution of x [IC, N, H, W] with KH x KW taps and padding pad.
+ * A 1x1 kernel (KH = KW = 1, pad 0) makes it a plain GEMM over rows of B with stride ldb, which is
+ * how im2col'd columns are consumed (then H*W*N may be any cols, with H = 1, W = cols, N = 1).
+ * y and residual rows have stride ldc. Requires conv_direct_available(). */
+void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
+                      const float *x, int64_t ldb, const float *bias, const float *residual, int relu,
+                      float *y, int64_t ldc);
+
+#endif
