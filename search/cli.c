@@ -89,6 +89,17 @@ int cli_unknown(const struct cli_args *a)
     return status_error(STATUS_BAD_INPUT, "%s: unknown option for '%s' (see %s --help)", a->opt, a->argv[0], a->argv[0]);
 }
 
+int cli_common_option(struct cli_args *a, struct cli_common *c, int *rc)
+{
+    const char *v = NULL;
+    if (cli_is(a, "--model")) *rc = cli_value(a, &c->model);
+    else if (cli_is(a, "--weights")) *rc = cli_value(a, &c->weights);
+    else if (cli_is(a, "--threads")) { if (!(*rc = cli_value(a, &v))) *rc = cli_int("--threads", v, 1, 1024, &c->threads); }
+    else if (cli_is(a, "--json")) c->json = 1;
+    else return 0;
+    return 1;
+}
+
 const char *cli_home(void)
 {
     const char *h = getenv("RN50_TUNE_HOME");

@@ -32,6 +32,14 @@ int cli_is(const struct cli_args *a, const char *name);
 int cli_value(struct cli_args *a, const char **out);   /* STATUS_BAD_INPUT when the value is missing */
 int cli_unknown(const struct cli_args *a);              /* records "unknown option" and returns STATUS_BAD_INPUT */
 
+/* The options every model command shares: --model, --weights, --threads, --json. */
+struct cli_common {
+    const char *model, *weights;
+    int threads, json;
+};
+/* If the current option is one of the shared ones, consumes it (setting *rc) and returns 1. */
+int cli_common_option(struct cli_args *a, struct cli_common *c, int *rc);
+
 /* Builds `model` (a name or YAML file) and loads `weights` (safetensors) into it. Without weights,
  * the embedded default model uses its committed trained weights; other models get random weights
  * (seeded) when allow_random, and an error otherwise. *weights_used names what was loaded. */

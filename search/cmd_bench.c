@@ -35,19 +35,20 @@ int cmd_bench(int argc, char **argv)
 {
     const char *model = NULL, *weights = NULL, *v;
     int batch = 1, threads = 0, reps = 20, warmup = 3, json = 0, train = 0, rc = STATUS_OK;
+    struct cli_common cm = { 0 };
     struct cli_args a = cli_args_init(argc, argv);
     while (!rc && cli_next(&a)) {
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(bench_usage, stdout); return 0; }
-        else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
-        else if (cli_is(&a, "--weights")) rc = cli_value(&a, &weights);
         else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
-        else if (cli_is(&a, "--threads")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--threads", v, 1, 1024, &threads); }
         else if (cli_is(&a, "--reps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--reps", v, 1, 100000, &reps); }
         else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--warmup", v, 0, 100000, &warmup); }
-        else if (cli_is(&a, "--json")) json = 1;
         else if (cli_is(&a, "--train")) train = 1;
-        else rc = cli_unknown(&a);
+        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
     }
+    model = cm.model;
+    weights = cm.weights;
+    threads = cm.threads;
+    json = cm.json;
     if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune bench --help)");
     if (rc) return cli_fail(rc);
 

@@ -39,19 +39,20 @@ int cmd_eval(int argc, char **argv)
     const char *model = NULL, *weights = NULL, *data = NULL, *split = "test", *v;
     int batch = 250, threads = 0, json = 0, rc = STATUS_OK;
     int64_t limit = 0;
+    struct cli_common cm = { 0 };
     struct cli_args a = cli_args_init(argc, argv);
     while (!rc && cli_next(&a)) {
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(eval_usage, stdout); return 0; }
-        else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
-        else if (cli_is(&a, "--weights")) rc = cli_value(&a, &weights);
         else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
         else if (cli_is(&a, "--split")) rc = cli_value(&a, &split);
         else if (cli_is(&a, "--limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--limit", v, 1, INT64_MAX, &limit); }
         else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
-        else if (cli_is(&a, "--threads")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--threads", v, 1, 1024, &threads); }
-        else if (cli_is(&a, "--json")) json = 1;
-        else rc = cli_unknown(&a);
+        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
     }
+    model = cm.model;
+    weights = cm.weights;
+    threads = cm.threads;
+    json = cm.json;
     if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune eval --help)");
     if (!rc && !data) rc = status_error(STATUS_BAD_INPUT, "--data: required (see rn50-tune eval --help)");
     if (rc) return cli_fail(rc);

@@ -42,11 +42,10 @@ int cmd_train(int argc, char **argv)
     int threads = 0, json = 0, rc = STATUS_OK;
     double d;
     int64_t i64;
+    struct cli_common cm = { 0 };
     struct cli_args a = cli_args_init(argc, argv);
     while (!rc && cli_next(&a)) {
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(train_usage, stdout); return 0; }
-        else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
-        else if (cli_is(&a, "--weights")) rc = cli_value(&a, &weights);
         else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
         else if (cli_is(&a, "--out")) rc = cli_value(&a, &o.out);
         else if (cli_is(&a, "--checkpoint")) rc = cli_value(&a, &o.checkpoint);
@@ -65,10 +64,12 @@ int cmd_train(int argc, char **argv)
         else if (cli_is(&a, "--train-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--train-limit", v, 1, INT64_MAX, &o.train_limit); }
         else if (cli_is(&a, "--val-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--val-limit", v, 1, INT64_MAX, &o.val_limit); }
         else if (cli_is(&a, "--max-steps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--max-steps", v, 1, INT64_MAX, &o.max_steps); }
-        else if (cli_is(&a, "--threads")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--threads", v, 1, 1024, &threads); }
-        else if (cli_is(&a, "--json")) json = 1;
-        else rc = cli_unknown(&a);
+        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
     }
+    model = cm.model;
+    weights = cm.weights;
+    threads = cm.threads;
+    json = cm.json;
     if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune train --help)");
     if (!rc && !o.out) rc = status_error(STATUS_BAD_INPUT, "--out: required (see rn50-tune train --help)");
     if (rc) return cli_fail(rc);
