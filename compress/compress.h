@@ -58,6 +58,8 @@ struct compress_layer_info {
     char name[48];              /* torchvision module name */
     int is_linear;              /* module type Linear (fc) vs Conv2d */
     int64_t OC, K;
+    int64_t IC;                 /* input channels, K = IC*KH*KW (fc: IC = K); added by config.c for
+                                 * channel_axis 1 groups and the size model; 0 = unknown, use K */
 };
 
 struct compress_plan {
