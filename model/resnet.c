@@ -8,6 +8,7 @@
 #include "status.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,7 @@ struct resnet_infer {
     float *buf[5];           /* activations, each act_floats */
     float *scratch;          /* im2col */
     int64_t scratch_floats;
+    int64_t scratch_image;   /* scratch floats one image needs (the largest conv's im2col) */
     float *pooled;           /* [features, N] */
 };
 
@@ -348,6 +350,7 @@ int resnet_infer_alloc(const struct resnet *net, int max_batch, struct resnet_in
         if (kohw > k_ohw_max) k_ohw_max = kohw;
     }
     ws->act_floats = act * max_batch;
+    ws->scratch_image = k_ohw_max;
     /* im2col of the whole batch when it is small, else chunks of at least one image: 16 Mi floats
      * (64 MiB) keeps the GEMMs large without doubling the memory of big batches. */
     int64_t budget = (int64_t)16 << 20;
@@ -381,29 +384,51 @@ static float *pick_free(float *const *buf, const float *a, const float *b, const
     return NULL;
 }
 
-static void infer_run(struct resnet_infer *ws, const float *x, int N, float *logits, int ref)
+/* The buffers one pass uses: the whole workspace, or one thread's share of it. */
+struct infer_slice {
+    float *buf[5];
+    float *scratch;
+    int64_t scratch_floats;
+    float *pooled;
+};
+
+/* Share `part` of `parts` of the workspace: each buffer cut into equal slices. */
+static struct infer_slice infer_slice_of(const struct resnet_infer *ws, int part, int parts)
+{
+    struct infer_slice sl;
+    const int64_t act = ws->act_floats / parts, scr = ws->scratch_floats / parts;
+    for (int i = 0; i < 5; i++) sl.buf[i] = ws->buf[i] + part * act;
+    sl.scratch = ws->scratch + part * scr;
+    sl.scratch_floats = scr;
+    sl.pooled = ws->pooled + (int64_t)part * (ws->net->features * ws->max_batch / parts);
+    return sl;
+}
+
+static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, const float *x, int N, float *logits,
+                      int ref)
 {
     const struct resnet *net = ws->net;
     const struct resnet_config *cfg = &net->cfg;
     RN_ASSERT(N >= 1 && N <= ws->max_batch);
+    (void)ws;
 #define CONV(c, in, H_, W_, res, relu, outp)                                                          \
     do {                                                                                              \
         if (ref)                                                                                      \
             conv_forward_ref(&(c)->d, in, N, H_, W_, (c)->wf, (c)->bf, res, relu, outp);              \
         else                                                                                          \
-            conv_forward(&(c)->d, in, N, H_, W_, (c)->wf, (c)->bf, res, relu, outp, ws->scratch,      \
-                         ws->scratch_floats);                                                         \
+            conv_forward(&(c)->d, in, N, H_, W_, (c)->wf, (c)->bf, res, relu, outp, sl->scratch,      \
+                         sl->scratch_floats);                                                         \
     } while (0)
 
-    float *cur = ws->buf[0];   /* [C, N, H, W] */
+    float *cur = sl->buf[0];   /* [C, N, H, W] */
     layout_nchw_to_cnhw(x, N, cfg->in_channels, (int64_t)cfg->in_h * cfg->in_w, cur);
     const struct resnet_conv *stem = &net->conv[0];
-    float *t = ws->buf[1];
+    float *t = sl->buf[1];
     CONV(stem, cur, stem->H, stem->W, NULL, 1, t);
     cur = t;
     int H = stem->OH, W = stem->OW;
     if (cfg->stem == RESNET_STEM_IMAGENET) {
-        float *p = ws->buf[2];
+        float *p = sl->buf[2];
         if (ref)
             maxpool_forward_ref(cur, stem->d.OC, N, H, W, 3, 2, 1, p);
         else
@@ -418,7 +443,7 @@ static void infer_run(struct resnet_infer *ws, const float *x, int N, float *log
         float *ds = NULL;
         if (blk->downsample >= 0) {
             const struct resnet_conv *c = &net->conv[blk->downsample];
-            ds = pick_free(ws->buf, cur, NULL, NULL);
+            ds = pick_free(sl->buf, cur, NULL, NULL);
             CONV(c, cur, H, W, NULL, 0, ds);
             identity = ds;
         }
@@ -426,7 +451,7 @@ static void infer_run(struct resnet_infer *ws, const float *x, int N, float *log
         for (int k = 0; k < blk->n_conv; k++) {
             const struct resnet_conv *c = &net->conv[blk->conv[k]];
             const int last = k == blk->n_conv - 1;
-            float *o = pick_free(ws->buf, in, identity, cur);
+            float *o = pick_free(sl->buf, in, identity, cur);
             CONV(c, in, c->H, c->W, last ? identity : NULL, 1, o);
             in = o;
         }
@@ -437,12 +462,12 @@ static void infer_run(struct resnet_infer *ws, const float *x, int N, float *log
     }
 #undef CONV
     if (ref) {
-        avgpool_forward_ref(cur, net->features, N, H * W, ws->pooled);
-        fc_forward_ref(ws->pooled, net->features, N, resnet_param_data(net, net->fc_w),
+        avgpool_forward_ref(cur, net->features, N, H * W, sl->pooled);
+        fc_forward_ref(sl->pooled, net->features, N, resnet_param_data(net, net->fc_w),
                        resnet_param_data(net, net->fc_b), cfg->n_classes, logits);
     } else {
-        avgpool_forward(cur, net->features, N, H * W, ws->pooled);
-        fc_forward(ws->pooled, net->features, N, resnet_param_data(net, net->fc_w), resnet_param_data(net, net->fc_b),
+        avgpool_forward(cur, net->features, N, H * W, sl->pooled);
+        fc_forward(sl->pooled, net->features, N, resnet_param_data(net, net->fc_w), resnet_param_data(net, net->fc_b),
                    cfg->n_classes, logits);
     }
 }
@@ -464,11 +489,36 @@ void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits)
 {
     const struct resnet_config *cfg = &ws->net->cfg;
     const int64_t in_per = (int64_t)cfg->in_channels * cfg->in_h * cfg->in_w;
-    const int sb = infer_sub_batch(ws);
+    int sb = infer_sub_batch(ws);
+    const int T = ops_threads();
+    /* Enough sub-batches for every thread: each thread runs whole sub-batches on its own share of
+     * the workspace with single-threaded kernels (nested parallel regions get one thread), so
+     * there is no barrier per layer. Under a competing job on the same cores this avoided
+     * threads spinning at thousands of per-layer barriers. Needs a share of at least one
+     * image of im2col scratch. */
+    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image) {
+        if (sb > ws->max_batch / T) sb = ws->max_batch / T;
+        const int nsb = (N + sb - 1) / sb;
+        #pragma omp parallel num_threads(T)
+        {
+            const struct infer_slice sl = infer_slice_of(ws, omp_get_thread_num(), T);
+            #pragma omp for schedule(dynamic, 1)
+            for (int i = 0; i < nsb; i++) {
+                const int n0 = i * sb, n = N - n0 < sb ? N - n0 : sb;
+                infer_run(ws, &sl, x + n0 * in_per, n, logits + (int64_t)n0 * cfg->n_classes, 0);
+            }
+        }
+        return;
+    }
+    const struct infer_slice all = infer_slice_of(ws, 0, 1);
     for (int n0 = 0; n0 < N; n0 += sb) {
         const int n = N - n0 < sb ? N - n0 : sb;
-        infer_run(ws, x + n0 * in_per, n, logits + (int64_t)n0 * cfg->n_classes, 0);
+        infer_run(ws, &all, x + n0 * in_per, n, logits + (int64_t)n0 * cfg->n_classes, 0);
     }
 }
 
-void resnet_infer_ref(struct resnet_infer *ws, const float *x, int N, float *logits) { infer_run(ws, x, N, logits, 1); }
+void resnet_infer_ref(struct resnet_infer *ws, const float *x, int N, float *logits)
+{
+    const struct infer_slice all = infer_slice_of(ws, 0, 1);
+    infer_run(ws, &all, x, N, logits, 1);
+}
