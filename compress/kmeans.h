@@ -18,12 +18,18 @@
  * Outputs (caller-allocated): centroids [min(n, k)], increasing; bounds [min(n, k) + 1] with
  * bounds[0] = 0, bounds[min(n,k)] = n and every cluster non-empty (may be NULL); sse (may be NULL):
  * the objective, computed directly from the final clusters.
- * Time O(k n log n) (divide-and-conquer over the monotone optimal split points), memory
- * O(k n) int32 for the back-pointers. Uses OpenMP inside each DP layer when n is large.
+ * Time O(k n log n) at worst (divide-and-conquer over the monotone optimal split points, with
+ * Knuth's sweep for layers where clusters are narrow), memory O(k n) int32 for the back-pointers.
+ * Uses OpenMP tasks inside each DP layer when n is large; the result does not depend on threads.
  * Returns STATUS_OK, STATUS_BAD_INPUT (unsorted x, negative or non-finite w, k < 1, n >= 2^31)
  * or STATUS_NOMEM. */
 int kmeans1d_optimal(const double *x, const double *w, int64_t n, int k, double *centroids, int64_t *bounds,
                      double *sse);
+
+/* The same problem by the textbook divide and conquer alone (no cross-layer bound, no sweep):
+ * the reference for kmeans1d_optimal's fast path on inputs too large for brute force. */
+int kmeans1d_optimal_dc(const double *x, const double *w, int64_t n, int k, double *centroids, int64_t *bounds,
+                        double *sse);
 
 /* The same problem by brute force over every placement of the boundaries (O(C(n-1, k-1) n));
  * for tests only, n <= 20. Same outputs as kmeans1d_optimal. */

@@ -91,8 +91,8 @@ static int pal_cmp_u16(const void *a, const void *b)
 struct pal_job {
     const float *importance;
     const uint8_t *mask;
-    const uint16_t *wkey;     /* [OC, K] key of each (scaled, fp16-rounded) weight */
-    uint8_t *idx_full;        /* [OC, K] LUT index of each kept weight */
+    uint16_t *wkey;           /* [OC, K] key of each (scaled, fp16-rounded) weight; overwritten by
+                                 its LUT index once its group is done (groups are disjoint) */
     int64_t OC, K;
     int axis, gs, ks, n_bits, lloyd_max_iter;
     struct compressed_weight *cw;
@@ -149,14 +149,21 @@ static int pal_group(const struct pal_job *j, int g, struct pal_scratch *s, doub
         *sse += e;
         /* Centroids are sorted and fp16 rounding is monotone, so the LUT is sorted: each distinct
          * value's nearest entry follows from one sweep (ties to the lower entry). */
-        for (int c = 0; c < k; c++) lut[c] = c < nc ? half_from_f32((float)s->cent[c]) : 0;
+        float lutf[1 << PAL_MAX_BITS];
+        for (int c = 0; c < k; c++) {
+            lut[c] = c < nc ? half_from_f32((float)s->cent[c]) : 0;
+            lutf[c] = half_to_f32(lut[c]);
+        }
         int c = 0;
         for (int64_t u = 0; u < nu; u++) {
             const double xv = s->x[u];
-            while (c + 1 < nc && xv - half_to_f32(lut[c]) > half_to_f32(lut[c + 1]) - xv) c++;
+            while (c + 1 < nc && xv - lutf[c] > lutf[c + 1] - xv) c++;
             s->map[s->keys[u]] = (uint8_t)c;
         }
-        for (int64_t r = r0; r < r1; r++)
+        /* Decode as pal_decode_one does, with the LUT already widened. */
+        const uint16_t *sc = j->cw->channel_scale;
+        for (int64_t r = r0; r < r1; r++) {
+            const float sc_r = sc ? half_to_f32(sc[r]) : 1.0f;
             for (int64_t cc = c0; cc < c1; cc++) {
                 const int64_t i = r * j->K + cc;
                 if (j->mask && !j->mask[i]) {
@@ -164,9 +171,10 @@ static int pal_group(const struct pal_job *j, int g, struct pal_scratch *s, doub
                     continue;
                 }
                 const uint8_t q = s->map[j->wkey[i]];
-                j->idx_full[i] = q;
-                j->cw->dense[i] = pal_decode_one(lut[q], j->cw->channel_scale, r);
+                j->wkey[i] = q;
+                j->cw->dense[i] = sc ? half_to_f32(half_from_f32(lutf[q] * sc_r)) : lutf[q];
             }
+        }
     }
     for (int64_t u = 0; u < nu; u++) {   /* leave the tables clean for the next group */
         s->present[s->keys[u]] = 0;
@@ -254,12 +262,11 @@ int palettize(const float *w, int64_t OC, int64_t K, const struct palettize_cfg 
         for (int64_t i = 0; i < n; i++) n_kept += mask[i] != 0;
     }
     uint16_t *wkey = malloc(sizeof(uint16_t) * (size_t)n);
-    uint8_t *idx_full = malloc((size_t)n);
     uint16_t *lut = malloc(sizeof(uint16_t) * (size_t)n_groups * (size_t)k);
     uint8_t *indices = malloc(n_kept > 0 ? (size_t)n_kept : 1);
     uint16_t *scale = cfg->per_channel_scale ? malloc(sizeof(uint16_t) * (size_t)OC) : NULL;
     float *dense = cw->dense ? cw->dense : malloc(sizeof(float) * (size_t)n);
-    if (!wkey || !idx_full || !lut || !indices || (cfg->per_channel_scale && !scale) || !dense) {
+    if (!wkey || !lut || !indices || (cfg->per_channel_scale && !scale) || !dense) {
         rc = status_error(STATUS_NOMEM, "palettize: out of memory for a [%lld, %lld] weight", (long long)OC,
                           (long long)K);
         goto fail;
@@ -287,7 +294,7 @@ int palettize(const float *w, int64_t OC, int64_t K, const struct palettize_cfg 
     cw->channel_scale = scale;
     cw->lut = lut;
     cw->dense = dense;
-    struct pal_job job = { .importance = opts->importance, .mask = mask, .wkey = wkey, .idx_full = idx_full,
+    struct pal_job job = { .importance = opts->importance, .mask = mask, .wkey = wkey,
                            .OC = OC, .K = K, .axis = axis, .gs = gs, .ks = ks, .n_bits = cfg->n_bits,
                            .lloyd_max_iter = opts->lloyd_max_iter, .cw = cw };
     double sse = 0.0;
@@ -317,7 +324,7 @@ int palettize(const float *w, int64_t OC, int64_t K, const struct palettize_cfg 
     }
     int64_t p = 0;
     for (int64_t i = 0; i < n; i++)
-        if (!mask || mask[i]) indices[p++] = idx_full[i];
+        if (!mask || mask[i]) indices[p++] = (uint8_t)wkey[i];
     RN_ASSERT(p == n_kept);
     cw->OC = OC;
     cw->K = K;
@@ -329,11 +336,9 @@ int palettize(const float *w, int64_t OC, int64_t K, const struct palettize_cfg 
     cw->indices = indices;
     opts->sse = sse;
     free(wkey);
-    free(idx_full);
     return STATUS_OK;
 fail:
     free(wkey);
-    free(idx_full);
     free(lut);
     free(indices);
     free(scale);

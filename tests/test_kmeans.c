@@ -48,9 +48,9 @@ int main(void)
     /* Brute force agreement. */
     int worse = 0;
     for (int t = 0; t < 3000; t++) {
-        int64_t n = 1 + (int64_t)rng_below(&r, 12);
+        int64_t n = 1 + (int64_t)rng_below(&r, t < 2500 ? 12 : 18);
         n = random_values(&r, n, t % 2, x);
-        const int k = 1 + (int)rng_below(&r, 4);
+        const int k = 1 + (int)rng_below(&r, t < 2500 ? 4 : 6);
         for (int64_t i = 0; i < n; i++) {
             const int kind = (int)rng_below(&r, 4);
             w[i] = kind == 0 ? 0.0 : kind == 1 ? (double)(1 + rng_below(&r, 5)) : rng_uniform(&r) * 3;
@@ -59,6 +59,8 @@ int main(void)
             for (int64_t i = 0; i < n; i++) w[i] = 0.0;   /* all weightless */
         CHECK(kmeans1d_optimal(x, w, n, k, c, b, &sse) == 0);
         CHECK(kmeans1d_optimal_ref(x, w, n, k, cref, bref, &sref) == 0);
+        CHECK_ABS(sse, sref, TOL_SSE * (1.0 + sref));
+        CHECK(kmeans1d_optimal_dc(x, w, n, k, cref, bref, &sref) == 0);
         CHECK_ABS(sse, sref, TOL_SSE * (1.0 + sref));
         const int K = n < k ? (int)n : k;
         check_partition(b, K, n, 0);
@@ -125,11 +127,16 @@ int main(void)
             xl[i] = -3.0 + 6.0 * (double)i / (double)n;
             wl[i] = floor(1000.0 * exp(-0.5 * xl[i] * xl[i]) * rng_uniform(&r));
         }
-        for (int k = 16; k <= 256; k *= 16) {
-            double so, so2, sl;
+        for (int k = 2; k <= 256; k *= 2) {
+            double so, so2, sd;
             CHECK(kmeans1d_optimal(xl, wl, n, k, cl, bl, &so) == 0);
             CHECK(kmeans1d_optimal(xl, wl, n, k, cl2, bl2, &so2) == 0);
             CHECK(so == so2 && memcmp(bl, bl2, sizeof(int64_t) * (size_t)(k + 1)) == 0);
+            /* The fast path against the plain divide and conquer. */
+            CHECK(kmeans1d_optimal_dc(xl, wl, n, k, cl2, bl2, &sd) == 0);
+            CHECK_ABS(so, sd, TOL_SSE * sd);
+            if (k != 16 && k != 256) continue;
+            double sl;
             check_partition(bl, k, n, 0);
             struct kmeans_lloyd_opts o = { .max_iter = 300, .init = KMEANS_INIT_KMEANSPP, .seed = 1 };
             CHECK(kmeans1d_lloyd(xl, wl, n, k, &o, cl2, bl2, &sl) == 0);
