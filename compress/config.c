@@ -564,10 +564,17 @@ static void resolve(struct reader *r, const struct resnet *net, struct compress_
             case FAM_COUNT: RN_ASSERT(0);
             }
         }
-        for (int i = 0; i < s->n_names; i++)
-            if (!s->names[i].matched)
-                fprintf(stderr, "%s:%zu: warning: %s.module_name_configs key '%s' matches no layer of %s\n", r->path,
-                        s->names[i].line, family_names[f], s->names[i].key, net->cfg.name);
+        /* Keys never chosen: either they match no layer (fine across model sizes, but often a typo)
+         * or every layer they match was taken by an earlier key (shadowed; order matters). */
+        for (int i = 0; i < s->n_names; i++) {
+            if (s->names[i].matched) continue;
+            int any = 0;
+            for (int j = 0; j < plan->n_layers && !any; j++)
+                any = regexec(&s->names[i].re, plan->info[j].name, 0, NULL, 0) == 0;
+            fprintf(stderr, "%s:%zu: warning: %s.module_name_configs key '%s' %s %s\n", r->path, s->names[i].line,
+                    family_names[f], s->names[i].key,
+                    any ? "is never used: earlier keys take all its layers of" : "matches no layer of", net->cfg.name);
+        }
     }
     if (plan->weight_threshold < 0) plan->weight_threshold = COMPRESS_DEFAULT_WEIGHT_THRESHOLD;
 }
