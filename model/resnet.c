@@ -420,8 +420,16 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
                          sl->scratch_floats);                                                         \
     } while (0)
 
+    /* Activation sites (see resnet.h); HOOK is a no-op without a hook. */
+    int site = 0;
+#define HOOK(x_, n_)                                                                                  \
+    do {                                                                                              \
+        if (net->act_hook) net->act_hook(net->act_ctx, site, (x_), (n_));                            \
+        site++;                                                                                       \
+    } while (0)
     float *cur = sl->buf[0];   /* [C, N, H, W] */
     layout_nchw_to_cnhw(x, N, cfg->in_channels, (int64_t)cfg->in_h * cfg->in_w, cur);
+    HOOK(cur, (int64_t)N * cfg->in_channels * cfg->in_h * cfg->in_w);
     const struct resnet_conv *stem = &net->conv[0];
     float *t = sl->buf[1];
     CONV(stem, cur, stem->H, stem->W, NULL, 1, t);
@@ -439,6 +447,8 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
     }
     for (int b = 0; b < net->n_block; b++) {
         const struct resnet_block_desc *blk = &net->block[b];
+        const struct resnet_conv *first = &net->conv[blk->conv[0]];
+        HOOK(cur, (int64_t)first->d.IC * N * H * W);
         const float *identity = cur;
         float *ds = NULL;
         if (blk->downsample >= 0) {
@@ -451,8 +461,23 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
         for (int k = 0; k < blk->n_conv; k++) {
             const struct resnet_conv *c = &net->conv[blk->conv[k]];
             const int last = k == blk->n_conv - 1;
+            const int64_t out_n = (int64_t)c->d.OC * N * c->OH * c->OW;
+            if (k > 0) HOOK(in, (int64_t)c->d.IC * N * c->H * c->W);
             float *o = pick_free(sl->buf, in, identity, cur);
-            CONV(c, in, c->H, c->W, last ? identity : NULL, 1, o);
+            if (last && net->act_hook) {
+                /* An int8 engine stores both inputs of the residual add as 8-bit: quantize the
+                 * conv's output and the shortcut before adding. */
+                CONV(c, in, c->H, c->W, NULL, 0, o);
+                HOOK(o, out_n);
+                if (ds) HOOK(ds, out_n);
+                for (int64_t i = 0; i < out_n; i++) {
+                    const float v = o[i] + identity[i];
+                    o[i] = v > 0.0f ? v : 0.0f;
+                }
+            } else {
+                CONV(c, in, c->H, c->W, last ? identity : NULL, 1, o);
+                if (last) site += 1 + (ds != NULL);
+            }
             in = o;
         }
         const struct resnet_conv *lastc = &net->conv[blk->conv[blk->n_conv - 1]];
@@ -461,15 +486,28 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
         cur = in;
     }
 #undef CONV
-    if (ref) {
+    if (ref)
         avgpool_forward_ref(cur, net->features, N, H * W, sl->pooled);
+    else
+        avgpool_forward(cur, net->features, N, H * W, sl->pooled);
+    HOOK(sl->pooled, (int64_t)net->features * N);
+#undef HOOK
+    RN_ASSERT(site == resnet_act_sites(net));
+    if (ref) {
         fc_forward_ref(sl->pooled, net->features, N, resnet_param_data(net, net->fc_w),
                        resnet_param_data(net, net->fc_b), cfg->n_classes, logits);
     } else {
-        avgpool_forward(cur, net->features, N, H * W, sl->pooled);
         fc_forward(sl->pooled, net->features, N, resnet_param_data(net, net->fc_w), resnet_param_data(net, net->fc_b),
                    cfg->n_classes, logits);
     }
+}
+
+int resnet_act_sites(const struct resnet *net)
+{
+    int n = 2;   /* the network input and the fc layer's input */
+    for (int b = 0; b < net->n_block; b++)
+        n += 1 + (net->block[b].n_conv - 1) + 1 + (net->block[b].downsample >= 0);
+    return n;
 }
 
 /* Images per pass through the network: a large batch runs as sub-batches whose largest activation
@@ -496,7 +534,7 @@ void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits)
      * there is no barrier per layer. Under a competing job on the same cores this avoided
      * threads spinning at thousands of per-layer barriers. Needs a share of at least one
      * image of im2col scratch. */
-    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image) {
+    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image && !ws->net->act_hook) {
         if (sb > ws->max_batch / T) sb = ws->max_batch / T;
         const int nsb = (N + sb - 1) / sb;
         #pragma omp parallel num_threads(T)

@@ -73,7 +73,18 @@ struct resnet {
     int features;         /* channels into the fc layer */
     float *folded;        /* one allocation for every conv's wf and bf */
     int64_t flops;        /* multiply-adds x 2 per image at the configured input size */
+    /* Activation hook for 8-bit activation simulation (compress/quantize.h): when set, inference
+     * calls it on every tensor an int8 engine would store as 8-bit — the network input, each
+     * block's input, each conv's input inside a block, both inputs of every residual add, and the
+     * fc layer's input — numbered 0..resnet_act_sites()-1 in forward order, with x [C, N, H, W]
+     * to observe or fake-quantize in place. Inference then runs sub-batches one after another so
+     * that observers see a deterministic order. NULL (the default) costs nothing. */
+    void (*act_hook)(void *ctx, int site, float *x, int64_t n);
+    void *act_ctx;
 };
+
+/* The number of activation sites act_hook is called on per forward pass. */
+int resnet_act_sites(const struct resnet *net);
 
 /* Builds the network with parameters initialised as torchvision does (Kaiming normal fan_out for
  * convs, BN weight 1 bias 0, running stats 0/1, fc uniform(-1/sqrt(in), 1/sqrt(in))). */
