@@ -42,7 +42,8 @@ struct palettize_opts {
  * cw: zeroed by the caller, or holding a pruning result (OC, K, mask, n_nonzero, dense) for the
  * same shape. Sets OC, K, n_nonzero, n_bits, n_groups, group_axis, group_size, lut
  * [n_groups][2^n_bits] (fp16), indices [n_nonzero], channel_scale [OC] (fp16, only with
- * cfg->per_channel_scale) and dense [OC, K] (the decoded weights, reusing cw->dense if set).
+ * cfg->per_channel_scale) and dense [OC, K] (the decoded weights, reusing cw->dense if set; w may
+ * be cw->dense itself, e.g. prune_weights' output, as w is read before dense is written).
  * A channel whose max |w| is 0 gets scale 0 and decodes to zeros.
  * Returns STATUS_OK; STATUS_BAD_INPUT for a bad cfg (n_bits outside 1..8, group_size < 1,
  * channel_axis not 0/1, K not a multiple of kernel_size, DKM which is training-time, SKM without

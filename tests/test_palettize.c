@@ -7,6 +7,7 @@
 #include "check.h"
 #include "half.h"
 #include "palettize.h"
+#include "prune.h"
 #include "rng.h"
 #include "status.h"
 
@@ -239,6 +240,28 @@ int main(void)
         check_invariants(v, &cw, &cfg, (int)KS);
         compressed_weight_free(&cw);
         free(v);
+    }
+
+    /* Joint order prune -> palettize on prune_weights' own output (w = cw.dense): the mask and the
+     * kept count survive, pruned weights stay 0, the LUT is over the nonzeros only. */
+    {
+        struct prune_cfg pc = { .enabled = 1, .target_sparsity = 0.6 };
+        struct compressed_weight cw = cw_zero();
+        CHECK(prune_weights(w, OC, K, (int)KS, &pc, &cw) == 0);
+        const int64_t kept = cw.n_nonzero;
+        float *pruned = malloc(sizeof(float) * n);
+        memcpy(pruned, cw.dense, sizeof(float) * n);
+        struct palettize_cfg cfg = base;
+        cfg.granularity = PAL_PER_GROUPED_CHANNEL;
+        cfg.group_size = 8;
+        CHECK(palettize_weights(cw.dense, OC, K, (int)KS, &cfg, &cw) == 0);
+        CHECK(cw.n_nonzero == kept);
+        check_invariants(pruned, &cw, &cfg, (int)KS);
+        int zeros_in_lut = 0;   /* kept weights are all nonzero here, so no LUT entry needs to be 0 */
+        for (int e = 0; e < cw.n_groups * 16; e++) zeros_in_lut += cw.lut[e] == 0;
+        CHECK(zeros_in_lut == 0);
+        compressed_weight_free(&cw);
+        free(pruned);
     }
 
     /* Importances (SKM): with weight only on four values, 2 bits reproduce exactly those four. */
