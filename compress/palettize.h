@@ -13,6 +13,7 @@
  *  - per_grouped_channel, channel_axis 1: group g holds input channels [g*gs, (g+1)*gs); for a
  *    conv, K = IC*KH*KW and input channel c spans the kernel_size = KH*KW consecutive columns
  *    [c*KH*KW, (c+1)*KH*KW).
+ * A group_size above the channel count gives one group (recorded with group_size = channel count).
  * When the channel count is not a multiple of group_size, coremltools skips the layer; we
  * palettize it with a smaller last group (n_groups = ceil(channels / gs)), which a size model
  * counts as one more LUT.
