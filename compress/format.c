@@ -87,7 +87,7 @@ static const char *layer_kind(const struct compressed_weight *cw)
 }
 
 int format_save(const char *path, const struct resnet *net, const struct compress_plan *plan,
-                const struct compressed_weight *cw, const char *config_text)
+                const struct compressed_weight *cw, const struct act_quant *aq, const char *config_text)
 {
     struct st_writer *w = st_writer_alloc();
     if (!w) return status_error(STATUS_NOMEM, "out of memory writing %s", path);
@@ -102,6 +102,20 @@ int format_save(const char *path, const struct resnet *net, const struct compres
     rc = st_writer_set_metadata(w, "format", FORMAT_NAME);
     if (!rc) rc = st_writer_set_metadata(w, "model", meta);
     if (!rc && config_text) rc = st_writer_set_metadata(w, "config", config_text);
+    if (!rc && aq) {
+        /* Per activation site: [scale, zero_point, qmin, qmax]. */
+        size_t cap = 64 + (size_t)aq->n_sites * 64, used = 0;
+        char *acts = malloc(cap);
+        if (!acts) { rc = status_error(STATUS_NOMEM, "out of memory writing %s", path); }
+        for (int i = 0; !rc && i < aq->n_sites; i++)
+            used += (size_t)snprintf(acts + used, cap - used, "%s[%.9g,%d,%d,%d]", i ? "," : "[", aq->qp[i].scale,
+                                     aq->qp[i].zero_point, aq->qp[i].qmin, aq->qp[i].qmax);
+        if (!rc) {
+            snprintf(acts + used, cap - used, "]");
+            rc = st_writer_set_metadata(w, "activations", acts);
+        }
+        free(acts);
+    }
     uint8_t *buf = NULL;
     for (int i = 0; i < plan->n_layers && !rc; i++) {
         const char *name = plan->info[i].name;
@@ -345,6 +359,49 @@ done:
     return rc;
 }
 
+static int load_activations(const char *path, const char *text, struct resnet *net)
+{
+    struct json_value *j = NULL;
+    int rc = json_parse(text, strlen(text), path, &j);
+    if (rc) return rc;
+    const int n = resnet_act_sites(net);
+    struct act_quant *aq = NULL;
+    if (j->type != JSON_ARRAY || j->n_children != n) {
+        rc = status_error(STATUS_BAD_INPUT, "%s: metadata 'activations' must list %d sites", path, n);
+    } else if (!(rc = act_quant_alloc(n, QUANT_MIN_MAX, 0, &aq))) {
+        int i = 0;
+        for (const struct json_value *v = json_first(j); v && !rc; v = v->next, i++) {
+            const struct json_value *e = json_first(v);
+            if (v->type != JSON_ARRAY || v->n_children != 4) {
+                rc = status_error(STATUS_BAD_INPUT, "%s: metadata 'activations'[%d] is not [scale, zp, qmin, qmax]", path, i);
+                break;
+            }
+            aq->qp[i].scale = (float)e->number;
+            aq->qp[i].zero_point = (int32_t)e->next->number;
+            aq->qp[i].qmin = (int32_t)e->next->next->number;
+            aq->qp[i].qmax = (int32_t)e->next->next->next->number;
+        }
+        aq->calibrating = 0;
+    }
+    json_free(j);
+    if (rc) {
+        act_quant_free(aq);
+        return rc;
+    }
+    net->act_hook = act_quant_hook;
+    net->act_ctx = aq;
+    return STATUS_OK;
+}
+
+void format_free_activations(struct resnet *net)
+{
+    if (net && net->act_hook == act_quant_hook) act_quant_free(net->act_ctx);
+    if (net) {
+        net->act_hook = NULL;
+        net->act_ctx = NULL;
+    }
+}
+
 int format_load(const char *path, struct resnet **net_out, struct compressed_weight **cw_out)
 {
     *net_out = NULL;
@@ -366,6 +423,8 @@ int format_load(const char *path, struct resnet **net_out, struct compressed_wei
     if (!cw) { rc = status_error(STATUS_NOMEM, "out of memory loading %s", path); goto done; }
     for (int i = 0; i <= net->n_conv && !rc; i++)
         rc = load_layer(f, path, net, i < net->n_conv ? net->conv[i].name : "fc", &cw[i]);
+    const char *acts = safetensors_metadata(f, "activations");
+    if (!rc && acts) rc = load_activations(path, acts, net);
 done:
     safetensors_free(f);
     if (rc || !cw_out) {
@@ -374,6 +433,7 @@ done:
         cw = NULL;
     }
     if (rc) {
+        format_free_activations(net);
         resnet_free(net);
         return rc;
     }

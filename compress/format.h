@@ -7,6 +7,7 @@
 #define RN_FORMAT_H
 
 #include "compress.h"
+#include "quantize.h"
 #include "resnet.h"
 
 #include <stdint.h>
@@ -21,7 +22,7 @@ void format_unpack_bits(const uint8_t *in, int64_t n, int bits, uint8_t *v);
  * each of plan->n_layers layers (cw[i].dense is not stored: it is decoded on load). Atomic:
  * nothing is left at `path` on failure. `config_text` (may be NULL) is kept as metadata. */
 int format_save(const char *path, const struct resnet *net, const struct compress_plan *plan,
-                const struct compressed_weight *cw, const char *config_text);
+                const struct compressed_weight *cw, const struct act_quant *aq, const char *config_text);
 
 /* 1 if `path` is a safetensors file written by format_save, 0 otherwise (or unreadable). */
 int format_is_compressed(const char *path);
@@ -31,5 +32,8 @@ int format_is_compressed(const char *path);
  * be NULL) receives the per-layer compressed forms, [net->n_conv + 1], to free with
  * compressed_weight_free each and free(). */
 int format_load(const char *path, struct resnet **net_out, struct compressed_weight **cw_out);
+/* With 8-bit activations saved (aq non-NULL at save), format_load also sets net->act_hook to a
+ * quantizer it owns; free it with format_free_activations(net) before resnet_free. */
+void format_free_activations(struct resnet *net);
 
 #endif

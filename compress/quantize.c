@@ -122,3 +122,47 @@ void act_fake_quant(float *x, int64_t n, const struct act_qparams *p)
         x[i] = p->scale * (q - zp);
     }
 }
+
+int act_quant_alloc(int n_sites, enum quant_observer kind, int symmetric, struct act_quant **out)
+{
+    struct act_quant *aq = calloc(1, sizeof *aq);
+    if (aq) {
+        aq->obs = calloc((size_t)n_sites, sizeof *aq->obs);
+        aq->qp = calloc((size_t)n_sites, sizeof *aq->qp);
+    }
+    if (!aq || !aq->obs || !aq->qp) {
+        act_quant_free(aq);
+        *out = NULL;
+        return status_error(STATUS_NOMEM, "out of memory for activation quantization");
+    }
+    aq->n_sites = n_sites;
+    aq->calibrating = 1;
+    aq->symmetric = symmetric;
+    for (int i = 0; i < n_sites; i++) act_observer_init(&aq->obs[i], kind);
+    *out = aq;
+    return STATUS_OK;
+}
+
+void act_quant_free(struct act_quant *aq)
+{
+    if (!aq) return;
+    free(aq->obs);
+    free(aq->qp);
+    free(aq);
+}
+
+void act_quant_finish_calibration(struct act_quant *aq)
+{
+    for (int i = 0; i < aq->n_sites; i++) act_qparams_from_observer(&aq->obs[i], aq->symmetric, &aq->qp[i]);
+    aq->calibrating = 0;
+}
+
+void act_quant_hook(void *ctx, int site, float *x, int64_t n)
+{
+    struct act_quant *aq = ctx;
+    RN_ASSERT(site >= 0 && site < aq->n_sites);
+    if (aq->calibrating)
+        act_observer_update(&aq->obs[site], x, n);
+    else
+        act_fake_quant(x, n, &aq->qp[site]);
+}

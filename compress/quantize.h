@@ -42,4 +42,20 @@ void act_qparams_from_observer(const struct act_observer *o, int symmetric, stru
 /* x <- scale * (clamp(round(x / scale) + zp, qmin, qmax) - zp), in place; scale 0 gives zeros. */
 void act_fake_quant(float *x, int64_t n, const struct act_qparams *p);
 
+/* Activation quantization over the engine's activation sites (model/resnet.h act_hook): first
+ * observe calibration passes, then fake-quantize every site with the frozen parameters. */
+struct act_quant {
+    int n_sites;
+    int calibrating;            /* 1: observe; 0: quantize */
+    int symmetric;
+    struct act_observer *obs;   /* [n_sites] */
+    struct act_qparams *qp;     /* [n_sites] */
+};
+int act_quant_alloc(int n_sites, enum quant_observer kind, int symmetric, struct act_quant **out);
+void act_quant_free(struct act_quant *aq);
+/* Freezes the observed ranges into quantization parameters and switches to quantizing. */
+void act_quant_finish_calibration(struct act_quant *aq);
+/* The hook: resnet.act_hook = act_quant_hook, resnet.act_ctx = aq. */
+void act_quant_hook(void *ctx, int site, float *x, int64_t n);
+
 #endif

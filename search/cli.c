@@ -1,5 +1,6 @@
 /* cli.c — shared command-line plumbing (see cli.h). */
 #include "cli.h"
+#include "format.h"
 #include "status.h"
 
 #include <errno.h>
@@ -126,6 +127,11 @@ int cli_load_model(const char *model, const char *weights, int allow_random, str
                                 default_path);
         }
     }
+    if (weights && format_is_compressed(weights)) {
+        if ((rc = format_load(weights, out, NULL))) return rc;
+        if (weights_used) *weights_used = weights;
+        return STATUS_OK;
+    }
     if (!weights && !allow_random)
         return status_error(STATUS_BAD_INPUT, "--weights: required for model %s (a safetensors file with torchvision names)",
                             cfg.name);
@@ -141,6 +147,12 @@ int cli_load_model(const char *model, const char *weights, int allow_random, str
     }
     if (weights_used) *weights_used = weights ? weights : "random";
     return STATUS_OK;
+}
+
+void cli_free_model(struct resnet *net)
+{
+    format_free_activations(net);
+    resnet_free(net);
 }
 
 double cli_now(void)

@@ -40,11 +40,15 @@ struct cli_common {
 /* If the current option is one of the shared ones, consumes it (setting *rc) and returns 1. */
 int cli_common_option(struct cli_args *a, struct cli_common *c, int *rc);
 
-/* Builds `model` (a name or YAML file) and loads `weights` (safetensors) into it. Without weights,
+/* Builds `model` (a name or YAML file) and loads `weights` (safetensors) into it; a compressed
+ * file (rn50-tune compress) brings its own architecture and decoded weights. Without weights,
  * the embedded default model uses its committed trained weights; other models get random weights
  * (seeded) when allow_random, and an error otherwise. *weights_used names what was loaded. */
 int cli_load_model(const char *model, const char *weights, int allow_random, struct resnet **out,
                    const char **weights_used);
+
+/* Frees a network from cli_load_model (with the activation quantizer a compressed file brought). */
+void cli_free_model(struct resnet *net);
 
 /* The directory of the project's data (configs/, results/): $RN50_TUNE_HOME, else the source tree
  * this binary was built from. */
@@ -70,6 +74,8 @@ int cmd_infer(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_compress(int argc, char **argv);
+int cmd_size(int argc, char **argv);
 
 /* Prints "rn50-tune: error: MESSAGE" to stderr and returns the exit code for `status`. */
 int cli_fail(int status);

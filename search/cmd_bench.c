@@ -122,6 +122,6 @@ done:
     free(labels);
     trainer_free(tr);
     resnet_infer_free(ws);
-    resnet_free(net);
+    cli_free_model(net);
     return rc ? cli_fail(rc) : 0;
 }

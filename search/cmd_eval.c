@@ -1,5 +1,7 @@
 /* cmd_eval.c — `rn50-tune eval`: top-1 / top-5 accuracy of a model on a dataset split. */
+#include "apply.h"
 #include "cli.h"
+#include "config.h"
 #include "data.h"
 #include "status.h"
 
@@ -9,7 +11,7 @@
 
 static const char eval_usage[] =
     "usage: rn50-tune eval --model M [--weights W.safetensors] --data D [--split test|val|train]\n"
-    "                      [--limit N] [--batch B] [--threads T] [--json]\n"
+    "                      [--config C.yaml] [--limit N] [--batch B] [--threads T] [--json]\n"
     "\n"
     "Reports top-1 and top-5 accuracy (percent) and the inference speed.\n"
     "\n"
@@ -18,6 +20,8 @@ static const char eval_usage[] =
     "  --data D       fmnist (Debian's dataset-fashion-mnist; fmnist:DIR elsewhere) or\n"
     "                 npy:IMAGES.npy,LABELS.npy (float32 NCHW normalised, integer labels)\n"
     "  --split S      test (default), val (last 5,000 training images) or train (first 55,000)\n"
+    "  --config C     compress in memory first (configs/compress/*.yaml); calibration data for\n"
+    "                 sensitive k-means and 8-bit activations is the val split of --data\n"
     "  --limit N      evaluate the first N images of the split only\n"
     "  --batch B      images per forward pass (default 250)\n"
     "  --threads T    threads (default: all cores)\n"
@@ -36,7 +40,7 @@ static int label_rank(const float *logits, int n_classes, int64_t label)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *weights = NULL, *data = NULL, *split = "test", *v;
+    const char *model = NULL, *weights = NULL, *data = NULL, *split = "test", *config = NULL, *v;
     int batch = 250, threads = 0, json = 0, rc = STATUS_OK;
     int64_t limit = 0;
     struct cli_common cm = { 0 };
@@ -45,6 +49,7 @@ int cmd_eval(int argc, char **argv)
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(eval_usage, stdout); return 0; }
         else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
         else if (cli_is(&a, "--split")) rc = cli_value(&a, &split);
+        else if (cli_is(&a, "--config")) rc = cli_value(&a, &config);
         else if (cli_is(&a, "--limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--limit", v, 1, INT64_MAX, &limit); }
         else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
         else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
@@ -60,8 +65,13 @@ int cmd_eval(int argc, char **argv)
     threads = ops_set_threads(threads);
     struct resnet *net = NULL;
     struct resnet_infer *ws = NULL;
-    struct dataset ds;
+    struct dataset ds, calib;
     memset(&ds, 0, sizeof ds);
+    memset(&calib, 0, sizeof calib);
+    struct compress_plan plan;
+    memset(&plan, 0, sizeof plan);
+    struct apply_result applied;
+    memset(&applied, 0, sizeof applied);
     float *logits = NULL;
     const char *weights_used = NULL;
     if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done;
@@ -72,6 +82,14 @@ int cmd_eval(int argc, char **argv)
             rc = status_error(rc, "--data %s --split %s: %s", data, split, msg);
         }
         goto done;
+    }
+    if (config) {
+        if ((rc = compress_config_load(config, net, &plan))) goto done;
+        int need_data = plan_quantizes_activations(&plan);
+        for (int i = 0; i < plan.n_layers; i++) need_data |= plan.layer[i].pal.enabled && plan.layer[i].pal.algorithm == PAL_SKM;
+        if (need_data && (rc = dataset_load(data, "val", 0, &calib))) goto done;
+        if ((rc = compress_apply(net, &plan, need_data ? &calib : NULL, &applied))) goto done;
+        fprintf(stderr, "eval: compressed with %s in %.2f s\n", config, applied.seconds);
     }
     const struct resnet_config *cfg = &net->cfg;
     if (ds.C != cfg->in_channels || ds.H != cfg->in_h || ds.W != cfg->in_w) {
@@ -122,6 +140,10 @@ int cmd_eval(int argc, char **argv)
         json_str(&j, "model", cfg->name);
         json_str(&j, "weights", weights_used);
         json_str(&j, "data", ds.name);
+        if (config) {
+            json_str(&j, "config", config);
+            json_num(&j, "compress_seconds", applied.seconds);
+        }
         json_num(&j, "top1", p1);
         json_num(&j, "top5", p5);
         json_int(&j, "n", ds.n);
@@ -134,7 +156,10 @@ int cmd_eval(int argc, char **argv)
 done:
     free(logits);
     dataset_free(&ds);
+    dataset_free(&calib);
+    apply_result_free(&applied);
+    compress_plan_free(&plan);
     resnet_infer_free(ws);
-    resnet_free(net);
+    cli_free_model(net);
     return rc ? cli_fail(rc) : 0;
 }

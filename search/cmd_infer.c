@@ -90,6 +90,6 @@ done:
     free(x);
     free(logits);
     resnet_infer_free(ws);
-    resnet_free(net);
+    cli_free_model(net);
     return rc ? cli_fail(rc) : 0;
 }

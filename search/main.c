@@ -12,6 +12,8 @@ static const char main_usage[] =
     "  infer    logits for images in a .npy file\n"
     "  bench    latency of forward passes (or training steps)\n"
     "  train    train a model (SGD, cosine schedule, checkpoints, resume)\n"
+    "  compress compress a model with a config (palettization, pruning, int8) into a file\n"
+    "  size     deployment (Core ML mlpackage) size of a model under a config\n"
     "\n"
     "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n";
 
@@ -19,6 +21,7 @@ int main(int argc, char **argv)
 {
     static const struct { const char *name; int (*run)(int, char **); } commands[] = {
         { "eval", cmd_eval }, { "infer", cmd_infer }, { "bench", cmd_bench }, { "train", cmd_train },
+        { "compress", cmd_compress }, { "size", cmd_size },
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(main_usage, argc < 2 ? stderr : stdout);
@@ -26,6 +29,6 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected eval, infer, bench or train; see rn50-tune --help)\n", argv[1]);
+    fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected eval, infer, bench, train, compress or size; see rn50-tune --help)\n", argv[1]);
     return 2;
 }

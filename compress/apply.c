@@ -1,0 +1,161 @@
+/* apply.c — plan -> compressed network (see apply.h). */
+#include "apply.h"
+
+#include "fisher.h"
+#include "half.h"
+#include "palettize.h"
+#include "prune.h"
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double apply_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int plan_quantizes_activations(const struct compress_plan *plan)
+{
+    for (int i = 0; i < plan->n_layers; i++)
+        if (plan->layer[i].quant.enabled && plan->layer[i].quant.activations) return 1;
+    return 0;
+}
+
+static int plan_needs_fisher(const struct compress_plan *plan)
+{
+    for (int i = 0; i < plan->n_layers; i++)
+        if (plan->layer[i].pal.enabled && plan->layer[i].pal.algorithm == PAL_SKM) return 1;
+    return 0;
+}
+
+/* The weights the layer runs on: folded conv weights, or the fc parameters. */
+static float *layer_weights(struct resnet *net, const char *name, int *khw, float **bias)
+{
+    const int c = resnet_find_conv(net, name);
+    if (c >= 0) {
+        *khw = net->conv[c].d.KH * net->conv[c].d.KW;
+        *bias = net->conv[c].bf;
+        return net->conv[c].wf;
+    }
+    *khw = 1;
+    *bias = resnet_param_data(net, net->fc_b);
+    return resnet_param_data(net, net->fc_w);
+}
+
+static int compress_layer(float *w, int64_t OC, int64_t K, int khw, const struct layer_plan *lp, const float *importance,
+                          const char *name, struct compressed_weight *cw)
+{
+    int rc = STATUS_OK;
+    memset(cw, 0, sizeof *cw);
+    if (lp->pal.enabled && lp->pal.algorithm == PAL_DKM)
+        return status_error(STATUS_BAD_INPUT, "layer %s: palettization algorithm dkm is training-time (use finetune)", name);
+    if (lp->prune.enabled && (rc = prune_weights(w, OC, K, khw, &lp->prune, cw))) return rc;
+    if (lp->pal.enabled) {
+        rc = lp->pal.algorithm == PAL_SKM ? palettize_weighted(w, OC, K, khw, &lp->pal, importance, cw)
+                                          : palettize_weights(w, OC, K, khw, &lp->pal, cw);
+    } else if (lp->quant.enabled) {
+        rc = quantize_weights_int8(w, OC, K, lp->quant.symmetric, cw->mask, cw);
+    } else {
+        cw->OC = OC;
+        cw->K = K;
+        if (!cw->dense) {
+            cw->dense = malloc(sizeof(float) * OC * K);
+            if (!cw->dense) return status_error(STATUS_NOMEM, "out of memory compressing %s", name);
+            memcpy(cw->dense, w, sizeof(float) * OC * K);
+        }
+        /* fp16 storage, as the deployment format keeps uncompressed (and pruned) weights. */
+        for (int64_t i = 0; i < OC * K; i++) cw->dense[i] = half_to_f32(half_from_f32(cw->dense[i]));
+    }
+    return rc;
+}
+
+int compress_apply(struct resnet *net, const struct compress_plan *plan, const struct dataset *calib,
+                   struct apply_result *res)
+{
+    memset(res, 0, sizeof *res);
+    const double t0 = apply_now();
+    const int acts = plan_quantizes_activations(plan), fisher = plan_needs_fisher(plan);
+    if ((acts || fisher) && !calib)
+        return status_error(STATUS_BAD_INPUT, "the compression config needs calibration data (%s)",
+                            fisher ? "sensitive k-means" : "8-bit activations");
+    float **imp = NULL;
+    int rc = STATUS_OK;
+    int calib_samples = 128;
+    for (int i = 0; i < plan->n_layers; i++)
+        if (plan->layer[i].quant.enabled && plan->layer[i].quant.calibration_samples > 0)
+            calib_samples = plan->layer[i].quant.calibration_samples;
+    if (fisher && (rc = fisher_importance(net, calib, calib_samples, 16, &imp))) return rc;
+    RN_ASSERT(plan->n_layers > 0);
+    res->cw = calloc((size_t)plan->n_layers, sizeof *res->cw);
+    if (!res->cw) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
+    res->n_layers = plan->n_layers;
+    int64_t total = 0, kept = 0;
+    for (int i = 0; i < plan->n_layers && !rc; i++) {
+        const struct compress_layer_info *info = &plan->info[i];
+        int khw;
+        float *bias;
+        float *w = layer_weights(net, info->name, &khw, &bias);
+        const int idx = resnet_find_conv(net, info->name) >= 0 ? resnet_find_conv(net, info->name) : net->n_conv;
+        rc = compress_layer(w, info->OC, info->K, khw, &plan->layer[i], imp ? imp[idx] : NULL, info->name, &res->cw[i]);
+        if (rc) break;
+        memcpy(w, res->cw[i].dense, sizeof(float) * info->OC * info->K);
+        for (int64_t o = 0; o < info->OC; o++) bias[o] = half_to_f32(half_from_f32(bias[o]));
+        if (res->cw[i].mask) {
+            total += info->OC * info->K;
+            kept += res->cw[i].n_nonzero;
+        }
+    }
+    res->sparsity = total ? 1.0 - (double)kept / (double)total : 0.0;
+    if (!rc && acts) {
+        /* Calibrate the activation ranges on the compressed weights, as the deployed model runs. */
+        const struct quant_cfg *q = NULL;
+        for (int i = 0; i < plan->n_layers && !q; i++)
+            if (plan->layer[i].quant.enabled && plan->layer[i].quant.activations) q = &plan->layer[i].quant;
+        if ((rc = act_quant_alloc(resnet_act_sites(net), q->observer, q->symmetric, &res->aq))) goto done;
+        net->act_hook = act_quant_hook;
+        net->act_ctx = res->aq;
+        const int64_t n = calib_samples < calib->n ? calib_samples : calib->n;
+        const int batch = 32;
+        struct resnet_infer *ws = NULL;
+        float *logits = malloc(sizeof(float) * batch * net->cfg.n_classes);
+        if (!logits || (rc = resnet_infer_alloc(net, batch, &ws))) {
+            if (!rc) rc = status_error(STATUS_NOMEM, "out of memory");
+            free(logits);
+            goto done;
+        }
+        const int64_t per = (int64_t)calib->C * calib->H * calib->W;
+        for (int64_t s = 0; s < n; s += batch) {
+            const int b = (int)(n - s < batch ? n - s : batch);
+            resnet_infer(ws, calib->images + s * per, b, logits);
+        }
+        resnet_infer_free(ws);
+        free(logits);
+        act_quant_finish_calibration(res->aq);
+    }
+done:
+    if (imp) {
+        for (int i = 0; i <= net->n_conv; i++) free(imp[i]);
+        free(imp);
+    }
+    res->seconds = apply_now() - t0;
+    if (rc) {
+        act_quant_free(res->aq);
+        res->aq = NULL;
+        net->act_hook = NULL;
+        net->act_ctx = NULL;
+        apply_result_free(res);
+    }
+    return rc;
+}
+
+void apply_result_free(struct apply_result *res)
+{
+    if (!res) return;
+    for (int i = 0; res->cw && i < res->n_layers; i++) compressed_weight_free(&res->cw[i]);
+    free(res->cw);
+    memset(res, 0, sizeof *res);   /* res->aq belongs to the network */
+}

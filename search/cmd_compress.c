@@ -1,0 +1,181 @@
+/* cmd_compress.c — `rn50-tune compress` (writes a compressed model) and `rn50-tune size` (its
+ * deployment size), both from a compression config (compress/config.h). */
+#include "apply.h"
+#include "cli.h"
+#include "config.h"
+#include "data.h"
+#include "format.h"
+#include "safetensors.h"
+#include "size.h"
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char compress_usage[] =
+    "usage: rn50-tune compress --model M [--weights W] --config C.yaml --out OUT.safetensors\n"
+    "                          [--dequantized DQ.safetensors] [--data D] [--threads T] [--json]\n"
+    "\n"
+    "Compresses every layer as the config says (pruning, then palettization, then int8; see\n"
+    "configs/compress/) and writes the compressed model (packed indices + LUTs, masks + nonzeros,\n"
+    "int8 + scales, fp16 biases) that eval, infer and bench load directly as --weights.\n"
+    "\n"
+    "  --dequantized DQ  also write the decoded weights as an fp32 torchvision state_dict (BatchNorm\n"
+    "                    set to the identity, its bias the folded one) for PyTorch users\n"
+    "  --data D          calibration images (the val split) for sensitive k-means and 8-bit\n"
+    "                    activations (default fmnist)\n"
+    "\n"
+    "example: rn50-tune compress --model rn50-fmnist --config configs/compress/palettize-4bit.yaml --out p4.safetensors\n";
+
+static const char size_usage[] =
+    "usage: rn50-tune size --model M [--weights W] --config C.yaml [--data D] [--json]\n"
+    "\n"
+    "The Core ML mlpackage size of the model compressed by the config, with a per-layer breakdown\n"
+    "(weight.bin exactly; the program estimated, see compress/size.h). Without --weights (and for\n"
+    "models other than rn50-fmnist) it works from shapes alone: full LUTs and the exact counts the\n"
+    "target sparsities give.\n"
+    "\n"
+    "example: rn50-tune size --model resnet50 --config configs/compress/palettize-4bit.yaml\n";
+
+/* The decoded weights as torchvision parameters: conv weight = decoded folded weight, BatchNorm
+ * the identity around the folded bias (mean 0, var 1 - eps, weight 1, bias b). */
+static int write_dequantized(const struct resnet *net, const char *path)
+{
+    struct resnet *dq = NULL;
+    int rc = resnet_alloc(&net->cfg, 0, &dq);
+    if (rc) return rc;
+    for (int i = 0; i < net->n_conv; i++) {
+        const struct resnet_conv *c = &net->conv[i], *d = &dq->conv[i];
+        memcpy(resnet_param_data(dq, d->w), c->wf, sizeof(float) * c->d.OC * conv_k(&c->d));
+        for (int o = 0; o < c->d.OC; o++) {
+            resnet_param_data(dq, d->gamma)[o] = 1.0f;
+            resnet_param_data(dq, d->beta)[o] = c->bf[o];
+            resnet_param_data(dq, d->mean)[o] = 0.0f;
+            resnet_param_data(dq, d->var)[o] = 1.0f - 1e-5f;
+        }
+    }
+    memcpy(resnet_param_data(dq, dq->fc_w), resnet_param_data(net, net->fc_w), sizeof(float) * dq->param[dq->fc_w].numel);
+    memcpy(resnet_param_data(dq, dq->fc_b), resnet_param_data(net, net->fc_b), sizeof(float) * dq->param[dq->fc_b].numel);
+    rc = resnet_save_weights(dq, path, ST_F32, "rn50-tune", "dequantized compressed model");
+    resnet_free(dq);
+    return rc;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); s = NULL; }
+    if (s) s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void print_size(const struct size_report *rep, int verbose)
+{
+    if (verbose) {
+        printf("%-28s %-20s %12s %12s\n", "layer", "scheme", "weights", "bytes");
+        for (int i = 0; i < rep->n_layers; i++)
+            printf("%-28s %-20s %12lld %12zu\n", rep->layer[i].name, rep->layer[i].scheme,
+                   (long long)rep->layer[i].n_weights, rep->layer[i].bytes);
+    }
+    printf("size: %zu bytes (%.3f MiB): weight.bin %zu, program %zu (estimated)\n", rep->total_bytes, rep->mib,
+           rep->weight_file_bytes, rep->program_bytes);
+}
+
+static void json_size(struct json_out *j, const struct size_report *rep)
+{
+    json_int(j, "bytes", (int64_t)rep->total_bytes);
+    json_num(j, "mib", rep->mib);
+    json_int(j, "weight_file_bytes", (int64_t)rep->weight_file_bytes);
+    json_int(j, "program_bytes", (int64_t)rep->program_bytes);
+}
+
+/* Loads the model, the plan, and (when given) compresses it. Shared by compress and size. */
+static int run(int is_size, int argc, char **argv)
+{
+    const char *config = NULL, *out = NULL, *dequant = NULL, *data = "fmnist", *model, *weights;
+    int rc = STATUS_OK;
+    struct cli_common cm = { 0 };
+    struct cli_args a = cli_args_init(argc, argv);
+    while (!rc && cli_next(&a)) {
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(is_size ? size_usage : compress_usage, stdout); return 0; }
+        else if (cli_is(&a, "--config")) rc = cli_value(&a, &config);
+        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
+        else if (!is_size && cli_is(&a, "--out")) rc = cli_value(&a, &out);
+        else if (!is_size && cli_is(&a, "--dequantized")) rc = cli_value(&a, &dequant);
+        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
+    }
+    model = cm.model;
+    weights = cm.weights;
+    const char *cmd = is_size ? "size" : "compress";
+    if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune %s --help)", cmd);
+    if (!rc && !config) rc = status_error(STATUS_BAD_INPUT, "--config: required (see rn50-tune %s --help)", cmd);
+    if (!rc && !is_size && !out) rc = status_error(STATUS_BAD_INPUT, "--out: required (see rn50-tune compress --help)");
+    if (rc) return cli_fail(rc);
+    const int threads = ops_set_threads(cm.threads);
+
+    struct resnet *net = NULL;
+    struct compress_plan plan;
+    memset(&plan, 0, sizeof plan);
+    struct apply_result res;
+    memset(&res, 0, sizeof res);
+    struct size_report rep;
+    memset(&rep, 0, sizeof rep);
+    struct dataset calib;
+    memset(&calib, 0, sizeof calib);
+    const char *weights_used = NULL;
+    char *config_text = NULL;
+    /* size works from shapes when no trained weights are at hand; compress needs weights. */
+    if ((rc = cli_load_model(model, weights, is_size, &net, &weights_used))) goto done;
+    if ((rc = compress_config_load(config, net, &plan))) goto done;
+    const int from_shapes = is_size && strcmp(weights_used, "random") == 0;
+    if (!from_shapes) {
+        int need_data = plan_quantizes_activations(&plan);
+        for (int i = 0; i < plan.n_layers; i++) need_data |= plan.layer[i].pal.enabled && plan.layer[i].pal.algorithm == PAL_SKM;
+        if (need_data && (rc = dataset_load(data, "val", 0, &calib))) goto done;
+        if ((rc = compress_apply(net, &plan, need_data ? &calib : NULL, &res))) goto done;
+    }
+    if ((rc = size_model(&plan, from_shapes ? NULL : res.cw, &rep))) goto done;
+    if (!is_size) {
+        config_text = read_text(config);
+        if ((rc = format_save(out, net, &plan, res.cw, res.aq, config_text))) goto done;
+        if (dequant && (rc = write_dequantized(net, dequant))) {
+            remove(out);   /* all or nothing */
+            goto done;
+        }
+        printf("compress: %s (%s) with %s in %.2f s -> %s\n", net->cfg.name, weights_used, config, res.seconds, out);
+    } else {
+        printf("size: %s (%s) with %s%s\n", net->cfg.name, from_shapes ? "from shapes" : weights_used, config,
+               from_shapes ? "" : " (compressed)");
+    }
+    print_size(&rep, !cm.json);
+    if (cm.json) {
+        struct json_out j;
+        json_begin(&j, stdout);
+        json_str(&j, "command", cmd);
+        json_str(&j, "model", net->cfg.name);
+        json_str(&j, "config", config);
+        if (!is_size) json_str(&j, "out", out);
+        json_num(&j, "seconds", res.seconds);
+        json_num(&j, "sparsity", res.sparsity);
+        json_size(&j, &rep);
+        json_int(&j, "threads", threads);
+        json_end(&j);
+    }
+done:
+    free(config_text);
+    size_report_free(&rep);
+    apply_result_free(&res);
+    compress_plan_free(&plan);
+    dataset_free(&calib);
+    cli_free_model(net);
+    return rc ? cli_fail(rc) : 0;
+}
+
+int cmd_compress(int argc, char **argv) { return run(0, argc, argv); }
+int cmd_size(int argc, char **argv) { return run(1, argc, argv); }
