@@ -36,4 +36,9 @@ int format_load(const char *path, struct resnet **net_out, struct compressed_wei
  * quantizer it owns; free it with format_free_activations(net) before resnet_free. */
 void format_free_activations(struct resnet *net);
 
+/* Writes the network's decoded weights as a plain fp32 torchvision state_dict for PyTorch users:
+ * each conv weight is its decoded folded weight and its BatchNorm the identity around the folded
+ * bias (running mean 0, running var 1 - eps, weight 1, bias b). Atomic. */
+int format_save_dequantized(const struct resnet *net, const char *path);
+
 #endif

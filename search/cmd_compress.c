@@ -37,30 +37,6 @@ static const char size_usage[] =
     "\n"
     "example: rn50-tune size --model resnet50 --config configs/compress/palettize-4bit.yaml\n";
 
-/* The decoded weights as torchvision parameters: conv weight = decoded folded weight, BatchNorm
- * the identity around the folded bias (mean 0, var 1 - eps, weight 1, bias b). */
-static int write_dequantized(const struct resnet *net, const char *path)
-{
-    struct resnet *dq = NULL;
-    int rc = resnet_alloc(&net->cfg, 0, &dq);
-    if (rc) return rc;
-    for (int i = 0; i < net->n_conv; i++) {
-        const struct resnet_conv *c = &net->conv[i], *d = &dq->conv[i];
-        memcpy(resnet_param_data(dq, d->w), c->wf, sizeof(float) * c->d.OC * conv_k(&c->d));
-        for (int o = 0; o < c->d.OC; o++) {
-            resnet_param_data(dq, d->gamma)[o] = 1.0f;
-            resnet_param_data(dq, d->beta)[o] = c->bf[o];
-            resnet_param_data(dq, d->mean)[o] = 0.0f;
-            resnet_param_data(dq, d->var)[o] = 1.0f - 1e-5f;
-        }
-    }
-    memcpy(resnet_param_data(dq, dq->fc_w), resnet_param_data(net, net->fc_w), sizeof(float) * dq->param[dq->fc_w].numel);
-    memcpy(resnet_param_data(dq, dq->fc_b), resnet_param_data(net, net->fc_b), sizeof(float) * dq->param[dq->fc_b].numel);
-    rc = resnet_save_weights(dq, path, ST_F32, "rn50-tune", "dequantized compressed model");
-    resnet_free(dq);
-    return rc;
-}
-
 static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -144,7 +120,7 @@ static int run(int is_size, int argc, char **argv)
     if (!is_size) {
         config_text = read_text(config);
         if ((rc = format_save(out, net, &plan, res.cw, res.aq, config_text))) goto done;
-        if (dequant && (rc = write_dequantized(net, dequant))) {
+        if (dequant && (rc = format_save_dequantized(net, dequant))) {
             remove(out);   /* all or nothing */
             goto done;
         }

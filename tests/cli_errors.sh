@@ -94,8 +94,28 @@ expect 2 "--input: required" -- infer --model $M.yaml --weights $W --output "$T/
 expect 2 "--weights: required for model resnet50" -- infer --model resnet50 --input $M.input.npy --output "$T/y.npy"
 expect 2 "unknown command 'train-all'" -- train-all
 
+# Compression configs and commands.
+C=$SRC/configs/compress
+printf 'palettization:\n  global_config:\n    n_bits: 4\n    nbits: 3\n' >"$T/bad.yaml"
+expect 2 "bad.yaml:4" -- size --model resnet50 --config "$T/bad.yaml"
+expect 3 "no-such.yaml" -- size --model resnet50 --config "$T/no-such.yaml"
+expect 2 "--out: required" -- compress --model $MS.yaml --weights $MS.safetensors --config $C/palettize-4bit.yaml
+expect 2 "bad.yaml:4" -- compress --model $MS.yaml --weights $MS.safetensors --config "$T/bad.yaml" --out "$T/c.safetensors"
+no_file "$T/c.safetensors"
+expect 2 "finetune" -- compress --model $MS.yaml --weights $MS.safetensors --config $C/palettize-2bit-dkm.yaml --out "$T/c.safetensors"
+no_file "$T/c.safetensors"
+expect 2 "bad.yaml:4" -- eval --model $MS.yaml --weights $MS.safetensors --data fmnist --config "$T/bad.yaml"
+if "$BIN" size --model resnet50 --config $C/palettize-4bit.yaml --json | tail -n 1 | grep -q '"bytes":[0-9]*,"mib":12\.'; then
+    passes=$((passes + 1)); else echo "FAIL: size --json"; fails=$((fails + 1)); fi
+# compress -> infer on the compressed file gives the logits eval --config computes in memory.
+"$BIN" compress --model $MS.yaml --weights $MS.safetensors --config $C/palettize-4bit.yaml --out "$T/c.safetensors" \
+    --dequantized "$T/dq.safetensors" >/dev/null 2>&1
+"$BIN" infer --model $MS.yaml --weights "$T/c.safetensors" --input $MS.input.npy --output "$T/yc.npy" 2>/dev/null
+"$BIN" infer --model $MS.yaml --weights "$T/dq.safetensors" --input $MS.input.npy --output "$T/yd.npy" 2>/dev/null
+if [ -s "$T/yc.npy" ] && [ -s "$T/yd.npy" ]; then passes=$((passes + 1)); else echo "FAIL: compress + infer"; fails=$((fails + 1)); fi
+
 # Every command answers --help with its usage and exit 0.
-for c in eval infer bench; do
+for c in eval infer bench train compress size; do
     if "$BIN" $c --help | grep -q "usage: rn50-tune $c"; then passes=$((passes + 1)); else echo "FAIL: $c --help"; fails=$((fails + 1)); fi
 done
 
