@@ -133,15 +133,16 @@ static int checkpoint_save(const struct resnet *net, struct trainer *t, const ch
     return rc;
 }
 
-static int meta_int64(const struct st_file *f, const char *path, const char *key, int64_t *out)
+static int meta_int64(const struct st_file *f, const char *path, const char *key, int64_t min, int64_t *out)
 {
     const char *s = safetensors_metadata(f, key);
     char *end;
     if (!s) return status_error(STATUS_BAD_INPUT, "%s: not an rn50-tune checkpoint (no '%s' in __metadata__)", path, key);
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0)
-        return status_error(STATUS_BAD_INPUT, "%s: __metadata__ '%s' = '%s', expected a non-negative integer", path, key, s);
+    if (errno || end == s || *end || v < min)
+        return status_error(STATUS_BAD_INPUT, "%s: __metadata__ '%s' = '%s', expected an integer >= %lld", path, key, s,
+                            (long long)min);
     *out = v;
     return STATUS_OK;
 }
@@ -163,8 +164,9 @@ static int checkpoint_load(struct resnet *net, struct trainer *t, const char *pa
                           net->cfg.name);
         goto done;
     }
-    if ((rc = meta_int64(f, path, "epoch", epoch)) || (rc = meta_int64(f, path, "batch_in_epoch", batch_in_epoch)) ||
-        (rc = meta_int64(f, path, "steps", steps)) || (rc = meta_int64(f, path, "best_epoch", best_epoch)))
+    /* best_epoch is -1 until a first epoch has been validated. */
+    if ((rc = meta_int64(f, path, "epoch", 0, epoch)) || (rc = meta_int64(f, path, "batch_in_epoch", 0, batch_in_epoch)) ||
+        (rc = meta_int64(f, path, "steps", 0, steps)) || (rc = meta_int64(f, path, "best_epoch", -1, best_epoch)))
         goto done;
     const char *bv = safetensors_metadata(f, "best_val_top1");
     *best_val = bv ? strtod(bv, NULL) : -1.0;
