@@ -50,10 +50,11 @@ void store_key_of(const char *config_text, char out[STORE_KEY_LEN + 1]);
  * directory, locked by another process), STATUS_NOMEM. */
 int store_open(const char *dir, int create, struct store **out);
 
-/* Appends one point as one line and makes it durable before returning. Returns STATUS_OK,
- * STATUS_BAD_INPUT if a string holds a byte the line cannot carry (none today: all strings are
- * JSON-escaped) or bytes exceeds 2^53, STATUS_IO if the write or fsync fails (the file is then
- * cut back to its previous length and the store refuses further appends), STATUS_NOMEM. */
+/* Appends one point as one line and makes it durable before returning. The line is parsed back
+ * before it is written, so what store_load would reject never reaches the file. Returns
+ * STATUS_OK, STATUS_BAD_INPUT if the key is not 16 lowercase hex digits or a string is not valid
+ * UTF-8 (the file is unchanged), STATUS_IO if the write or fsync fails (the file is then cut back
+ * to its previous length and the store refuses further appends), STATUS_NOMEM. */
 int store_append(struct store *s, const struct store_point *p);
 
 /* Closes the file and frees s; NULL is a no-op. */
