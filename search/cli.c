@@ -162,21 +162,21 @@ double cli_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void json_begin(struct json_out *j, FILE *f)
+void jout_begin(struct jout *j, FILE *f)
 {
     j->f = f;
     j->n = 0;
     fputc('{', f);
 }
 
-static void json_key(struct json_out *j, const char *key)
+static void jout_key(struct jout *j, const char *key)
 {
     fprintf(j->f, "%s\"%s\":", j->n++ ? "," : "", key);
 }
 
-void json_str(struct json_out *j, const char *key, const char *value)
+void jout_str(struct jout *j, const char *key, const char *value)
 {
-    json_key(j, key);
+    jout_key(j, key);
     fputc('"', j->f);
     for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
         if (*p == '"' || *p == '\\') fprintf(j->f, "\\%c", *p);
@@ -186,26 +186,26 @@ void json_str(struct json_out *j, const char *key, const char *value)
     fputc('"', j->f);
 }
 
-void json_num(struct json_out *j, const char *key, double value)
+void jout_num(struct jout *j, const char *key, double value)
 {
-    json_key(j, key);
+    jout_key(j, key);
     if (isfinite(value)) fprintf(j->f, "%.10g", value);
     else fputs("null", j->f);
 }
 
-void json_int(struct json_out *j, const char *key, int64_t value)
+void jout_int(struct jout *j, const char *key, int64_t value)
 {
-    json_key(j, key);
+    jout_key(j, key);
     fprintf(j->f, "%lld", (long long)value);
 }
 
-void json_raw(struct json_out *j, const char *key, const char *raw)
+void jout_raw(struct jout *j, const char *key, const char *raw)
 {
-    json_key(j, key);
+    jout_key(j, key);
     fputs(raw, j->f);
 }
 
-void json_end(struct json_out *j)
+void jout_end(struct jout *j)
 {
     fputs("}\n", j->f);
     fflush(j->f);

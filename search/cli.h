@@ -56,17 +56,17 @@ const char *cli_home(void);
 
 double cli_now(void);   /* monotonic seconds */
 
-/* Minimal JSON writer for the summary line: {"a":1,"b":"x",...}. */
-struct json_out {
+/* jout: the minimal JSON writer of the summary line, {"a":1,"b":"x",...} (parsing is model/json.h). */
+struct jout {
     FILE *f;
     int n;
 };
-void json_begin(struct json_out *j, FILE *f);
-void json_str(struct json_out *j, const char *key, const char *value);
-void json_num(struct json_out *j, const char *key, double value);
-void json_int(struct json_out *j, const char *key, int64_t value);
-void json_raw(struct json_out *j, const char *key, const char *raw);
-void json_end(struct json_out *j);
+void jout_begin(struct jout *j, FILE *f);
+void jout_str(struct jout *j, const char *key, const char *value);
+void jout_num(struct jout *j, const char *key, double value);
+void jout_int(struct jout *j, const char *key, int64_t value);
+void jout_raw(struct jout *j, const char *key, const char *raw);
+void jout_end(struct jout *j);
 
 /* Commands: each parses its own arguments (argv[0] is the command name), prints `--help`, and
  * returns the process exit code. */

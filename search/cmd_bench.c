@@ -99,21 +99,21 @@ int cmd_bench(int argc, char **argv)
     printf("bench%s: %s, batch %d, %d threads: median %.3f ms, min %.3f, max %.3f (%d reps), %.1f images/s, %.1f GFLOP/s\n",
            train ? " --train" : "", cfg->name, batch, threads, median, ms[0], ms[reps - 1], reps, batch / (median * 1e-3), gflops);
     if (json) {
-        struct json_out j;
-        json_begin(&j, stdout);
-        json_str(&j, "command", "bench");
-        json_str(&j, "model", cfg->name);
-        json_str(&j, "weights", weights_used);
-        json_str(&j, "mode", train ? "train" : "infer");
-        json_int(&j, "batch", batch);
-        json_int(&j, "threads", threads);
-        json_int(&j, "reps", reps);
-        json_num(&j, "median_ms", median);
-        json_num(&j, "min_ms", ms[0]);
-        json_num(&j, "max_ms", ms[reps - 1]);
-        json_num(&j, "images_per_s", batch / (median * 1e-3));
-        json_num(&j, "gflops", gflops);
-        json_end(&j);
+        struct jout j;
+        jout_begin(&j, stdout);
+        jout_str(&j, "command", "bench");
+        jout_str(&j, "model", cfg->name);
+        jout_str(&j, "weights", weights_used);
+        jout_str(&j, "mode", train ? "train" : "infer");
+        jout_int(&j, "batch", batch);
+        jout_int(&j, "threads", threads);
+        jout_int(&j, "reps", reps);
+        jout_num(&j, "median_ms", median);
+        jout_num(&j, "min_ms", ms[0]);
+        jout_num(&j, "max_ms", ms[reps - 1]);
+        jout_num(&j, "images_per_s", batch / (median * 1e-3));
+        jout_num(&j, "gflops", gflops);
+        jout_end(&j);
     }
 done:
     free(x);

@@ -63,12 +63,12 @@ static void print_size(const struct size_report *rep, int verbose)
            rep->weight_file_bytes, rep->program_bytes);
 }
 
-static void json_size(struct json_out *j, const struct size_report *rep)
+static void jout_size(struct jout *j, const struct size_report *rep)
 {
-    json_int(j, "bytes", (int64_t)rep->total_bytes);
-    json_num(j, "mib", rep->mib);
-    json_int(j, "weight_file_bytes", (int64_t)rep->weight_file_bytes);
-    json_int(j, "program_bytes", (int64_t)rep->program_bytes);
+    jout_int(j, "bytes", (int64_t)rep->total_bytes);
+    jout_num(j, "mib", rep->mib);
+    jout_int(j, "weight_file_bytes", (int64_t)rep->weight_file_bytes);
+    jout_int(j, "program_bytes", (int64_t)rep->program_bytes);
 }
 
 /* Loads the model, the plan, and (when given) compresses it. Shared by compress and size. */
@@ -131,17 +131,17 @@ static int run(int is_size, int argc, char **argv)
     }
     print_size(&rep, !cm.json);
     if (cm.json) {
-        struct json_out j;
-        json_begin(&j, stdout);
-        json_str(&j, "command", cmd);
-        json_str(&j, "model", net->cfg.name);
-        json_str(&j, "config", config);
-        if (!is_size) json_str(&j, "out", out);
-        json_num(&j, "seconds", res.seconds);
-        json_num(&j, "sparsity", res.sparsity);
-        json_size(&j, &rep);
-        json_int(&j, "threads", threads);
-        json_end(&j);
+        struct jout j;
+        jout_begin(&j, stdout);
+        jout_str(&j, "command", cmd);
+        jout_str(&j, "model", net->cfg.name);
+        jout_str(&j, "config", config);
+        if (!is_size) jout_str(&j, "out", out);
+        jout_num(&j, "seconds", res.seconds);
+        jout_num(&j, "sparsity", res.sparsity);
+        jout_size(&j, &rep);
+        jout_int(&j, "threads", threads);
+        jout_end(&j);
     }
 done:
     free(config_text);

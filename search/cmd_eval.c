@@ -134,24 +134,24 @@ int cmd_eval(int argc, char **argv)
            cfg->name, weights_used, ds.name, p1, p5, (long long)ds.n, ds.n / secs, 1e-9 * net->flops * ds.n / secs, batch,
            threads);
     if (json) {
-        struct json_out j;
-        json_begin(&j, stdout);
-        json_str(&j, "command", "eval");
-        json_str(&j, "model", cfg->name);
-        json_str(&j, "weights", weights_used);
-        json_str(&j, "data", ds.name);
+        struct jout j;
+        jout_begin(&j, stdout);
+        jout_str(&j, "command", "eval");
+        jout_str(&j, "model", cfg->name);
+        jout_str(&j, "weights", weights_used);
+        jout_str(&j, "data", ds.name);
         if (config) {
-            json_str(&j, "config", config);
-            json_num(&j, "compress_seconds", applied.seconds);
+            jout_str(&j, "config", config);
+            jout_num(&j, "compress_seconds", applied.seconds);
         }
-        json_num(&j, "top1", p1);
-        json_num(&j, "top5", p5);
-        json_int(&j, "n", ds.n);
-        json_num(&j, "images_per_s", ds.n / secs);
-        json_num(&j, "gflops", 1e-9 * net->flops * ds.n / secs);
-        json_int(&j, "batch", batch);
-        json_int(&j, "threads", threads);
-        json_end(&j);
+        jout_num(&j, "top1", p1);
+        jout_num(&j, "top5", p5);
+        jout_int(&j, "n", ds.n);
+        jout_num(&j, "images_per_s", ds.n / secs);
+        jout_num(&j, "gflops", 1e-9 * net->flops * ds.n / secs);
+        jout_int(&j, "batch", batch);
+        jout_int(&j, "threads", threads);
+        jout_end(&j);
     }
 done:
     free(logits);

@@ -74,17 +74,17 @@ int cmd_infer(int argc, char **argv)
     fprintf(stderr, "infer: %s (%s), %lld images, %d threads, %.1f ms\n", cfg->name, weights_used, (long long)N,
             threads, 1e3 * (t1 - t0));
     if (json) {
-        struct json_out j;
-        json_begin(&j, stdout);
-        json_str(&j, "command", "infer");
-        json_str(&j, "model", cfg->name);
-        json_str(&j, "weights", weights_used);
-        json_str(&j, "output", output);
-        json_int(&j, "n", N);
-        json_int(&j, "classes", cfg->n_classes);
-        json_int(&j, "threads", threads);
-        json_num(&j, "seconds", t1 - t0);
-        json_end(&j);
+        struct jout j;
+        jout_begin(&j, stdout);
+        jout_str(&j, "command", "infer");
+        jout_str(&j, "model", cfg->name);
+        jout_str(&j, "weights", weights_used);
+        jout_str(&j, "output", output);
+        jout_int(&j, "n", N);
+        jout_int(&j, "classes", cfg->n_classes);
+        jout_int(&j, "threads", threads);
+        jout_num(&j, "seconds", t1 - t0);
+        jout_end(&j);
     }
 done:
     free(x);

@@ -113,24 +113,24 @@ int cmd_train(int argc, char **argv)
            res.epochs_done, (long long)res.steps, res.best_val_top1, res.best_epoch, res.images_per_s, res.seconds / 60,
            res.interrupted ? " (interrupted)" : "", o.out, o.checkpoint);
     if (json) {
-        struct json_out j;
-        json_begin(&j, stdout);
-        json_str(&j, "command", "train");
-        json_str(&j, "model", net->cfg.name);
-        json_str(&j, "out", o.out);
-        json_str(&j, "checkpoint", o.checkpoint);
-        json_int(&j, "epochs_done", res.epochs_done);
-        json_int(&j, "steps", res.steps);
-        json_num(&j, "best_val_top1", res.best_val_top1);
-        json_int(&j, "best_epoch", res.best_epoch);
-        json_num(&j, "first_loss", res.first_loss);
-        json_num(&j, "last_loss", res.last_loss);
-        json_num(&j, "images_per_s", res.images_per_s);
-        json_num(&j, "seconds", res.seconds);
-        json_int(&j, "interrupted", res.interrupted);
-        json_int(&j, "seed", (int64_t)o.seed);
-        json_int(&j, "threads", threads);
-        json_end(&j);
+        struct jout j;
+        jout_begin(&j, stdout);
+        jout_str(&j, "command", "train");
+        jout_str(&j, "model", net->cfg.name);
+        jout_str(&j, "out", o.out);
+        jout_str(&j, "checkpoint", o.checkpoint);
+        jout_int(&j, "epochs_done", res.epochs_done);
+        jout_int(&j, "steps", res.steps);
+        jout_num(&j, "best_val_top1", res.best_val_top1);
+        jout_int(&j, "best_epoch", res.best_epoch);
+        jout_num(&j, "first_loss", res.first_loss);
+        jout_num(&j, "last_loss", res.last_loss);
+        jout_num(&j, "images_per_s", res.images_per_s);
+        jout_num(&j, "seconds", res.seconds);
+        jout_int(&j, "interrupted", res.interrupted);
+        jout_int(&j, "seed", (int64_t)o.seed);
+        jout_int(&j, "threads", threads);
+        jout_end(&j);
     }
     if (res.interrupted) rc = status_error(STATUS_IO, "interrupted; resume with --resume %s", o.checkpoint);
 done:
