@@ -10,6 +10,7 @@
 #include "half.h"
 #include "json.h"
 #include "status.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -635,54 +636,25 @@ int st_writer_set_metadata(struct st_writer *w, const char *key, const char *val
     return STATUS_OK;
 }
 
-/* A growing string; oom is sticky so callers check once at the end. */
-struct st_buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
 
-static void st_buf_put(struct st_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void st_buf_str(struct st_buf *b, const char *s) { st_buf_put(b, s, strlen(s)); }
-
-static void st_buf_quoted(struct st_buf *b, const char *s)
+static void st_buf_quoted(struct strbuf *b, const char *s)
 {
     char *q = json_quote(s, strlen(s));
     if (!q) {
         b->oom = 1;
         return;
     }
-    st_buf_str(b, q);
+    strbuf_str(b, q);
     free(q);
 }
 
-static void st_buf_printf(struct st_buf *b, const char *fmt, ...)
+static void st_buf_printf(struct strbuf *b, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
-static void st_buf_printf(struct st_buf *b, const char *fmt, ...)
+static void st_buf_printf(struct strbuf *b, const char *fmt, ...)
 {
     char tmp[128];
     va_list ap;
@@ -690,29 +662,29 @@ static void st_buf_printf(struct st_buf *b, const char *fmt, ...)
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     RN_ASSERT(n >= 0 && (size_t)n < sizeof tmp); /* only used for numbers */
-    st_buf_put(b, tmp, (size_t)n);
+    strbuf_put(b, tmp, (size_t)n);
 }
 
 /* Builds the JSON header, space-padded to a multiple of 8 bytes. */
-static void st_build_header(const struct st_writer *w, struct st_buf *b)
+static void st_build_header(const struct st_writer *w, struct strbuf *b)
 {
-    st_buf_str(b, "{");
+    strbuf_str(b, "{");
     if (w->n_meta) {
-        st_buf_str(b, "\"__metadata__\":{");
+        strbuf_str(b, "\"__metadata__\":{");
         for (int i = 0; i < w->n_meta; i++) {
             if (i)
-                st_buf_str(b, ",");
+                strbuf_str(b, ",");
             st_buf_quoted(b, w->mkeys[i]);
-            st_buf_str(b, ":");
+            strbuf_str(b, ":");
             st_buf_quoted(b, w->mvals[i]);
         }
-        st_buf_str(b, "}");
+        strbuf_str(b, "}");
     }
     size_t off = 0;
     for (int i = 0; i < w->n; i++) {
         const struct st_entry *e = &w->e[i];
         if (i || w->n_meta)
-            st_buf_str(b, ",");
+            strbuf_str(b, ",");
         st_buf_quoted(b, e->name);
         st_buf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(e->dtype));
         for (int d = 0; d < e->ndim; d++)
@@ -720,15 +692,15 @@ static void st_build_header(const struct st_writer *w, struct st_buf *b)
         st_buf_printf(b, "],\"data_offsets\":[%zu,%zu]}", off, off + e->nbytes);
         off += e->nbytes;
     }
-    st_buf_str(b, "}");
+    strbuf_str(b, "}");
     while (!b->oom && b->len % 8)
-        st_buf_str(b, " ");
+        strbuf_str(b, " ");
 }
 
 int st_writer_save(struct st_writer *w, const char *path)
 {
     RN_ASSERT(w && path);
-    struct st_buf hdr = {0};
+    struct strbuf hdr = {0};
     FILE *fp = NULL;
     char *tmp = NULL;
     int rc = STATUS_OK;

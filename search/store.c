@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "status.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,35 +32,6 @@ struct store {
     int failed;   /* a write failed; the file's tail is no longer trusted */
 };
 
-/* A growable byte buffer; oom is sticky so callers check once at the end. */
-struct store_buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void store_buf_put(struct store_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void store_buf_str(struct store_buf *b, const char *s) { store_buf_put(b, s, strlen(s)); }
 
 /* The shortest of %.15g..%.17g that reads back as the same double, so files stay readable
  * (91.23, not 91.230000000000004) and still round-trip exactly. */
@@ -235,7 +207,7 @@ void store_close(struct store *s)
     free(s);
 }
 
-static void store_put_string_field(struct store_buf *b, const char *name, const char *value)
+static void store_put_string_field(struct strbuf *b, const char *name, const char *value)
 {
     const char *v = value ? value : "";
     char *q = json_quote(v, strlen(v));
@@ -243,25 +215,25 @@ static void store_put_string_field(struct store_buf *b, const char *name, const 
         b->oom = 1;
         return;
     }
-    store_buf_str(b, ",\"");
-    store_buf_str(b, name);
-    store_buf_str(b, "\":");
-    store_buf_str(b, q);
+    strbuf_str(b, ",\"");
+    strbuf_str(b, name);
+    strbuf_str(b, "\":");
+    strbuf_str(b, q);
     free(q);
 }
 
 /* JSON has no NaN or infinity; null stands for "not evaluated" and loads back as NaN. */
-static void store_put_number_field(struct store_buf *b, const char *name, double x)
+static void store_put_number_field(struct strbuf *b, const char *name, double x)
 {
     char num[32];
     if (isfinite(x))
         store_format_double(num, x);
     else
         snprintf(num, sizeof num, "null");
-    store_buf_str(b, ",\"");
-    store_buf_str(b, name);
-    store_buf_str(b, "\":");
-    store_buf_str(b, num);
+    strbuf_str(b, ",\"");
+    strbuf_str(b, name);
+    strbuf_str(b, "\":");
+    strbuf_str(b, num);
 }
 
 int store_append(struct store *s, const struct store_point *p)
@@ -273,21 +245,21 @@ int store_append(struct store *s, const struct store_point *p)
     if (!store_key_valid(p->key, key_len))
         return status_error(STATUS_BAD_INPUT, "%s: point key '%.*s' is not %d lowercase hex digits", s->path,
                             (int)key_len, p->key, STORE_KEY_LEN);
-    struct store_buf b = {0};
+    struct strbuf b = {0};
     char num[32];
-    store_buf_str(&b, "{\"key\":\"");
-    store_buf_str(&b, p->key);
-    store_buf_str(&b, "\"");
+    strbuf_str(&b, "{\"key\":\"");
+    strbuf_str(&b, p->key);
+    strbuf_str(&b, "\"");
     store_put_string_field(&b, "name", p->name);
     store_put_string_field(&b, "stage", p->stage);
     store_put_number_field(&b, "top1_val", p->top1_val);
     store_put_number_field(&b, "top1_test", p->top1_test);
     snprintf(num, sizeof num, ",\"bytes\":%llu", (unsigned long long)p->bytes);
-    store_buf_str(&b, num);
+    strbuf_str(&b, num);
     store_put_number_field(&b, "latency_ms", p->latency_ms);
     store_put_number_field(&b, "seconds", p->seconds);
     store_put_string_field(&b, "config", p->config);
-    store_buf_str(&b, "}\n");
+    strbuf_str(&b, "}\n");
     if (b.oom) {
         free(b.p);
         return status_error(STATUS_NOMEM, "%s: out of memory formatting a point", s->path);
@@ -354,11 +326,11 @@ static int store_read_file(const char *path, char **out, size_t *out_len)
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return status_error(STATUS_IO, "%s: cannot open the results store: %s", path, strerror(errno));
-    struct store_buf b = {0};
+    struct strbuf b = {0};
     char block[65536];
     size_t got;
     while ((got = fread(block, 1, sizeof block, fp)) > 0)
-        store_buf_put(&b, block, got);
+        strbuf_put(&b, block, got);
     int bad = ferror(fp);
     fclose(fp);
     if (bad) {
@@ -545,64 +517,64 @@ int store_find(const struct store_point *points, int n, const char *key)
 }
 
 /* RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
-static void store_csv_field(struct store_buf *b, const char *s)
+static void store_csv_field(struct strbuf *b, const char *s)
 {
     if (!s)
         s = "";
     if (!strpbrk(s, ",\"\r\n")) {
-        store_buf_str(b, s);
+        strbuf_str(b, s);
         return;
     }
-    store_buf_str(b, "\"");
+    strbuf_str(b, "\"");
     for (const char *c = s; *c; c++) {
         if (*c == '"')
-            store_buf_str(b, "\"\"");
+            strbuf_str(b, "\"\"");
         else
-            store_buf_put(b, c, 1);
+            strbuf_put(b, c, 1);
     }
-    store_buf_str(b, "\"");
+    strbuf_str(b, "\"");
 }
 
-static void store_csv_number(struct store_buf *b, double x)
+static void store_csv_number(struct strbuf *b, double x)
 {
     char num[32];
     if (!isfinite(x))
         return;  /* empty field: not evaluated */
     store_format_double(num, x);
-    store_buf_str(b, num);
+    strbuf_str(b, num);
 }
 
 int store_write_csv(const struct store_point *points, int n, const unsigned char *front_mask,
                     const char *path)
 {
     RN_ASSERT(path && n >= 0 && (n == 0 || points));
-    struct store_buf b = {0};
+    struct strbuf b = {0};
     char *tmp = NULL;
     FILE *fp = NULL;
     int rc = STATUS_OK;
-    store_buf_str(&b, "id,key,name,stage,top1_val,top1_test,bytes,latency_ms,seconds,on_front,config\n");
+    strbuf_str(&b, "id,key,name,stage,top1_val,top1_test,bytes,latency_ms,seconds,on_front,config\n");
     for (int i = 0; i < n; i++) {
         const struct store_point *p = &points[i];
         char num[48];
         snprintf(num, sizeof num, "%d,", i);
-        store_buf_str(&b, num);
+        strbuf_str(&b, num);
         store_csv_field(&b, p->key);
-        store_buf_str(&b, ",");
+        strbuf_str(&b, ",");
         store_csv_field(&b, p->name);
-        store_buf_str(&b, ",");
+        strbuf_str(&b, ",");
         store_csv_field(&b, p->stage);
-        store_buf_str(&b, ",");
+        strbuf_str(&b, ",");
         store_csv_number(&b, p->top1_val);
-        store_buf_str(&b, ",");
+        strbuf_str(&b, ",");
         store_csv_number(&b, p->top1_test);
         snprintf(num, sizeof num, ",%llu,", (unsigned long long)p->bytes);
-        store_buf_str(&b, num);
+        strbuf_str(&b, num);
         store_csv_number(&b, p->latency_ms);
-        store_buf_str(&b, ",");
+        strbuf_str(&b, ",");
         store_csv_number(&b, p->seconds);
-        store_buf_str(&b, front_mask && front_mask[i] ? ",1," : ",0,");
+        strbuf_str(&b, front_mask && front_mask[i] ? ",1," : ",0,");
         store_csv_field(&b, p->config);
-        store_buf_str(&b, "\n");
+        strbuf_str(&b, "\n");
     }
     if (b.oom) {
         rc = status_error(STATUS_NOMEM, "%s: out of memory formatting the CSV", path);

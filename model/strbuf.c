@@ -1,0 +1,26 @@
+/* strbuf.c — the growing text buffer of strbuf.h (doubling capacity, sticky out-of-memory). */
+#include "strbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void strbuf_put(struct strbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void strbuf_str(struct strbuf *b, const char *s) { strbuf_put(b, s, strlen(s)); }
