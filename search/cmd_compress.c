@@ -8,6 +8,7 @@
 #include "safetensors.h"
 #include "size.h"
 #include "status.h"
+#include "strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,12 +64,25 @@ static void print_size(const struct size_report *rep, int verbose)
            rep->weight_file_bytes, rep->program_bytes);
 }
 
-static void jout_size(struct jout *j, const struct size_report *rep)
+/* The per-layer breakdown as a JSON array, malloc'd (layer names and scheme labels need no
+ * escaping: they are torchvision module names and our own labels); NULL when out of memory. */
+static char *size_layers_json(const struct size_report *rep)
 {
-    jout_int(j, "bytes", (int64_t)rep->total_bytes);
-    jout_num(j, "mib", rep->mib);
-    jout_int(j, "weight_file_bytes", (int64_t)rep->weight_file_bytes);
-    jout_int(j, "program_bytes", (int64_t)rep->program_bytes);
+    struct strbuf b = { 0 };
+    char item[256];
+    strbuf_str(&b, "[");
+    for (int i = 0; i < rep->n_layers; i++) {
+        const struct size_layer *l = &rep->layer[i];
+        snprintf(item, sizeof item, "%s{\"name\":\"%s\",\"scheme\":\"%s\",\"weights\":%lld,\"nonzero\":%lld,\"bytes\":%zu}",
+                 i ? "," : "", l->name, l->scheme, (long long)l->n_weights, (long long)l->n_nonzero, l->bytes);
+        strbuf_str(&b, item);
+    }
+    strbuf_str(&b, "]");
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 /* Loads the model, the plan, and (when given) compresses it. Shared by compress and size. */
@@ -131,6 +145,12 @@ static int run(int is_size, int argc, char **argv)
     }
     print_size(&rep, !cm.json);
     if (cm.json) {
+        /* The breakdown is built first, so that running out of memory prints no half object. */
+        char *layers = size_layers_json(&rep);
+        if (!layers) {
+            rc = status_error(STATUS_NOMEM, "out of memory");
+            goto done;
+        }
         struct jout j;
         jout_begin(&j, stdout);
         jout_str(&j, "command", cmd);
@@ -139,9 +159,14 @@ static int run(int is_size, int argc, char **argv)
         if (!is_size) jout_str(&j, "out", out);
         jout_num(&j, "seconds", res.seconds);
         jout_num(&j, "sparsity", res.sparsity);
-        jout_size(&j, &rep);
+        jout_int(&j, "bytes", (int64_t)rep.total_bytes);
+        jout_num(&j, "mib", rep.mib);
+        jout_int(&j, "weight_file_bytes", (int64_t)rep.weight_file_bytes);
+        jout_int(&j, "program_bytes", (int64_t)rep.program_bytes);
+        jout_raw(&j, "layers", layers);
         jout_int(&j, "threads", threads);
         jout_end(&j);
+        free(layers);
     }
 done:
     free(config_text);

@@ -105,7 +105,8 @@ no_file "$T/c.safetensors"
 expect 2 "finetune" -- compress --model $MS.yaml --weights $MS.safetensors --config $C/palettize-2bit-dkm.yaml --out "$T/c.safetensors"
 no_file "$T/c.safetensors"
 expect 2 "bad.yaml:4" -- eval --model $MS.yaml --weights $MS.safetensors --data fmnist --config "$T/bad.yaml"
-if "$BIN" size --model resnet50 --config $C/palettize-4bit.yaml --json | tail -n 1 | grep -q '"bytes":[0-9]*,"mib":12\.'; then
+if "$BIN" size --model resnet50 --config $C/palettize-4bit.yaml --json | tail -n 1 |
+    grep '"bytes":[0-9]*,"mib":12\.' | grep -q '"layers":\[{"name":"conv1","scheme":"lut4",'; then
     passes=$((passes + 1)); else echo "FAIL: size --json"; fails=$((fails + 1)); fi
 # compress -> infer on the compressed file gives the logits eval --config computes in memory.
 "$BIN" compress --model $MS.yaml --weights $MS.safetensors --config $C/palettize-4bit.yaml --out "$T/c.safetensors" \
