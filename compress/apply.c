@@ -118,6 +118,12 @@ int compress_apply(struct resnet *net, const struct compress_plan *plan, const s
         if ((rc = act_quant_alloc(resnet_act_sites(net), q->observer, q->symmetric, &res->aq))) goto done;
         net->act_hook = act_quant_hook;
         net->act_ctx = res->aq;
+        const char **names = malloc(sizeof *names * (size_t)plan->n_layers);
+        if (!names) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
+        for (int i = 0; i < plan->n_layers; i++) names[i] = plan->info[i].name;
+        rc = act_quant_set_int8(res->aq, net, plan->n_layers, names, res->cw);
+        free(names);
+        if (rc) goto done;
         const int64_t n = calib_samples < calib->n ? calib_samples : calib->n;
         const int batch = 32;
         struct resnet_infer *ws = NULL;
@@ -147,6 +153,8 @@ done:
         res->aq = NULL;
         net->act_hook = NULL;
         net->act_ctx = NULL;
+        net->int_conv = NULL;
+        net->int_fc = NULL;
         apply_result_free(res);
     }
     return rc;

@@ -399,6 +399,8 @@ void format_free_activations(struct resnet *net)
     if (net) {
         net->act_hook = NULL;
         net->act_ctx = NULL;
+        net->int_conv = NULL;
+        net->int_fc = NULL;
     }
 }
 
@@ -425,6 +427,14 @@ int format_load(const char *path, struct resnet **net_out, struct compressed_wei
         rc = load_layer(f, path, net, i < net->n_conv ? net->conv[i].name : "fc", &cw[i]);
     const char *acts = safetensors_metadata(f, "activations");
     if (!rc && acts) rc = load_activations(path, acts, net);
+    if (!rc && acts) {
+        const char **names = malloc(sizeof *names * ((size_t)net->n_conv + 1));
+        if (!names) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
+        for (int i = 0; i < net->n_conv; i++) names[i] = net->conv[i].name;
+        names[net->n_conv] = "fc";
+        rc = act_quant_set_int8(net->act_ctx, net, net->n_conv + 1, names, cw);
+        free(names);
+    }
 done:
     safetensors_free(f);
     if (rc || !cw_out) {

@@ -146,6 +146,13 @@ int act_quant_alloc(int n_sites, enum quant_observer kind, int symmetric, struct
 void act_quant_free(struct act_quant *aq)
 {
     if (!aq) return;
+    for (int i = 0; aq->qw && aq->net && i <= aq->net->n_conv; i++) {
+        free(aq->qw[i]);
+        free(aq->sw[i]);
+    }
+    free(aq->qw);
+    free(aq->sw);
+    free(aq->buf);
     free(aq->obs);
     free(aq->qp);
     free(aq);
@@ -165,4 +172,100 @@ void act_quant_hook(void *ctx, int site, float *x, int64_t n)
         act_observer_update(&aq->obs[site], x, n);
     else
         act_fake_quant(x, n, &aq->qp[site]);
+}
+
+/* Grows the integer-path scratch to n floats. */
+static float *aq_buf(struct act_quant *aq, int64_t n)
+{
+    if (n > aq->buf_floats) {
+        float *p = realloc(aq->buf, sizeof(float) * (size_t)n);
+        if (!p) return NULL;
+        aq->buf = p;
+        aq->buf_floats = n;
+    }
+    return aq->buf;
+}
+
+static int aq_int_conv(void *ctx, int ci, int in_site, const float *x, int N, const float *residual, int relu, float *y)
+{
+    struct act_quant *aq = ctx;
+    if (aq->calibrating || !aq->qw[ci] || in_site < 0) return 0;
+    const struct act_qparams *p = &aq->qp[in_site];
+    if (!(p->scale > 0)) return 0;
+    const struct resnet_conv *c = &aq->net->conv[ci];
+    const int64_t n_in = (int64_t)c->d.IC * N * c->H * c->W, ohw = (int64_t)c->OH * c->OW, n_out = c->d.OC * N * ohw;
+    const int64_t n_scr = conv_scratch_floats(&c->d, ohw * N);
+    float *buf = aq_buf(aq, 2 * n_in + 2 * n_out + (n_scr ? n_scr : 1));
+    RN_ASSERT(buf);   /* simulation scratch; a failure here is out of memory in an evaluation loop */
+    float *hi = buf, *lo = hi + n_in, *yh = lo + n_in, *yl = yh + n_out, *scr = yl + n_out;
+    const float inv = 1.0f / p->scale;
+    for (int64_t i = 0; i < n_in; i++) {
+        const float v = rintf(x[i] * inv);   /* q - zero point: x holds scale * (q - zp) */
+        const float h = floorf(v / 16.0f);
+        hi[i] = h;
+        lo[i] = v - 16.0f * h;
+    }
+    conv_forward(&c->d, hi, N, c->H, c->W, aq->qw[ci], NULL, NULL, 0, yh, scr, n_scr);
+    conv_forward(&c->d, lo, N, c->H, c->W, aq->qw[ci], NULL, NULL, 0, yl, scr, n_scr);
+    for (int oc = 0; oc < c->d.OC; oc++) {
+        const float scale = p->scale * aq->sw[ci][oc], b = c->bf[oc];
+        for (int64_t j = oc * N * ohw; j < (oc + 1) * N * ohw; j++) {
+            const int64_t acc = 16 * (int64_t)yh[j] + (int64_t)yl[j];   /* exact: both are integers */
+            float v = (float)acc * scale + b;
+            if (residual) v += residual[j];
+            y[j] = relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+    return 1;
+}
+
+static int aq_int_fc(void *ctx, int in_site, const float *x, int N, float *logits)
+{
+    struct act_quant *aq = ctx;
+    const struct resnet *net = aq->net;
+    const int fc = net->n_conv, C = net->features, OUT = net->cfg.n_classes;
+    if (aq->calibrating || !aq->qw[fc] || in_site < 0) return 0;
+    const struct act_qparams *p = &aq->qp[in_site];
+    if (!(p->scale > 0)) return 0;
+    const float inv = 1.0f / p->scale, *b = resnet_param_data(net, net->fc_b);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OUT; o++) {
+            int64_t acc = 0;
+            for (int k = 0; k < C; k++)
+                acc += (int64_t)rintf(x[(int64_t)k * N + n] * inv) * (int64_t)aq->qw[fc][(int64_t)o * C + k];
+            logits[(int64_t)n * OUT + o] = (float)acc * (p->scale * aq->sw[fc][o]) + b[o];
+        }
+    return 1;
+}
+
+int act_quant_set_int8(struct act_quant *aq, struct resnet *net, int n_layers, const char *const *names,
+                       const struct compressed_weight *cw)
+{
+    aq->net = net;
+    aq->qw = calloc((size_t)net->n_conv + 1, sizeof *aq->qw);
+    aq->sw = calloc((size_t)net->n_conv + 1, sizeof *aq->sw);
+    if (!aq->qw || !aq->sw) return status_error(STATUS_NOMEM, "out of memory for integer layers");
+    for (int i = 0; i < n_layers; i++) {
+        if (!cw[i].q) continue;
+        const int ci = resnet_find_conv(net, names[i]);
+        const int idx = ci >= 0 ? ci : net->n_conv;
+        const int64_t OC = cw[i].OC, K = cw[i].K;
+        /* Each split input part is at most 16 in magnitude, so partial sums stay below
+         * 16 * wmax * K, which must be under 2^24 for fp32 to hold them exactly. */
+        const int64_t wmax = cw[i].q_zero ? 255 : 127;
+        if (ci >= 0 && 16 * wmax * K >= (int64_t)1 << 24)
+            return status_error(STATUS_BAD_INPUT, "layer %s: K = %lld is too large for the exact int8 simulation", names[i],
+                                (long long)K);
+        aq->qw[idx] = malloc(sizeof(float) * OC * K);
+        aq->sw[idx] = malloc(sizeof(float) * OC);
+        if (!aq->qw[idx] || !aq->sw[idx]) return status_error(STATUS_NOMEM, "out of memory for integer layers");
+        for (int64_t o = 0; o < OC; o++) {
+            const int zp = cw[i].q_zero ? cw[i].q_zero[o] : 0;
+            aq->sw[idx][o] = half_to_f32(cw[i].q_scale[o]);
+            for (int64_t k = 0; k < K; k++) aq->qw[idx][o * K + k] = (float)(cw[i].q[o * K + k] - zp);
+        }
+    }
+    net->int_conv = aq_int_conv;
+    net->int_fc = aq_int_fc;
+    return STATUS_OK;
 }

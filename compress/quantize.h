@@ -7,6 +7,7 @@
 #define RN_QUANTIZE_H
 
 #include "compress.h"
+#include "resnet.h"
 
 #include <stdint.h>
 
@@ -50,6 +51,12 @@ struct act_quant {
     int symmetric;
     struct act_observer *obs;   /* [n_sites] */
     struct act_qparams *qp;     /* [n_sites] */
+    /* Integer layers (act_quant_set_int8): per conv (and fc at index n_conv) the int8 weights
+     * minus their zero point as floats [OC, K] and the weight scales [OC], NULL for float layers. */
+    const struct resnet *net;
+    float **qw, **sw;
+    float *buf;                 /* scratch of the integer convolutions */
+    int64_t buf_floats;
 };
 int act_quant_alloc(int n_sites, enum quant_observer kind, int symmetric, struct act_quant **out);
 void act_quant_free(struct act_quant *aq);
@@ -57,5 +64,14 @@ void act_quant_free(struct act_quant *aq);
 void act_quant_finish_calibration(struct act_quant *aq);
 /* The hook: resnet.act_hook = act_quant_hook, resnet.act_ctx = aq. */
 void act_quant_hook(void *ctx, int site, float *x, int64_t n);
+
+/* Makes the layers whose weights are int8 in cw (cw[i] for the layer named names[i]) compute as an
+ * int8 kernel does: the input's integers (q - zero point) times the int8 weights accumulated
+ * exactly (as int32), then y = float(acc) * (s_x * s_w[oc]) + bias, then residual and ReLU. The
+ * accumulation runs as two fp32 convolutions on the input split as 16*hi + lo, each exact because
+ * every partial sum stays below 2^24 (|lo*w|, |hi*w| <= 16*255 and K <= 4096 for affine weights,
+ * K <= 8192 for symmetric ones; larger K is refused). Sets net->int_conv / int_fc. */
+int act_quant_set_int8(struct act_quant *aq, struct resnet *net, int n_layers, const char *const *names,
+                       const struct compressed_weight *cw);
 
 #endif

@@ -413,6 +413,8 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
     (void)ws;
 #define CONV(c, in, H_, W_, res, relu, outp)                                                          \
     do {                                                                                              \
+        if (net->int_conv && net->int_conv(net->act_ctx, (int)((c) - net->conv), site - 1, in, N, res, relu, outp)) \
+            break;                                                                                    \
         if (ref)                                                                                      \
             conv_forward_ref(&(c)->d, in, N, H_, W_, (c)->wf, (c)->bf, res, relu, outp);              \
         else                                                                                          \
@@ -493,6 +495,7 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
     HOOK(sl->pooled, (int64_t)net->features * N);
 #undef HOOK
     RN_ASSERT(site == resnet_act_sites(net));
+    if (net->int_fc && net->int_fc(net->act_ctx, site - 1, sl->pooled, N, logits)) return;
     if (ref) {
         fc_forward_ref(sl->pooled, net->features, N, resnet_param_data(net, net->fc_w),
                        resnet_param_data(net, net->fc_b), cfg->n_classes, logits);

@@ -81,6 +81,12 @@ struct resnet {
      * that observers see a deterministic order. NULL (the default) costs nothing. */
     void (*act_hook)(void *ctx, int site, float *x, int64_t n);
     void *act_ctx;
+    /* With act_hook, an integer engine's arithmetic for one conv or the fc layer (the int32
+     * accumulation of an int8 kernel, compress/quantize.h), called with act_ctx instead of the
+     * float kernel; in_site is the activation site of the layer's input. Returning 0 lets the
+     * float kernel run (a layer without int8 weights). NULL: float kernels everywhere. */
+    int (*int_conv)(void *ctx, int conv, int in_site, const float *x, int N, const float *residual, int relu, float *y);
+    int (*int_fc)(void *ctx, int in_site, const float *x, int N, float *logits);
 };
 
 /* The number of activation sites act_hook is called on per forward pass. */

@@ -131,6 +131,67 @@ static void test_config_file(const char *config, const struct dataset *calib, co
     resnet_free(net);
 }
 
+/* The integer layers of W8A8 equal an int64 reference bit for bit: y = float(sum (q_x - zp) * q_w)
+ * * (s_x * s_w) + bias (then ReLU), for each kind of convolution and the fc layer. */
+static void test_int8_exact(const struct dataset *calib, struct rng *r)
+{
+    char config[1024];
+    snprintf(config, sizeof config, "%s/configs/compress/w8a8.yaml", RN_SOURCE_DIR);
+    struct resnet *net = fixture_net();
+    struct compress_plan plan;
+    struct apply_result res;
+    CHECK(net && compress_config_load(config, net, &plan) == STATUS_OK);
+    if (!net) return;
+    CHECK(compress_apply(net, &plan, calib, &res) == STATUS_OK);
+    CHECK(net->int_conv != NULL && res.aq != NULL);
+    if (!res.aq) return;
+    const struct act_quant *aq = res.aq;
+    const int N = 2, site = 5;
+    const struct act_qparams *p = &aq->qp[site];
+    int checked = 0;
+    for (int ci = 0; ci < net->n_conv; ci++) {
+        if (!aq->qw[ci]) continue;
+        const struct resnet_conv *c = &net->conv[ci];
+        const int64_t n_in = (int64_t)c->d.IC * N * c->H * c->W, ohw = (int64_t)c->OH * c->OW;
+        const int64_t n_out = c->d.OC * N * ohw, K = conv_k(&c->d);
+        float *x = malloc(sizeof(float) * n_in), *y = malloc(sizeof(float) * n_out);
+        int32_t *q = malloc(sizeof(int32_t) * n_in);
+        for (int64_t i = 0; i < n_in; i++) {
+            q[i] = (int32_t)rng_below(r, (uint64_t)(p->qmax - p->qmin + 1)) + p->qmin - p->zero_point;
+            x[i] = p->scale * (float)q[i];
+        }
+        CHECK(net->int_conv(net->act_ctx, ci, site, x, N, NULL, 1, y) == 1);
+        int same = 1;
+        for (int oc = 0; oc < c->d.OC && same; oc++)
+            for (int n = 0; n < N; n++)
+                for (int oh = 0; oh < c->OH; oh++)
+                    for (int ow = 0; ow < c->OW; ow++) {
+                        int64_t acc = 0;
+                        for (int64_t k = 0; k < K; k++) {
+                            const int kw = (int)(k % c->d.KW), kh = (int)(k / c->d.KW % c->d.KH), ic = (int)(k / (c->d.KW * c->d.KH));
+                            const int ih = oh * c->d.stride - c->d.pad + kh, iw = ow * c->d.stride - c->d.pad + kw;
+                            if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
+                            acc += (int64_t)q[(((int64_t)ic * N + n) * c->H + ih) * c->W + iw] * (int64_t)aq->qw[ci][oc * K + k];
+                        }
+                        float want = (float)acc * (p->scale * aq->sw[ci][oc]) + c->bf[oc];
+                        want = want < 0.0f ? 0.0f : want;
+                        same &= y[((int64_t)oc * N + n) * ohw + oh * c->OW + ow] == want;
+                    }
+        CHECK(same);
+        if (!same) fprintf(stderr, "int8 conv %s differs from the int64 reference\n", c->name);
+        checked++;
+        free(x);
+        free(y);
+        free(q);
+    }
+    printf("int8 layers: %d convs equal their int64 reference\n", checked);
+    CHECK(checked > 10);
+    apply_result_free(&res);
+    format_free_activations(net);
+    compress_plan_free(&plan);
+    resnet_free(net);
+}
+
 int main(void)
 {
     printf("seed %d\n", SEED);
@@ -167,6 +228,7 @@ int main(void)
     }
     if (d) closedir(d);
     CHECK(n_configs >= 10);
+    test_int8_exact(&calib, &r);
     dataset_free(&calib);
     return check_summary();
 }
