@@ -17,7 +17,8 @@ palettize-4bit-skm palettize-3bit-skm palettize-2bit-skm
 prune-50 prune-75 prune-90 prune-95 w8a8 w8a16
 prune50-palettize4 prune75-palettize4 prune50-w8a8 prune75-w8a8 palettize4-a8"
 
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
+# The first "KEY":value of a JSON line (size's per-layer breakdown repeats "bytes" later).
+field() { grep -o "\"$1\":[^,}]*" | head -n 1 | cut -d: -f2; }
 
 cd "$ROOT"
 TMP=$(mktemp)
