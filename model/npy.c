@@ -13,6 +13,7 @@
 #include "npy.h"
 #include "half.h"
 
+#include "atomic_file.h"
 #include "status.h"
 
 #include <errno.h>
@@ -488,6 +489,44 @@ int npy_read_i64(const char *path, int64_t **data, int *ndim, int64_t shape[NPY_
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* What npy_write puts after deciding the header: prefix, header, little-endian data. */
+struct npy_save {
+    const unsigned char *pre;
+    const char *hdr;
+    int hlen;
+    const void *data;
+    int elem_size;
+    int64_t n;
+};
+
+static int npy_write_body(FILE *f, void *ctx)
+{
+    const struct npy_save *sv = ctx;
+    int ok = fwrite(sv->pre, 1, 10, f) == 10 && fwrite(sv->hdr, 1, (size_t)sv->hlen, f) == (size_t)sv->hlen;
+    /* Encode little-endian in chunks so the host's byte order does not
+     * matter and no full-size copy is made. */
+    unsigned char chunk[8 * 1024];
+    const int es = sv->elem_size, per = (int)sizeof chunk / es;
+    const unsigned char *src = sv->data;
+    for (int64_t i = 0; ok && i < sv->n; i += per) {
+        int m = sv->n - i < per ? (int)(sv->n - i) : per;
+        for (int k = 0; k < m; k++) {
+            uint64_t u = 0;
+            if (es == 4) {
+                uint32_t w;
+                memcpy(&w, src + (i + k) * 4, 4);
+                u = w;
+            } else {
+                memcpy(&u, src + (i + k) * 8, 8);
+            }
+            for (int b = 0; b < es; b++)
+                chunk[k * es + b] = (unsigned char)(u >> (8 * b));
+        }
+        ok = fwrite(chunk, (size_t)es, (size_t)m, f) == (size_t)m;
+    }
+    return ok;
+}
+
 static int npy_write(const char *path, const void *data, int elem_size, const char *descr, int ndim,
                      const int64_t *shape)
 {
@@ -521,57 +560,8 @@ static int npy_write(const char *path, const void *data, int elem_size, const ch
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp)
-        return status_error(STATUS_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int rc = status_error(STATUS_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)hlen, f) == (size_t)hlen;
-
-    /* Encode little-endian in chunks so the host's byte order does not
-     * matter and no full-size copy is made. */
-    unsigned char chunk[8 * 1024];
-    int per = (int)sizeof chunk / elem_size;
-    const unsigned char *src = data;
-    for (int64_t i = 0; ok && i < n; i += per) {
-        int m = n - i < per ? (int)(n - i) : per;
-        for (int k = 0; k < m; k++) {
-            uint64_t u = 0;
-            if (elem_size == 4) {
-                uint32_t w;
-                memcpy(&w, src + (i + k) * 4, 4);
-                u = w;
-            } else {
-                memcpy(&u, src + (i + k) * 8, 8);
-            }
-            for (int b = 0; b < elem_size; b++)
-                chunk[k * elem_size + b] = (unsigned char)(u >> (8 * b));
-        }
-        ok = fwrite(chunk, (size_t)elem_size, (size_t)m, f) == (size_t)m;
-    }
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        err = errno;
-    }
-    if (!ok) {
-        remove(tmp);
-        free(tmp);
-        return status_error(STATUS_IO, "%s: write failed: %s", path, strerror(err));
-    }
-    free(tmp);
-    return STATUS_OK;
+    struct npy_save sv = { pre, hdr, hlen, data, elem_size, n };
+    return file_write_atomic(path, npy_write_body, &sv);
 }
 
 int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape)

@@ -9,6 +9,7 @@
 
 #include "half.h"
 #include "json.h"
+#include "atomic_file.h"
 #include "status.h"
 #include "strbuf.h"
 
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* Tensor data is little-endian on disk and is copied byte for byte. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -697,68 +697,39 @@ static void st_build_header(const struct st_writer *w, struct strbuf *b)
         strbuf_str(b, " ");
 }
 
+/* The file after the header is built: 8-byte length, header, tensor data in order. */
+struct st_save {
+    const struct st_writer *w;
+    const struct strbuf *hdr;
+};
+
+static int st_write_body(FILE *fp, void *ctx)
+{
+    const struct st_save *sv = ctx;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)sv->hdr->len >> (8 * i));
+    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(sv->hdr->p, 1, sv->hdr->len, fp) == sv->hdr->len;
+    for (int i = 0; ok && i < sv->w->n; i++)
+        ok = sv->w->e[i].nbytes == 0 || fwrite(sv->w->e[i].data, 1, sv->w->e[i].nbytes, fp) == sv->w->e[i].nbytes;
+    return ok;
+}
+
 int st_writer_save(struct st_writer *w, const char *path)
 {
     RN_ASSERT(w && path);
     struct strbuf hdr = {0};
-    FILE *fp = NULL;
-    char *tmp = NULL;
     int rc = STATUS_OK;
-
     st_build_header(w, &hdr);
     if (hdr.oom) {
         rc = status_error(STATUS_NOMEM, "%s: out of memory building the safetensors header", path);
-        goto fail;
-    }
-    if (hdr.len > ST_MAX_HEADER) {
+    } else if (hdr.len > ST_MAX_HEADER) {
         rc = status_error(STATUS_BAD_INPUT, "%s: header of %zu bytes exceeds the safetensors limit of %llu",
                           path, hdr.len, ST_MAX_HEADER);
-        goto fail;
+    } else {
+        struct st_save sv = { w, &hdr };
+        rc = file_write_atomic(path, st_write_body, &sv);
     }
-    tmp = malloc(strlen(path) + 5);
-    if (!tmp) {
-        rc = status_error(STATUS_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    strcpy(tmp, path);
-    strcat(tmp, ".tmp");
-    fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = status_error(STATUS_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
-    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(hdr.p, 1, hdr.len, fp) == hdr.len;
-    for (int i = 0; ok && i < w->n; i++)
-        ok = w->e[i].nbytes == 0 || fwrite(w->e[i].data, 1, w->e[i].nbytes, fp) == w->e[i].nbytes;
-    /* Flush and sync before the rename so a crash cannot leave a renamed
-     * but empty file. */
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int err = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    fp = NULL;
-    if (!ok) {
-        rc = status_error(STATUS_IO, "%s: writing %s failed: %s", path, tmp, strerror(err));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = status_error(STATUS_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    free(hdr.p);
-    return STATUS_OK;
-fail:
-    if (fp)
-        fclose(fp);
-    if (tmp)
-        remove(tmp);
-    free(tmp);
     free(hdr.p);
     return rc;
 }

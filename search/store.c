@@ -11,6 +11,7 @@
 #include "store.h"
 
 #include "json.h"
+#include "atomic_file.h"
 #include "status.h"
 #include "strbuf.h"
 
@@ -544,13 +545,17 @@ static void store_csv_number(struct strbuf *b, double x)
     strbuf_str(b, num);
 }
 
+static int store_write_buf(FILE *fp, void *ctx)
+{
+    const struct strbuf *b = ctx;
+    return fwrite(b->p, 1, b->len, fp) == b->len;
+}
+
 int store_write_csv(const struct store_point *points, int n, const unsigned char *front_mask,
                     const char *path)
 {
     RN_ASSERT(path && n >= 0 && (n == 0 || points));
     struct strbuf b = {0};
-    char *tmp = NULL;
-    FILE *fp = NULL;
     int rc = STATUS_OK;
     strbuf_str(&b, "id,key,name,stage,top1_val,top1_test,bytes,latency_ms,seconds,on_front,config\n");
     for (int i = 0; i < n; i++) {
@@ -580,42 +585,8 @@ int store_write_csv(const struct store_point *points, int n, const unsigned char
         rc = status_error(STATUS_NOMEM, "%s: out of memory formatting the CSV", path);
         goto fail;
     }
-    tmp = malloc(strlen(path) + 5);
-    if (!tmp) {
-        rc = status_error(STATUS_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    snprintf(tmp, strlen(path) + 5, "%s.tmp", path);
-    fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = status_error(STATUS_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    /* Synced before the rename, or a crash could leave the new name on an empty file. */
-    int ok = fwrite(b.p, 1, b.len, fp) == b.len && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int err = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    fp = NULL;
-    if (!ok) {
-        rc = status_error(STATUS_IO, "%s: writing %s failed: %s", path, tmp, strerror(err));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = status_error(STATUS_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    free(b.p);
-    return STATUS_OK;
+    rc = file_write_atomic(path, store_write_buf, &b);
 fail:
-    if (fp)
-        fclose(fp);
-    if (tmp)
-        remove(tmp);
-    free(tmp);
     free(b.p);
     return rc;
 }

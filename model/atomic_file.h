@@ -1,0 +1,15 @@
+/* atomic_file.h — writing a file whole or not at all: the bytes go to PATH.tmp, which is flushed,
+ * synced (so a crash cannot leave the new name on an empty file) and renamed over PATH. On any
+ * failure the temporary is removed and PATH is left as it was. Every writer of user-visible
+ * files (safetensors, .npy, result CSVs) goes through here. */
+#ifndef RN_ATOMIC_FILE_H
+#define RN_ATOMIC_FILE_H
+
+#include <stdio.h>
+
+/* write_fn writes the content to f and returns 1, or 0 on a write error (errno describing it).
+ * Returns STATUS_OK, STATUS_IO (message names path, the temporary and the reason) or
+ * STATUS_NOMEM. */
+int file_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx);
+
+#endif
