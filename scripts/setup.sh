@@ -6,5 +6,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
     build-essential cmake pkg-config \
-    libopenblas-openmp-dev libgsl-dev libyaml-dev zlib1g-dev \
+    libopenblas-openmp-dev libgsl-dev libyaml-dev zlib1g-dev libsqlite3-dev \
     gnuplot-nox dataset-fashion-mnist python3
