@@ -1,0 +1,64 @@
+/* report.h — what a search run leaves in results/RUN/ (SPEC §7, issue 7): the tables of every
+ * point and of the front (CSV and JSON), the summary table, the plots and the chosen config as
+ * coremltools YAML. The search driver fills these structs; the writers below know nothing of the
+ * search, so `rn50-tune plot results/RUN` can redraw from the files alone.
+ *
+ * Files, all written atomically (a crash leaves the previous version or none):
+ *   points.csv   every evaluated point, columns
+ *                id,workflow,config,top1_val,top1_test,bytes,latency_ms,latency_measured_ms,seconds,
+ *                stage,mixed,within_budget,on_front,chosen
+ *   front.csv    the same columns, front points only (sorted by bytes)
+ *   front.json   {"run": {...report_run...}, "front": [...points...]}
+ *   summary.md   a table like SPEC §2's (workflow, best config, top-1 val/test, size, latency,
+ *                time to compress) plus hypervolume and number of evaluations
+ *   plots/       accuracy-size, accuracy-latency, size-latency (coloured by accuracy), PNG and SVG
+ *   chosen/      the chosen point's config: coremltools YAML per family, torch-side, ours
+ * Unknown numbers (a test accuracy not evaluated, no measured latency) are NaN in the structs and
+ * empty fields in CSV, null in JSON. */
+#ifndef RN_REPORT_H
+#define RN_REPORT_H
+
+#include <stdint.h>
+
+struct report_point {
+    int64_t id;                  /* the store's id of the evaluation */
+    char workflow[16];           /* ptq | calib | finetune */
+    char config[256];            /* path of the point's config file, relative to the run dir */
+    char stage[16];              /* global | sensitivity | mixed | nsga2 | finetune | baseline */
+    double top1_val, top1_test;  /* percent */
+    double bytes;                /* deployment size (Core ML mlpackage model, compress/size.h) */
+    double latency_ms;           /* the device cost model's prediction */
+    double latency_measured_ms;  /* measured on cpu-local for front points, else NaN */
+    double seconds;              /* time to compress (not to evaluate) */
+    int mixed;                   /* 1: per-layer mixed config, 0: one global config */
+    int within_budget;           /* top1_val meets the budget */
+    int on_front;                /* non-dominated in (top1_val, bytes, latency_ms) */
+    int chosen;                  /* the point the objective picks */
+};
+
+struct report_run {
+    char model[256];             /* model name or path, as given */
+    char weights[256];           /* weights path, "" for the embedded default */
+    char data[64];               /* dataset name */
+    char device[64];             /* cost model device */
+    char objective[16];          /* size | latency | accuracy */
+    char budget[32];             /* as given: "5%" or "5%rel" */
+    double baseline_top1_val, baseline_top1_test;
+    double baseline_bytes, baseline_latency_ms;
+    double threshold_top1;       /* the top1_val a point needs to meet the budget */
+    int64_t chosen_id;           /* -1 when no point meets the budget (best effort reported) */
+    int budget_met;              /* 0: no point met the budget; chosen_id is the best effort */
+    int n_evaluations;           /* evaluations run (not loaded from the store) this time */
+    int n_points;                /* points in total */
+    double hypervolume;          /* of the front, reference point stated in summary.md */
+    double seconds;              /* wall time of the run */
+};
+
+/* Writes points.csv, front.csv, front.json and summary.md into run_dir (which exists). */
+int report_write_tables(const char *run_dir, const struct report_run *run, const struct report_point *pts, int n);
+
+/* Reads back what report_write_tables wrote (points from points.csv, run from front.json);
+ * *pts is malloc'd. Errors name the file and line. */
+int report_read_tables(const char *run_dir, struct report_run *run, struct report_point **pts, int *n);
+
+#endif
