@@ -18,6 +18,7 @@
 #ifndef RN_REPORT_H
 #define RN_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct report_point {
@@ -52,13 +53,27 @@ struct report_run {
     int n_points;                /* points in total */
     double hypervolume;          /* of the front, reference point stated in summary.md */
     double seconds;              /* wall time of the run */
+    char hypervolume_ref[128];   /* the hypervolume's reference point in words, e.g.
+                                  * "top-1 80 %, 60 MiB, 120 ms"; "" when not recorded */
 };
 
-/* Writes points.csv, front.csv, front.json and summary.md into run_dir (which exists). */
+/* Writes points.csv, front.csv, front.json and summary.md into run_dir (which exists), each
+ * atomically. Numbers are written in the shortest form that reads back to the same double; NaN
+ * and infinities become empty CSV fields and JSON nulls. Text fields are quoted per RFC 4180
+ * when they hold a comma, a quote or a line break. front.csv holds exactly the points with
+ * on_front set, sorted by bytes (ties by id). summary.md states whether the budget was met and,
+ * when not, that the chosen point is the best effort. Returns STATUS_OK, STATUS_IO (the message
+ * names the file) or STATUS_NOMEM. */
 int report_write_tables(const char *run_dir, const struct report_run *run, const struct report_point *pts, int n);
 
 /* Reads back what report_write_tables wrote (points from points.csv, run from front.json);
- * *pts is malloc'd. Errors name the file and line. */
+ * *pts is malloc'd (free it), NULL when n is 0. Columns are found by header name, so extra
+ * columns are ignored; a missing column, a non-number or an over-long text field is
+ * STATUS_BAD_INPUT naming file:line and column. */
 int report_read_tables(const char *run_dir, struct report_run *run, struct report_point **pts, int *n);
+
+/* The number format of the writers, exposed for the tests: the shortest "%.*g"
+ * (15..17 digits) that reads back to v. */
+void report_format_double(char *buf, size_t cap, double v);
 
 #endif
