@@ -30,14 +30,9 @@ struct act_observer {
 void act_observer_init(struct act_observer *o, enum quant_observer kind);
 void act_observer_update(struct act_observer *o, const float *x, int64_t n);
 
-/* Per-tensor 8-bit parameters from an observed range: affine uint8 [0, 255] over the range
- * widened to include 0 (so post-ReLU tensors get zero point 0 and use all 256 levels), or
- * symmetric int8 [-127, 127] around 0. */
-struct act_qparams {
-    float scale;
-    int32_t zero_point;
-    int32_t qmin, qmax;
-};
+/* Per-tensor 8-bit parameters (struct act_qparams, model/kern.h) from an observed range: affine
+ * uint8 [0, 255] over the range widened to include 0 (so post-ReLU tensors get zero point 0 and
+ * use all 256 levels), or symmetric int8 [-127, 127] around 0. */
 void act_qparams_from_observer(const struct act_observer *o, int symmetric, struct act_qparams *p);
 
 /* x <- scale * (clamp(round(x / scale) + zp, qmin, qmax) - zp), in place; scale 0 gives zeros. */

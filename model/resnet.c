@@ -206,6 +206,7 @@ int resnet_alloc(const struct resnet_config *cfg, uint64_t seed, struct resnet *
 void resnet_free(struct resnet *net)
 {
     if (!net) return;
+    resnet_free_kernels(net);
     free(net->param);
     free(net->params);
     free(net->conv);
@@ -219,6 +220,24 @@ int resnet_find_param(const struct resnet *net, const char *name)
     for (int i = 0; i < net->n_param; i++)
         if (strcmp(net->param[i].name, name) == 0) return i;
     return -1;
+}
+
+void resnet_free_kernels(struct resnet *net)
+{
+    for (int i = 0; net->conv && i < net->n_conv; i++) {
+        if (net->conv[i].kern) net->conv[i].kern->free(net->conv[i].kern);
+        net->conv[i].kern = NULL;
+    }
+    if (net->fc_kern) net->fc_kern->free(net->fc_kern);
+    net->fc_kern = NULL;
+    net->site_q = NULL;
+}
+
+const char *resnet_conv_kernel_name(const struct resnet *net, int conv)
+{
+    RN_ASSERT(conv >= 0 && conv <= net->n_conv);
+    const struct conv_kernel *k = conv < net->n_conv ? net->conv[conv].kern : net->fc_kern;
+    return kern_kind_name(k ? k->kind : KERN_DENSE);
 }
 
 int resnet_find_conv(const struct resnet *net, const char *name)
@@ -330,7 +349,22 @@ struct resnet_infer {
     int64_t scratch_floats;
     int64_t scratch_image;   /* scratch floats one image needs (the largest conv's im2col) */
     float *pooled;           /* [features, N] */
+    double *prof;            /* resnet_infer_set_profile, or NULL */
 };
+
+void resnet_infer_set_profile(struct resnet_infer *ws, double *seconds) { ws->prof = seconds; }
+
+/* Scratch floats the layer's kernel needs for one image (im2col, packed int8 input). */
+static int64_t conv_scratch_image(const struct resnet_conv *c)
+{
+    const int64_t ohw = (int64_t)c->OH * c->OW;
+    int64_t n = conv_scratch_floats(&c->d, ohw);
+    if (c->kern) {
+        const int64_t k = c->kern->scratch_per_image(c->kern, ohw);
+        if (k > n) n = k;
+    }
+    return n;
+}
 
 int resnet_infer_alloc(const struct resnet *net, int max_batch, struct resnet_infer **out)
 {
@@ -346,8 +380,12 @@ int resnet_infer_alloc(const struct resnet *net, int max_batch, struct resnet_in
         const struct resnet_conv *c = &net->conv[i];
         const int64_t o = (int64_t)c->d.OC * c->OH * c->OW;
         if (o > act) act = o;
-        const int64_t kohw = conv_scratch_floats(&c->d, (int64_t)c->OH * c->OW);
+        const int64_t kohw = conv_scratch_image(c);
         if (kohw > k_ohw_max) k_ohw_max = kohw;
+    }
+    if (net->fc_kern) {
+        const int64_t kfc = net->fc_kern->scratch_per_image(net->fc_kern, 1);
+        if (kfc > k_ohw_max) k_ohw_max = kfc;
     }
     ws->act_floats = act * max_batch;
     ws->scratch_image = k_ohw_max;
@@ -404,38 +442,81 @@ static struct infer_slice infer_slice_of(const struct resnet_infer *ws, int part
     return sl;
 }
 
+/* Runs conv ci on `in` (its input's activation site in_site) into `out`: the reference kernel,
+ * the layer's compressed kernel (kernel path), the simulation's integer hook, or the dense kernel.
+ * Returns 1 when the kernel applied out_q itself. */
+static int infer_conv(const struct resnet_infer *ws, const struct infer_slice *sl, int ci, int in_site, const float *in,
+                      int N, const float *res, int relu, const struct act_qparams *out_q, float *out, int ref)
+{
+    const struct resnet *net = ws->net;
+    const struct resnet_conv *c = &net->conv[ci];
+    const double t0 = ws->prof ? omp_get_wtime() : 0.0;
+    int fused = 0;
+    if (!ref && !net->simulate && c->kern) {
+        fused = out_q && c->kern->fuses_out_q;
+        c->kern->forward(c->kern, in, N, c->H, c->W, res, relu, fused ? out_q : NULL, out, sl->scratch,
+                         sl->scratch_floats);
+    } else if (net->int_conv && net->int_conv(net->act_ctx, ci, in_site, in, N, res, relu, out)) {
+    } else if (ref) {
+        conv_forward_ref(&c->d, in, N, c->H, c->W, c->wf, c->bf, res, relu, out);
+    } else {
+        conv_forward(&c->d, in, N, c->H, c->W, c->wf, c->bf, res, relu, out, sl->scratch, sl->scratch_floats);
+    }
+    if (ws->prof) ws->prof[ci] += omp_get_wtime() - t0;
+    return fused;
+}
+
+/* The fc layer on pooled [features, N] -> logits [N, classes]; tmp holds classes * N floats. */
+static void infer_fc(const struct resnet_infer *ws, const struct infer_slice *sl, int in_site, int N, float *logits,
+                     float *tmp, int ref)
+{
+    const struct resnet *net = ws->net;
+    const int C = net->features, OUT = net->cfg.n_classes;
+    const double t0 = ws->prof ? omp_get_wtime() : 0.0;
+    if (!ref && !net->simulate && net->fc_kern) {
+        net->fc_kern->forward(net->fc_kern, sl->pooled, N, 1, 1, NULL, 0, NULL, tmp, sl->scratch, sl->scratch_floats);
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OUT; o++) logits[(int64_t)n * OUT + o] = tmp[(int64_t)o * N + n];
+    } else if (net->int_fc && net->int_fc(net->act_ctx, in_site, sl->pooled, N, logits)) {
+    } else if (ref) {
+        fc_forward_ref(sl->pooled, C, N, resnet_param_data(net, net->fc_w), resnet_param_data(net, net->fc_b), OUT,
+                       logits);
+    } else {
+        fc_forward(sl->pooled, C, N, resnet_param_data(net, net->fc_w), resnet_param_data(net, net->fc_b), OUT, logits);
+    }
+    if (ws->prof) ws->prof[net->n_conv] += omp_get_wtime() - t0;
+}
+
 static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, const float *x, int N, float *logits,
                       int ref)
 {
     const struct resnet *net = ws->net;
     const struct resnet_config *cfg = &net->cfg;
     RN_ASSERT(N >= 1 && N <= ws->max_batch);
-    (void)ws;
-#define CONV(c, in, H_, W_, res, relu, outp)                                                          \
-    do {                                                                                              \
-        if (net->int_conv && net->int_conv(net->act_ctx, (int)((c) - net->conv), site - 1, in, N, res, relu, outp)) \
-            break;                                                                                    \
-        if (ref)                                                                                      \
-            conv_forward_ref(&(c)->d, in, N, H_, W_, (c)->wf, (c)->bf, res, relu, outp);              \
-        else                                                                                          \
-            conv_forward(&(c)->d, in, N, H_, W_, (c)->wf, (c)->bf, res, relu, outp, sl->scratch,      \
-                         sl->scratch_floats);                                                         \
-    } while (0)
-
-    /* Activation sites (see resnet.h); HOOK is a no-op without a hook. */
+    /* qmode: the kernel path quantizes activations itself (site_q); otherwise act_hook, if any,
+     * sees every site. quant: either way, activations are 8-bit at the sites. */
+    const int qmode = !ref && !net->simulate && net->site_q != NULL;
+    const int quant = qmode || net->act_hook != NULL;
+#define Q(s_) (qmode ? &net->site_q[s_] : NULL)
+    /* Activation site `site` on x_ (n_ values); done_: a kernel already quantized it. */
     int site = 0;
-#define HOOK(x_, n_)                                                                                  \
+#define SITE(x_, n_, done_)                                                                           \
     do {                                                                                              \
-        if (net->act_hook) net->act_hook(net->act_ctx, site, (x_), (n_));                            \
+        if (qmode) {                                                                                  \
+            if (!(done_)) kern_fq((x_), NULL, 0, &net->site_q[site], (x_), (n_));                    \
+        } else if (net->act_hook) {                                                                   \
+            net->act_hook(net->act_ctx, site, (x_), (n_));                                            \
+        }                                                                                             \
         site++;                                                                                       \
     } while (0)
     float *cur = sl->buf[0];   /* [C, N, H, W] */
     layout_nchw_to_cnhw(x, N, cfg->in_channels, (int64_t)cfg->in_h * cfg->in_w, cur);
-    HOOK(cur, (int64_t)N * cfg->in_channels * cfg->in_h * cfg->in_w);
+    SITE(cur, (int64_t)N * cfg->in_channels * cfg->in_h * cfg->in_w, 0);
     const struct resnet_conv *stem = &net->conv[0];
     float *t = sl->buf[1];
-    CONV(stem, cur, stem->H, stem->W, NULL, 1, t);
+    infer_conv(ws, sl, 0, site - 1, cur, N, NULL, 1, NULL, t, ref);
     cur = t;
+    int cur_q = 0;   /* cur already holds the quantized values of the next site */
     int H = stem->OH, W = stem->OW;
     if (cfg->stem == RESNET_STEM_IMAGENET) {
         float *p = sl->buf[2];
@@ -450,34 +531,44 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
     for (int b = 0; b < net->n_block; b++) {
         const struct resnet_block_desc *blk = &net->block[b];
         const struct resnet_conv *first = &net->conv[blk->conv[0]];
-        HOOK(cur, (int64_t)first->d.IC * N * H * W);
+        SITE(cur, (int64_t)first->d.IC * N * H * W, cur_q);
+        const int s_block = site - 1, s_out = s_block + blk->n_conv;   /* sites of the block input, last conv's output */
         const float *identity = cur;
         float *ds = NULL;
+        int ds_q = 0;
         if (blk->downsample >= 0) {
-            const struct resnet_conv *c = &net->conv[blk->downsample];
             ds = pick_free(sl->buf, cur, NULL, NULL);
-            CONV(c, cur, H, W, NULL, 0, ds);
+            ds_q = infer_conv(ws, sl, blk->downsample, s_block, cur, N, NULL, 0, Q(s_out + 1), ds, ref);
             identity = ds;
         }
         float *in = cur;
+        int in_q = 0;
         for (int k = 0; k < blk->n_conv; k++) {
-            const struct resnet_conv *c = &net->conv[blk->conv[k]];
+            const int ci = blk->conv[k];
+            const struct resnet_conv *c = &net->conv[ci];
             const int last = k == blk->n_conv - 1;
             const int64_t out_n = (int64_t)c->d.OC * N * c->OH * c->OW;
-            if (k > 0) HOOK(in, (int64_t)c->d.IC * N * c->H * c->W);
+            if (k > 0) SITE(in, (int64_t)c->d.IC * N * c->H * c->W, in_q);
             float *o = pick_free(sl->buf, in, identity, cur);
-            if (last && net->act_hook) {
+            if (last && quant) {
                 /* An int8 engine stores both inputs of the residual add as 8-bit: quantize the
                  * conv's output and the shortcut before adding. */
-                CONV(c, in, c->H, c->W, NULL, 0, o);
-                HOOK(o, out_n);
-                if (ds) HOOK(ds, out_n);
-                for (int64_t i = 0; i < out_n; i++) {
-                    const float v = o[i] + identity[i];
-                    o[i] = v > 0.0f ? v : 0.0f;
+                const int o_q = infer_conv(ws, sl, ci, site - 1, in, N, NULL, 0, Q(site), o, ref);
+                SITE(o, out_n, o_q);
+                if (ds) SITE(ds, out_n, ds_q);
+                if (qmode) {
+                    /* The add, the ReLU and the next block's input quantization in one pass. */
+                    const int next = b + 1 < net->n_block;
+                    kern_fq(o, identity, 1, next ? &net->site_q[site] : NULL, o, out_n);
+                    cur_q = next;
+                } else {
+                    for (int64_t i = 0; i < out_n; i++) {
+                        const float v = o[i] + identity[i];
+                        o[i] = v > 0.0f ? v : 0.0f;
+                    }
                 }
             } else {
-                CONV(c, in, c->H, c->W, last ? identity : NULL, 1, o);
+                in_q = infer_conv(ws, sl, ci, site - 1, in, N, last ? identity : NULL, 1, last ? NULL : Q(site), o, ref);
                 if (last) site += 1 + (ds != NULL);
             }
             in = o;
@@ -487,22 +578,17 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
         W = lastc->OW;
         cur = in;
     }
-#undef CONV
     if (ref)
         avgpool_forward_ref(cur, net->features, N, H * W, sl->pooled);
     else
         avgpool_forward(cur, net->features, N, H * W, sl->pooled);
-    HOOK(sl->pooled, (int64_t)net->features * N);
-#undef HOOK
+    SITE(sl->pooled, (int64_t)net->features * N, 0);
+#undef SITE
+#undef Q
     RN_ASSERT(site == resnet_act_sites(net));
-    if (net->int_fc && net->int_fc(net->act_ctx, site - 1, sl->pooled, N, logits)) return;
-    if (ref) {
-        fc_forward_ref(sl->pooled, net->features, N, resnet_param_data(net, net->fc_w),
-                       resnet_param_data(net, net->fc_b), cfg->n_classes, logits);
-    } else {
-        fc_forward(sl->pooled, net->features, N, resnet_param_data(net, net->fc_w), resnet_param_data(net, net->fc_b),
-                   cfg->n_classes, logits);
-    }
+    /* The fc kernel's [classes, N] output goes through a free activation buffer. */
+    RN_ASSERT((int64_t)cfg->n_classes * N <= ws->act_floats / ws->max_batch * N);
+    infer_fc(ws, sl, site - 1, N, logits, pick_free(sl->buf, cur, NULL, NULL), ref);
 }
 
 int resnet_act_sites(const struct resnet *net)
@@ -537,7 +623,7 @@ void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits)
      * there is no barrier per layer. Under a competing job on the same cores this avoided
      * threads spinning at thousands of per-layer barriers. Needs a share of at least one
      * image of im2col scratch. */
-    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image && !ws->net->act_hook) {
+    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image && !ws->net->act_hook && !ws->prof) {
         if (sb > ws->max_batch / T) sb = ws->max_batch / T;
         const int nsb = (N + sb - 1) / sb;
         #pragma omp parallel num_threads(T)

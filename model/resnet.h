@@ -8,6 +8,7 @@
 #ifndef RN_RESNET_H
 #define RN_RESNET_H
 
+#include "kern.h"
 #include "ops.h"
 
 #include <stdint.h>
@@ -51,6 +52,10 @@ struct resnet_conv {
     int OH, OW;
     int w, gamma, beta, mean, var;   /* indices into resnet.param */
     float *wf, *bf;       /* folded weights [OC, K] and bias [OC], owned by resnet.folded */
+    /* The compressed kernel this conv runs on (model/kern.h), attached by compress_apply or
+     * format_load; NULL: dense fp32 on wf (the default). wf always holds the decoded weights, so
+     * the reference path and the simulation ignore it. */
+    struct conv_kernel *kern;
 };
 
 struct resnet_block_desc {
@@ -87,7 +92,27 @@ struct resnet {
      * float kernel run (a layer without int8 weights). NULL: float kernels everywhere. */
     int (*int_conv)(void *ctx, int conv, int in_site, const float *x, int N, const float *residual, int relu, float *y);
     int (*int_fc)(void *ctx, int in_site, const float *x, int N, float *logits);
+    /* The kernel path (model/kern.h), set up with the kernels (compress/kern_attach.h): the
+     * per-site activation quantization the engine then applies itself, instead of act_hook (fused
+     * into the int8 kernels' epilogues where they produce a site, else one vectorized pass), or
+     * NULL; the fc layer's kernel or NULL. Kernels (conv[i].kern, fc_kern) are owned by the
+     * network and freed by resnet_free. simulate = 1 ignores kernels and site_q: inference is
+     * then the simulation (dense kernels on decoded weights, act_hook, int_conv, int_fc). */
+    const struct act_qparams *site_q;
+    struct conv_kernel *fc_kern;
+    int simulate;
 };
+
+/* The kernel kind a layer runs on, by name: conv in [0, n_conv) (net->conv order), or n_conv for
+ * the fc layer. The names are stable (the cost model uses them as its term names):
+ *   "dense"       fp32 GEMM / direct convolution on the folded weights (the default)
+ *   "lut"         palettized weights: LUT-decoded to fp32 once when attached, then the dense kernel
+ *   "sparse"      unstructured-sparse fp32 weights: packed nonzeros per output channel x dense
+ *                 activations (kern_sparse.c)
+ *   "sparse-lut"  pruned + palettized: the sparse kernel on the LUT-decoded nonzeros
+ *   "int8"        W8A8: u8 activations x s8 weights -> int32 (AVX-512 VNNI), requantized in the
+ *                 epilogue (kern_int8.c) */
+const char *resnet_conv_kernel_name(const struct resnet *net, int conv);
 
 /* The number of activation sites act_hook is called on per forward pass. */
 int resnet_act_sites(const struct resnet *net);
@@ -96,6 +121,8 @@ int resnet_act_sites(const struct resnet *net);
  * convs, BN weight 1 bias 0, running stats 0/1, fc uniform(-1/sqrt(in), 1/sqrt(in))). */
 int resnet_alloc(const struct resnet_config *cfg, uint64_t seed, struct resnet **out);
 void resnet_free(struct resnet *net);
+/* Frees the layers' kernels and clears site_q: the network runs dense again. */
+void resnet_free_kernels(struct resnet *net);
 
 static inline float *resnet_param_data(const struct resnet *net, int i) { return net->params + net->param[i].offset; }
 /* Index of the parameter called `name`, or -1. */
@@ -119,6 +146,11 @@ int resnet_infer_alloc(const struct resnet *net, int max_batch, struct resnet_in
 void resnet_infer_free(struct resnet_infer *ws);
 /* x [N, C, H, W] (NCHW, N <= max_batch) -> logits [N, classes]. Uses the folded weights. */
 void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits);
+/* Per-layer timing: when `seconds` is non-NULL, each resnet_infer call adds the wall time of every
+ * conv (index in net->conv order) and of the fc layer (index net->n_conv) into seconds[] (which
+ * has net->n_conv + 1 entries); NULL turns it off. While profiling, a batch runs as sub-batches
+ * one after another (each layer uses all threads), so that layers do not overlap. */
+void resnet_infer_set_profile(struct resnet_infer *ws, double *seconds);
 /* The same with every layer's plain reference kernel (slow; for tests). */
 void resnet_infer_ref(struct resnet_infer *ws, const float *x, int N, float *logits);
 
