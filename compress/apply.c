@@ -2,6 +2,7 @@
 #include "apply.h"
 
 #include "fisher.h"
+#include "kern_attach.h"
 #include "half.h"
 #include "palettize.h"
 #include "prune.h"
@@ -142,6 +143,14 @@ int compress_apply(struct resnet *net, const struct compress_plan *plan, const s
         free(logits);
         act_quant_finish_calibration(res->aq);
     }
+    if (!rc) {
+        /* The compressed layers' own kernels (the simulation stays reachable: net->simulate). */
+        const char **names = malloc(sizeof *names * (size_t)plan->n_layers);
+        if (!names) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
+        for (int i = 0; i < plan->n_layers; i++) names[i] = plan->info[i].name;
+        rc = kern_attach(net, plan->n_layers, names, res->cw, res->aq);
+        free(names);
+    }
 done:
     if (imp) {
         for (int i = 0; i <= net->n_conv; i++) free(imp[i]);
@@ -155,6 +164,7 @@ done:
         net->act_ctx = NULL;
         net->int_conv = NULL;
         net->int_fc = NULL;
+        resnet_free_kernels(net);
         apply_result_free(res);
     }
     return rc;

@@ -11,6 +11,7 @@
 
 #include "half.h"
 #include "json.h"
+#include "kern_attach.h"
 #include "palettize.h"
 #include "safetensors.h"
 #include "status.h"
@@ -397,6 +398,7 @@ void format_free_activations(struct resnet *net)
 {
     if (net && net->act_hook == act_quant_hook) act_quant_free(net->act_ctx);
     if (net) {
+        resnet_free_kernels(net);   /* int8 kernels and site_q belong with the quantizer */
         net->act_hook = NULL;
         net->act_ctx = NULL;
         net->int_conv = NULL;
@@ -427,12 +429,13 @@ int format_load(const char *path, struct resnet **net_out, struct compressed_wei
         rc = load_layer(f, path, net, i < net->n_conv ? net->conv[i].name : "fc", &cw[i]);
     const char *acts = safetensors_metadata(f, "activations");
     if (!rc && acts) rc = load_activations(path, acts, net);
-    if (!rc && acts) {
+    if (!rc) {
         const char **names = malloc(sizeof *names * ((size_t)net->n_conv + 1));
         if (!names) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
         for (int i = 0; i < net->n_conv; i++) names[i] = net->conv[i].name;
         names[net->n_conv] = "fc";
-        rc = act_quant_set_int8(net->act_ctx, net, net->n_conv + 1, names, cw);
+        if (acts) rc = act_quant_set_int8(net->act_ctx, net, net->n_conv + 1, names, cw);
+        if (!rc) rc = kern_attach(net, net->n_conv + 1, names, cw, acts ? net->act_ctx : NULL);
         free(names);
     }
 done:

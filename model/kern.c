@@ -1,6 +1,7 @@
 /* kern.c — what the compressed kernels share (see kern.h): their names, run-time CPU feature
  * detection, and the fused residual add + ReLU + fake quantization pass. */
 #include "kern.h"
+#include "kern_x86.h"
 
 #include "status.h"
 
@@ -8,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define KERN_X86 1
-#endif
 
 const char *kern_kind_name(enum kern_kind k)
 {
@@ -35,7 +32,8 @@ static void kern_cpu_init(void)
     const char *e = getenv("RN_NO_AVX512");
     const int off = e && *e && strcmp(e, "0") != 0;
     __builtin_cpu_init();
-    cpu_avx512 = !off && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    cpu_avx512 = !off && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
     cpu_vnni = cpu_avx512 && __builtin_cpu_supports("avx512vnni");
 #else
     cpu_avx512 = cpu_vnni = 0;
@@ -73,18 +71,6 @@ void kern_fq_ref(const float *a, const float *b, int relu, const struct act_qpar
 }
 
 #ifdef KERN_X86
-/* roundf on 16 lanes: truncate, then step away from zero where the dropped part is >= 0.5. */
-__attribute__((target("avx512f"))) static inline __m512 round_away(__m512 v)
-{
-    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
-    const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-    /* copysign(1, v) */
-    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u));
-    const __m512 one = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_set1_ps(1.0f)), sign));
-    return _mm512_mask_add_ps(t, up, t, one);
-}
-
 __attribute__((target("avx512f"))) static void kern_fq_avx512(const float *a, const float *b, int relu,
                                                               const struct act_qparams *q, float *y, int64_t n)
 {
@@ -99,7 +85,7 @@ __attribute__((target("avx512f"))) static void kern_fq_avx512(const float *a, co
         if (b) v = _mm512_add_ps(v, _mm512_loadu_ps(b + i));
         if (relu) v = _mm512_max_ps(v, z);
         if (quant) {
-            __m512 r = _mm512_add_ps(round_away(_mm512_mul_ps(v, vinv)), zp);
+            __m512 r = _mm512_add_ps(kern_round_away(_mm512_mul_ps(v, vinv)), zp);
             r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
             v = _mm512_mul_ps(sc, _mm512_sub_ps(r, zp));
         } else if (zero) {

@@ -591,6 +591,23 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
     infer_fc(ws, sl, site - 1, N, logits, pick_free(sl->buf, cur, NULL, NULL), ref);
 }
 
+int resnet_conv_in_site(const struct resnet *net, int conv)
+{
+    RN_ASSERT(conv >= 0 && conv <= net->n_conv);
+    if (conv == net->n_conv) return resnet_act_sites(net) - 1;
+    if (conv == 0) return 0;
+    int site = 1;   /* the first block's input */
+    for (int b = 0; b < net->n_block; b++) {
+        const struct resnet_block_desc *blk = &net->block[b];
+        if (blk->downsample == conv) return site;
+        for (int k = 0; k < blk->n_conv; k++)
+            if (blk->conv[k] == conv) return site + k;
+        site += blk->n_conv + 1 + (blk->downsample >= 0);
+    }
+    RN_ASSERT(!"conv index not in any block");
+    return -1;
+}
+
 int resnet_act_sites(const struct resnet *net)
 {
     int n = 2;   /* the network input and the fc layer's input */

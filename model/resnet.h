@@ -114,6 +114,10 @@ struct resnet {
  *                 epilogue (kern_int8.c) */
 const char *resnet_conv_kernel_name(const struct resnet *net, int conv);
 
+/* The activation site (act_hook numbering) of the input of conv `conv`, or of the fc layer for
+ * conv == n_conv. */
+int resnet_conv_in_site(const struct resnet *net, int conv);
+
 /* The number of activation sites act_hook is called on per forward pass. */
 int resnet_act_sites(const struct resnet *net);
 

@@ -1,21 +1,34 @@
 /* cmd_bench.c — `rn50-tune bench`: latency of whole forward passes after warm-up. */
+#include "apply.h"
 #include "cli.h"
+#include "config.h"
+#include "data.h"
 #include "rng.h"
 #include "status.h"
+#include "strbuf.h"
 #include "train.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static const char bench_usage[] =
-    "usage: rn50-tune bench --model M [--weights W.safetensors] [--batch B] [--threads T]\n"
-    "                       [--reps R] [--warmup K] [--train] [--json]\n"
+    "usage: rn50-tune bench --model M [--weights W.safetensors] [--config C.yaml ...] [--compare]\n"
+    "                       [--data D] [--batch B] [--threads T] [--reps R] [--warmup K] [--train]\n"
+    "                       [--json]\n"
     "\n"
     "Times R forward passes of a batch of B random images after K warm-up passes and reports the\n"
     "median, min and max in milliseconds. Without --weights the weights are random (latency does\n"
-    "not depend on their values).\n"
+    "not depend on their values). A compressed model (a file from rn50-tune compress, or --config)\n"
+    "runs on its layers' compressed kernels (int8, sparse, lut, sparse-lut; rn50-tune bench lists\n"
+    "which); RN_NO_KERNELS=1 runs the simulation instead, RN_NO_AVX512=1 the portable kernels.\n"
     "\n"
     "  --model M      resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
+    "  --config C     compress in memory first (configs/compress/*.yaml); repeat it (or give a\n"
+    "                 comma-separated list) to time several compressed versions side by side\n"
+    "  --compare      also time the uncompressed fp32 model, interleaved with the others in the\n"
+    "                 same run (one pass of each in turn), and print each one's speed-up over it\n"
+    "  --data D       calibration images for 8-bit activations and sensitive k-means (its val\n"
+    "                 split, see rn50-tune eval); default: random images\n"
     "  --batch B      images per pass (default 1)\n"
     "  --threads T    threads (default: all cores)\n"
     "  --reps R       timed passes (default 20)\n"
@@ -23,7 +36,8 @@ static const char bench_usage[] =
     "  --train        time training steps instead (forward + backward + SGD, random labels)\n"
     "  --json         print a one-line JSON summary last\n"
     "\n"
-    "example: rn50-tune bench --model resnet50 --batch 1 --threads 2 --reps 30 --json\n";
+    "example: rn50-tune bench --model resnet50 --batch 1 --threads 2 --reps 30 --json\n"
+    "         rn50-tune bench --model resnet50 --threads 2 --compare --config configs/compress/w8a8.yaml\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -31,9 +45,93 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+#define BENCH_MAX_CONFIGS 16
+
+/* Random normal images standing in for a calibration split. */
+static int random_calibration(const struct resnet_config *cfg, int n, struct dataset *d)
+{
+    memset(d, 0, sizeof *d);
+    const int64_t per = (int64_t)cfg->in_channels * cfg->in_h * cfg->in_w;
+    d->images = malloc(sizeof(float) * per * n);
+    d->labels = calloc((size_t)n, sizeof *d->labels);
+    if (!d->images || !d->labels) {
+        dataset_free(d);
+        return status_error(STATUS_NOMEM, "out of memory for calibration images");
+    }
+    d->n = n;
+    d->C = cfg->in_channels;
+    d->H = cfg->in_h;
+    d->W = cfg->in_w;
+    d->n_classes = cfg->n_classes;
+    snprintf(d->name, sizeof d->name, "random");
+    struct rng r;
+    rng_seed(&r, 7);
+    for (int64_t i = 0; i < per * n; i++) d->images[i] = (float)rng_normal(&r);
+    return STATUS_OK;
+}
+
+/* "int8 53, dense 1, ..." : how many layers (convs and fc) run on each kernel kind. */
+static void kernel_summary(const struct resnet *net, char *buf, size_t n)
+{
+    int count[KERN_KIND_COUNT] = { 0 };
+    for (int i = 0; i <= net->n_conv; i++)
+        for (int k = 0; k < KERN_KIND_COUNT; k++)
+            if (strcmp(resnet_conv_kernel_name(net, i), kern_kind_name((enum kern_kind)k)) == 0) count[k]++;
+    size_t used = 0;
+    buf[0] = 0;
+    for (int k = 0; k < KERN_KIND_COUNT && used < n; k++)
+        if (count[k])
+            used += (size_t)snprintf(buf + used, n - used, "%s%s %d", used ? ", " : "", kern_kind_name((enum kern_kind)k),
+                                     count[k]);
+}
+
+static double median_of(double *ms, int reps)
+{
+    qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
+    return reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+}
+
+/* One model being timed. */
+struct bench_variant {
+    const char *label;          /* "dense" or the config path */
+    struct resnet *net;
+    struct resnet_infer *ws;
+    double *ms;                 /* [reps] */
+    double median;
+    char kernels[160];
+};
+
+/* Builds variant v: the loaded model, compressed with `config` when non-NULL. */
+static int bench_variant_load(const char *model, const char *weights, const char *config, const char *data,
+                              struct bench_variant *v)
+{
+    const char *used = NULL;
+    int rc = cli_load_model(model, weights, 1, &v->net, &used);
+    if (rc || !config) return rc;
+    struct compress_plan plan;
+    memset(&plan, 0, sizeof plan);
+    struct dataset calib;
+    memset(&calib, 0, sizeof calib);
+    struct apply_result applied;
+    memset(&applied, 0, sizeof applied);
+    if ((rc = compress_config_load(config, v->net, &plan))) return rc;
+    int need_data = plan_quantizes_activations(&plan);
+    for (int i = 0; i < plan.n_layers; i++) need_data |= plan.layer[i].pal.enabled && plan.layer[i].pal.algorithm == PAL_SKM;
+    if (need_data) rc = data ? dataset_load(data, "val", 512, &calib) : random_calibration(&v->net->cfg, 128, &calib);
+    if (!rc) rc = compress_apply(v->net, &plan, need_data ? &calib : NULL, &applied);
+    if (!rc) fprintf(stderr, "bench: compressed with %s in %.2f s\n", config, applied.seconds);
+    apply_result_free(&applied);
+    dataset_free(&calib);
+    compress_plan_free(&plan);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    const char *model = NULL, *weights = NULL, *v;
+    const char *model = NULL, *weights = NULL, *data = NULL, *v;
+    const char *configs[BENCH_MAX_CONFIGS];
+    char *config_lists[BENCH_MAX_CONFIGS];
+    int n_configs = 0, n_lists = 0, compare = 0;
     int batch = 1, threads = 0, reps = 20, warmup = 3, json = 0, train = 0, rc = STATUS_OK;
     struct cli_common cm = { 0 };
     struct cli_args a = cli_args_init(argc, argv);
@@ -43,6 +141,19 @@ int cmd_bench(int argc, char **argv)
         else if (cli_is(&a, "--reps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--reps", v, 1, 100000, &reps); }
         else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--warmup", v, 0, 100000, &warmup); }
         else if (cli_is(&a, "--train")) train = 1;
+        else if (cli_is(&a, "--compare")) compare = 1;
+        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
+        else if (cli_is(&a, "--config")) {
+            if ((rc = cli_value(&a, &v))) break;
+            if (n_lists == BENCH_MAX_CONFIGS) { rc = status_error(STATUS_BAD_INPUT, "--config: at most %d", BENCH_MAX_CONFIGS); break; }
+            char *list = config_lists[n_lists++] = strdup(v);
+            if (!list) { rc = status_error(STATUS_NOMEM, "out of memory"); break; }
+            for (char *tok = strtok(list, ","); tok && !rc; tok = strtok(NULL, ",")) {
+                if (n_configs == BENCH_MAX_CONFIGS) rc = status_error(STATUS_BAD_INPUT, "--config: at most %d configs", BENCH_MAX_CONFIGS);
+                else if (!*tok) rc = status_error(STATUS_BAD_INPUT, "--config '%s': empty name in the list", v);
+                else configs[n_configs++] = tok;
+            }
+        }
         else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
     }
     model = cm.model;
@@ -50,28 +161,42 @@ int cmd_bench(int argc, char **argv)
     threads = cm.threads;
     json = cm.json;
     if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune bench --help)");
-    if (rc) return cli_fail(rc);
+    if (!rc && train && (n_configs || compare))
+        rc = status_error(STATUS_BAD_INPUT, "--train: times the fp32 training step; it takes no --config or --compare");
+    if (rc) {
+        for (int i = 0; i < n_lists; i++) free(config_lists[i]);
+        return cli_fail(rc);
+    }
 
     threads = ops_set_threads(threads);
-    struct resnet *net = NULL;
-    struct resnet_infer *ws = NULL;
+    /* Variants: [dense,] then one per config; without configs and --compare, the model itself. */
+    struct bench_variant var[BENCH_MAX_CONFIGS + 1];
+    memset(var, 0, sizeof var);
+    int n_var = 0;
+    if (compare || !n_configs) var[n_var++].label = "dense";
+    for (int i = 0; i < n_configs; i++) var[n_var++].label = configs[i];
     float *x = NULL, *logits = NULL;
-    double *ms = NULL;
     int64_t *labels = NULL;
     struct trainer *tr = NULL;
-    const char *weights_used = NULL;
-    if ((rc = cli_load_model(model, weights, 1, &net, &weights_used))) goto done;
+    for (int i = 0; i < n_var && !rc; i++)
+        rc = bench_variant_load(model, weights, strcmp(var[i].label, "dense") == 0 && (compare || !n_configs) && i == 0 ? NULL : var[i].label,
+                                data, &var[i]);
+    if (rc) goto done;
+    struct resnet *net = var[0].net;
     const struct resnet_config *cfg = &net->cfg;
     const int64_t per = (int64_t)cfg->in_channels * cfg->in_h * cfg->in_w;
     x = malloc(sizeof(float) * per * batch);
     logits = malloc(sizeof(float) * batch * cfg->n_classes);
-    ms = malloc(sizeof(double) * reps);
-    if (!x || !logits || !ms) { rc = status_error(STATUS_NOMEM, "out of memory for batch %d", batch); goto done; }
+    for (int i = 0; i < n_var && x; i++) var[i].ms = malloc(sizeof(double) * reps);
+    for (int i = 0; i < n_var; i++)
+        if (!var[i].ms) x = NULL;
+    if (!x || !logits) { rc = status_error(STATUS_NOMEM, "out of memory for batch %d", batch); goto done; }
     struct rng r;
     rng_seed(&r, 1);
     for (int64_t i = 0; i < per * batch; i++) x[i] = (float)rng_normal(&r);
     if (train) {
         /* A training step: forward with batch statistics, backward, SGD. */
+        double *ms = var[0].ms;
         labels = malloc(sizeof(int64_t) * batch);
         if (!labels) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
         for (int i = 0; i < batch; i++) labels[i] = (int64_t)rng_below(&r, (uint64_t)cfg->n_classes);
@@ -84,44 +209,73 @@ int cmd_bench(int argc, char **argv)
             if (i >= warmup) ms[i - warmup] = 1e3 * (cli_now() - t0);
         }
     } else {
-        if ((rc = resnet_infer_alloc(net, batch, &ws))) goto done;
-        for (int i = 0; i < warmup; i++) resnet_infer(ws, x, batch, logits);
-        for (int i = 0; i < reps; i++) {
-            const double t0 = cli_now();
-            resnet_infer(ws, x, batch, logits);
-            ms[i] = 1e3 * (cli_now() - t0);
-        }
+        for (int i = 0; i < n_var; i++)
+            if ((rc = resnet_infer_alloc(var[i].net, batch, &var[i].ws))) goto done;
+        for (int w = 0; w < warmup; w++)
+            for (int i = 0; i < n_var; i++) resnet_infer(var[i].ws, x, batch, logits);
+        /* Interleaved: every variant sees the same machine state (other jobs, clock) in turn. */
+        for (int rep = 0; rep < reps; rep++)
+            for (int i = 0; i < n_var; i++) {
+                const double t0 = cli_now();
+                resnet_infer(var[i].ws, x, batch, logits);
+                var[i].ms[rep] = 1e3 * (cli_now() - t0);
+            }
     }
-    qsort(ms, reps, sizeof *ms, cmp_double);
-    const double median = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
-    /* A training step costs about three forward passes (forward, input and weight gradients). */
-    const double gflops = (train ? 3.0 : 1.0) * 1e-9 * net->flops * batch / (median * 1e-3);
-    printf("bench%s: %s, batch %d, %d threads: median %.3f ms, min %.3f, max %.3f (%d reps), %.1f images/s, %.1f GFLOP/s\n",
-           train ? " --train" : "", cfg->name, batch, threads, median, ms[0], ms[reps - 1], reps, batch / (median * 1e-3), gflops);
+    for (int i = 0; i < n_var; i++) {
+        const double *ms = var[i].ms;
+        var[i].median = median_of(var[i].ms, reps);
+        kernel_summary(var[i].net, var[i].kernels, sizeof var[i].kernels);
+        const double gflops = (train ? 3.0 : 1.0) * 1e-9 * net->flops * batch / (var[i].median * 1e-3);
+        printf("bench%s: %s%s%s, batch %d, %d threads: median %.3f ms, min %.3f, max %.3f (%d reps), %.1f images/s, %.1f GFLOP/s",
+               train ? " --train" : "", cfg->name, n_var > 1 || n_configs ? " " : "", n_var > 1 || n_configs ? var[i].label : "",
+               batch, threads, var[i].median, ms[0], ms[reps - 1], reps, batch / (var[i].median * 1e-3), gflops);
+        if (compare && i > 0) printf(", %.2fx dense", var[0].median / var[i].median);
+        if (!train && n_configs) printf(" [kernels: %s]", var[i].kernels);
+        printf("\n");
+    }
     if (json) {
         struct jout j;
         jout_begin(&j, stdout);
         jout_str(&j, "command", "bench");
         jout_str(&j, "model", cfg->name);
-        jout_str(&j, "weights", weights_used);
+        jout_str(&j, "weights", weights ? weights : "");
         jout_str(&j, "mode", train ? "train" : "infer");
         jout_int(&j, "batch", batch);
         jout_int(&j, "threads", threads);
         jout_int(&j, "reps", reps);
-        jout_num(&j, "median_ms", median);
-        jout_num(&j, "min_ms", ms[0]);
-        jout_num(&j, "max_ms", ms[reps - 1]);
-        jout_num(&j, "images_per_s", batch / (median * 1e-3));
-        jout_num(&j, "gflops", gflops);
+        /* The last variant: the compressed model when there is one. */
+        const struct bench_variant *m = &var[n_var - 1];
+        jout_num(&j, "median_ms", m->median);
+        jout_num(&j, "min_ms", m->ms[0]);
+        jout_num(&j, "max_ms", m->ms[reps - 1]);
+        jout_num(&j, "images_per_s", batch / (m->median * 1e-3));
+        jout_num(&j, "gflops", (train ? 3.0 : 1.0) * 1e-9 * net->flops * batch / (m->median * 1e-3));
+        if (n_var > 1 || n_configs) {
+            struct strbuf sb = { 0 };
+            char item[512];
+            strbuf_str(&sb, "[");
+            for (int i = 0; i < n_var; i++) {
+                snprintf(item, sizeof item, "%s{\"label\":\"%s\",\"median_ms\":%.6g,\"speedup\":%.6g,\"kernels\":\"%s\"}",
+                         i ? "," : "", var[i].label, var[i].median, compare ? var[0].median / var[i].median : 1.0,
+                         var[i].kernels);
+                strbuf_str(&sb, item);
+            }
+            strbuf_str(&sb, "]");
+            jout_raw(&j, "variants", sb.p && !sb.oom ? sb.p : "[]");
+            free(sb.p);
+        }
         jout_end(&j);
     }
 done:
     free(x);
     free(logits);
-    free(ms);
     free(labels);
     trainer_free(tr);
-    resnet_infer_free(ws);
-    cli_free_model(net);
+    for (int i = 0; i < n_var; i++) {
+        free(var[i].ms);
+        resnet_infer_free(var[i].ws);
+        cli_free_model(var[i].net);
+    }
+    for (int i = 0; i < n_lists; i++) free(config_lists[i]);
     return rc ? cli_fail(rc) : 0;
 }
