@@ -228,6 +228,12 @@ static void write_front2d(struct strbuf *b, const struct plot_point *p, int n, e
 {
     const int y_max = ay == AX_TOP1;
     strbuf_str(b, "# the 2-D non-dominated points of this projection, sorted by x\n");
+    const struct plot_point **keep = calloc((size_t)(n ? n : 1), sizeof *keep);
+    if (!keep) {
+        b->oom = 1;
+        return;
+    }
+    int nk = 0;
     for (int i = 0; i < n; i++) {
         const double xi = coord(&p[i], ax), yi = coord(&p[i], ay);
         if (!isfinite(xi) || !isfinite(yi)) continue;
@@ -239,12 +245,17 @@ static void write_front2d(struct strbuf *b, const struct plot_point *p, int n, e
             const int y_better = y_max ? yj > yi : yj < yi;
             dominated = xj <= xi && y_no_worse && (xj < xi || y_better);
         }
-        if (dominated) continue;
-        put_num(b, xi);
+        if (!dominated) keep[nk++] = &p[i];
+    }
+    sort_axis = ax;
+    qsort(keep, (size_t)nk, sizeof *keep, cmp_by_axis);
+    for (int k = 0; k < nk; k++) {
+        put_num(b, coord(keep[k], ax));
         strbuf_str(b, " ");
-        put_num(b, yi);
+        put_num(b, coord(keep[k], ay));
         strbuf_str(b, "\n");
     }
+    free(keep);
 }
 
 /* The terminal lines shared by every script: PNG (cairo if present) then SVG of the same plot. */
