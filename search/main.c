@@ -14,6 +14,8 @@ static const char main_usage[] =
     "  train    train a model (SGD, cosine schedule, checkpoints, resume)\n"
     "  compress compress a model with a config (palettization, pruning, int8) into a file\n"
     "  size     deployment (Core ML mlpackage) size of a model under a config\n"
+    "  tune     search compressions: Pareto front of accuracy, size, latency under a budget\n"
+    "           (the default: `rn50-tune --objective size --budget 5%` runs tune)\n"
     "  plot     redraw a run's Pareto plots (PNG, SVG via gnuplot) from results/RUN's files\n"
     "\n"
     "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n";
@@ -22,13 +24,15 @@ int main(int argc, char **argv)
 {
     static const struct { const char *name; int (*run)(int, char **); } commands[] = {
         { "eval", cmd_eval }, { "infer", cmd_infer }, { "bench", cmd_bench }, { "train", cmd_train },
-        { "compress", cmd_compress }, { "size", cmd_size },
+        { "compress", cmd_compress }, { "size", cmd_size }, { "tune", cmd_tune },
         { "plot", cmd_plot },
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(main_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* An option first means the main job: `rn50-tune --objective size --budget 5%`. */
+    if (strncmp(argv[1], "--", 2) == 0) return cmd_tune(argc, argv);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected eval, infer, bench, train, compress or size; see rn50-tune --help)\n", argv[1]);

@@ -1,0 +1,264 @@
+/* evaluate.c — the search's evaluator (see evaluate.h): restore, compress, size, predict, infer.
+ * It does not decide anything; the driver (tune.c) does. */
+#include "evaluate.h"
+
+#include "apply.h"
+#include "cli.h"
+#include "config.h"
+#include "data.h"
+#include "db.h"
+#include "format.h"
+#include "size.h"
+#include "status.h"
+#ifdef RN_HAVE_COST
+#include "cost.h"
+#endif
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVAL_BATCH 250
+
+struct evaluator {
+    struct resnet *net;          /* working copy, restored before every use */
+    float *original;             /* [net->n_floats] the loaded parameters */
+    uint64_t model_hash;
+    struct dataset split[EVAL_SPLIT_COUNT];
+#ifdef RN_HAVE_COST
+    struct cost_model *cost;
+#endif
+    int has_latency;
+};
+
+int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
+{
+    *out = NULL;
+    struct evaluator *ev = calloc(1, sizeof *ev);
+    if (!ev) return status_error(STATUS_NOMEM, "out of memory");
+    int rc = STATUS_OK;
+    const char *used = NULL;
+    ops_set_threads(setup->threads);
+    if ((rc = cli_load_model(setup->model, setup->weights, 0, &ev->net, &used))) goto fail;
+    if (ev->net->act_hook) {
+        rc = status_error(STATUS_BAD_INPUT, "--weights %s: already compressed with 8-bit activations; tune needs the uncompressed model",
+                          used);
+        goto fail;
+    }
+    ev->original = malloc(sizeof(float) * (size_t)ev->net->n_floats);
+    if (!ev->original) { rc = status_error(STATUS_NOMEM, "out of memory"); goto fail; }
+    memcpy(ev->original, ev->net->params, sizeof(float) * (size_t)ev->net->n_floats);
+    ev->model_hash = db_fnv1a(DB_FNV_OFFSET, ev->original, sizeof(float) * (size_t)ev->net->n_floats);
+    ev->model_hash = db_fnv1a(ev->model_hash, &ev->net->cfg, sizeof ev->net->cfg);
+    static const char *const names[EVAL_SPLIT_COUNT] = { "val", "test" };
+    const int64_t limits[EVAL_SPLIT_COUNT] = { setup->val_limit, setup->test_limit };
+    for (int s = 0; s < EVAL_SPLIT_COUNT; s++) {
+        if ((rc = dataset_load(setup->data, names[s], limits[s], &ev->split[s]))) goto fail;
+        const struct dataset *d = &ev->split[s];
+        const struct resnet_config *cfg = &ev->net->cfg;
+        if (d->C != cfg->in_channels || d->H != cfg->in_h || d->W != cfg->in_w || d->n_classes > cfg->n_classes) {
+            rc = status_error(STATUS_BAD_INPUT, "--data %s: images [%d, %d, %d] with %d classes do not fit model %s ([%d, %d, %d], %d classes)",
+                              setup->data, d->C, d->H, d->W, d->n_classes, cfg->name, cfg->in_channels, cfg->in_h, cfg->in_w,
+                              cfg->n_classes);
+            goto fail;
+        }
+    }
+    if (setup->device) {
+#ifdef RN_HAVE_COST
+        if ((rc = cost_model_load(setup->device, &ev->cost))) goto fail;
+        ev->has_latency = 1;
+#else
+        rc = status_error(STATUS_BAD_INPUT, "--device %s: this build has no cost model (cost/ is not built yet); use --device none",
+                          setup->device);
+        goto fail;
+#endif
+    }
+    *out = ev;
+    return STATUS_OK;
+fail:
+    evaluator_free(ev);
+    return rc;
+}
+
+void evaluator_free(struct evaluator *ev)
+{
+    if (!ev) return;
+    if (ev->net) {
+        format_free_activations(ev->net);
+        cli_free_model(ev->net);
+    }
+    free(ev->original);
+    for (int s = 0; s < EVAL_SPLIT_COUNT; s++) dataset_free(&ev->split[s]);
+#ifdef RN_HAVE_COST
+    cost_model_free(ev->cost);
+#endif
+    free(ev);
+}
+
+const struct resnet *evaluator_net(const struct evaluator *ev) { return ev->net; }
+uint64_t evaluator_model_hash(const struct evaluator *ev) { return ev->model_hash; }
+int64_t evaluator_split_size(const struct evaluator *ev, enum eval_split split) { return ev->split[split].n; }
+int evaluator_has_latency(const struct evaluator *ev) { return ev->has_latency; }
+
+static int plan_needs_calibration(const struct compress_plan *plan)
+{
+    if (plan_quantizes_activations(plan)) return 1;
+    for (int i = 0; i < plan->n_layers; i++)
+        if (plan->layer[i].pal.enabled && plan->layer[i].pal.algorithm == PAL_SKM) return 1;
+    return 0;
+}
+
+/* The working network back to the original parameters, no activation quantizer. */
+static void evaluator_restore(struct evaluator *ev)
+{
+    format_free_activations(ev->net);
+    memcpy(ev->net->params, ev->original, sizeof(float) * (size_t)ev->net->n_floats);
+    resnet_fold(ev->net);
+}
+
+/* Restores and compresses the working network; applied->cw holds the compressed layers. A NULL
+ * plan is the fp16 baseline (every layer left alone, stored fp16). */
+static int evaluator_compress(struct evaluator *ev, const struct compress_plan *plan, struct compress_plan *empty,
+                              struct apply_result *applied)
+{
+    evaluator_restore(ev);
+    if (!plan) {
+        int rc = compress_plan_init_empty(ev->net, empty);
+        if (rc) return rc;
+        plan = empty;
+    }
+    return compress_apply(ev->net, plan, plan_needs_calibration(plan) ? &ev->split[EVAL_VAL] : NULL, applied);
+}
+
+static int evaluator_latency(struct evaluator *ev, const struct compress_plan *plan, double *ms)
+{
+    *ms = NAN;
+#ifdef RN_HAVE_COST
+    if (ev->cost) return cost_predict(ev->cost, ev->net, plan, ms);
+#else
+    (void)ev;
+    (void)plan;
+#endif
+    return STATUS_OK;
+}
+
+int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
+                  struct eval_result *out)
+{
+    memset(out, 0, sizeof *out);
+    const struct dataset *d = &ev->split[split];
+    RN_ASSERT(n > 0 && n <= d->n);
+    struct compress_plan empty;
+    memset(&empty, 0, sizeof empty);
+    struct apply_result applied;
+    memset(&applied, 0, sizeof applied);
+    struct size_report size;
+    memset(&size, 0, sizeof size);
+    struct resnet_infer *ws = NULL;
+    const int classes = ev->net->cfg.n_classes;
+    float *logits = NULL;
+    int rc = evaluator_compress(ev, plan, &empty, &applied);
+    if (rc) goto done;
+    const struct compress_plan *p = plan ? plan : &empty;
+    out->compress_seconds = applied.seconds;
+    if ((rc = size_model(p, applied.cw, &size))) goto done;
+    out->bytes = (double)size.total_bytes;
+    if ((rc = evaluator_latency(ev, plan, &out->latency_ms))) goto done;
+    const int batch = n < EVAL_BATCH ? (int)n : EVAL_BATCH;
+    logits = malloc(sizeof(float) * (size_t)batch * (size_t)classes);
+    if (!logits) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
+    if ((rc = resnet_infer_alloc(ev->net, batch, &ws))) goto done;
+    const double t0 = cli_now();
+    const int64_t per = (int64_t)d->C * d->H * d->W;
+    for (int64_t i = 0; i < n; i += batch) {
+        const int b = (int)(n - i < batch ? n - i : batch);
+        resnet_infer(ws, d->images + i * per, b, logits);
+        for (int k = 0; k < b; k++) {
+            const float *z = logits + (int64_t)k * classes;
+            const int64_t label = d->labels[i + k];
+            int rank = 0;
+            float mx = z[0];
+            for (int c = 0; c < classes; c++) {
+                rank += z[c] > z[label];
+                if (z[c] > mx) mx = z[c];
+            }
+            double sum = 0;
+            for (int c = 0; c < classes; c++) sum += exp((double)z[c] - mx);
+            out->loss += log(sum) - ((double)z[label] - mx);
+            out->correct += rank == 0;
+        }
+    }
+    out->eval_seconds = cli_now() - t0;
+    out->n = n;
+    out->top1 = 100.0 * (double)out->correct / (double)n;
+done:
+    resnet_infer_free(ws);
+    free(logits);
+    size_report_free(&size);
+    apply_result_free(&applied);
+    compress_plan_free(&empty);
+    evaluator_restore(ev);
+    return rc;
+}
+
+int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, double *bytes, double *latency_ms)
+{
+    struct size_report size;
+    memset(&size, 0, sizeof size);
+    int rc = size_model(plan, NULL, &size);
+    if (rc) return rc;
+    *bytes = (double)size.total_bytes;
+    size_report_free(&size);
+    return evaluator_latency(ev, plan, latency_ms);
+}
+
+int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms)
+{
+    struct compress_plan empty;
+    memset(&empty, 0, sizeof empty);
+    struct apply_result applied;
+    memset(&applied, 0, sizeof applied);
+    struct resnet_infer *ws = NULL;
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    float *logits = malloc(sizeof(float) * (size_t)ev->net->cfg.n_classes);
+    int rc = !t || !logits ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
+    if (!rc) rc = evaluator_compress(ev, plan, &empty, &applied);
+    if (!rc) rc = resnet_infer_alloc(ev->net, 1, &ws);
+    if (!rc) {
+        const float *x = ev->split[EVAL_VAL].images;
+        for (int i = 0; i < 3; i++) resnet_infer(ws, x, 1, logits);
+        for (int i = 0; i < reps; i++) {
+            const double t0 = cli_now();
+            resnet_infer(ws, x, 1, logits);
+            t[i] = cli_now() - t0;
+        }
+        for (int i = 1; i < reps; i++)   /* insertion sort: reps is small */
+            for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+                const double tmp = t[j];
+                t[j] = t[j - 1];
+                t[j - 1] = tmp;
+            }
+        *ms = 1e3 * t[reps / 2];
+    }
+    resnet_infer_free(ws);
+    free(t);
+    free(logits);
+    apply_result_free(&applied);
+    compress_plan_free(&empty);
+    evaluator_restore(ev);
+    return rc;
+}
+
+int evaluator_save(struct evaluator *ev, const struct compress_plan *plan, const char *path, const char *config_text)
+{
+    struct compress_plan empty;
+    memset(&empty, 0, sizeof empty);
+    struct apply_result applied;
+    memset(&applied, 0, sizeof applied);
+    int rc = evaluator_compress(ev, plan, &empty, &applied);
+    if (!rc) rc = format_save(path, ev->net, plan ? plan : &empty, applied.cw, applied.aq, config_text);
+    apply_result_free(&applied);
+    compress_plan_free(&empty);
+    evaluator_restore(ev);
+    return rc;
+}

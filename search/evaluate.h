@@ -1,0 +1,67 @@
+/* evaluate.h — one candidate in, one result out: compresses the model with a plan and measures
+ * top-1 and cross-entropy on the first n images of a split, the deployment size and the predicted
+ * latency (issue 7).
+ *
+ * The evaluator holds read-only inputs (the model's original parameters, the val and test images,
+ * the device's cost model) and one working copy of the network that every call first restores
+ * from the original, so a result depends on the plan, the split and n alone, never on which
+ * evaluations ran before. That keeps evaluation independent of the driver: a process (or an MPI
+ * rank) with its own evaluator computes the same numbers. */
+#ifndef RN_EVALUATE_H
+#define RN_EVALUATE_H
+
+#include "compress.h"
+#include "resnet.h"
+
+#include <stdint.h>
+
+enum eval_split { EVAL_VAL, EVAL_TEST, EVAL_SPLIT_COUNT };
+
+struct eval_setup {
+    const char *model, *weights;  /* as for cli_load_model (weights NULL: the default's) */
+    const char *data;             /* dataset spec (data.h), e.g. "fmnist" */
+    const char *device;           /* cost model device (cost.h), or NULL: no latency */
+    int threads;                  /* 0: all cores */
+    int64_t val_limit, test_limit;/* > 0: use only the first that many images of the split */
+};
+
+struct eval_result {
+    int64_t correct, n;           /* top-1 hits out of n images */
+    double top1;                  /* percent */
+    double loss;                  /* summed cross-entropy (nats) */
+    double bytes;                 /* deployment size, compress/size.h, from the compressed weights */
+    double latency_ms;            /* predicted by the cost model; NaN without a device */
+    double compress_seconds, eval_seconds;
+};
+
+struct evaluator;
+
+/* Loads the model, both splits and the cost model. Errors as their loaders report them. */
+int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out);
+void evaluator_free(struct evaluator *ev);   /* NULL is a no-op */
+
+/* The network with its original parameters (for compress_plan_init_empty / compress_config_load). */
+const struct resnet *evaluator_net(const struct evaluator *ev);
+/* FNV-1a over the original parameters: part of every evaluation's store key. */
+uint64_t evaluator_model_hash(const struct evaluator *ev);
+/* Images available in a split (after the limits). */
+int64_t evaluator_split_size(const struct evaluator *ev, enum eval_split split);
+/* 1 if latency predictions are available. */
+int evaluator_has_latency(const struct evaluator *ev);
+
+/* Compresses a fresh copy of the model with plan (NULL: the fp16 baseline) and evaluates it on the
+ * first n images of split (n <= evaluator_split_size). */
+int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
+                  struct eval_result *out);
+
+/* Size and predicted latency of plan from shapes alone, without compressing (for planning). */
+int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, double *bytes, double *latency_ms);
+
+/* Median batch-1 forward latency in ms of the model compressed with plan, measured here (reps
+ * timed passes after warm-ups). */
+int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms);
+
+/* Compresses with plan and writes the compressed model file (compress/format.h) to path. */
+int evaluator_save(struct evaluator *ev, const struct compress_plan *plan, const char *path, const char *config_text);
+
+#endif

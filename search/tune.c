@@ -1,0 +1,1159 @@
+/* tune.c — the search driver (see tune.h): candidates, the store-first evaluation, successive
+ * halving, the sensitivity tables, the dynamic-programming ladder, NSGA-II and the final front.
+ * The outputs themselves are written by report.c, export_coreml.c and plots/. */
+#include "tune.h"
+
+#include "atomic_file.h"
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "export_coreml.h"
+#include "pareto.h"
+#include "plots.h"
+#include "report.h"
+#include "rng.h"
+#include "size.h"
+#include "status.h"
+#include "strbuf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TUNE_MAX_LAYER_CHOICES 24
+#define TUNE_DP_UNITS 2000
+
+/* A kind of per-layer choice of the mixed stages. */
+enum choice_kind { CH_LEAVE, CH_PAL, CH_PRUNE, CH_INT8 };
+
+struct choice {
+    enum choice_kind kind;
+    int bits;
+    double sparsity;
+    char name[16];
+};
+
+struct cand {
+    char name[96], stage[16], workflow[16];
+    int mixed;
+    char config[256];              /* relative to the run directory */
+    char config_hash[DB_HASH_LEN + 1];
+    struct compress_plan plan;
+    unsigned char *genome;         /* mixed: the choice of each eligible layer */
+    int64_t n, correct;            /* at the largest val prefix evaluated */
+    double loss, bytes, latency, compress_s;
+    int64_t full_id;               /* store id of the full-val evaluation, or -1 */
+    int alive;
+    double test_top1, measured_ms;
+    int on_front, within, chosen;
+};
+
+struct tune {
+    struct evaluator *ev;
+    const struct space *sp;
+    const struct tune_options *o;
+    struct db *db;
+    char model_hex[DB_HASH_LEN + 1];
+    int64_t n_val, n_test;
+    struct cand *c;
+    int n, cap;
+    int base;                      /* index of the baseline candidate */
+    double thr_budget, thr;        /* val top-1 the budget needs, without and with the margin */
+    int has_lat;
+    unsigned objectives;           /* pareto objectives in use */
+    /* mixed stages */
+    int n_elig;
+    int *elig;                     /* plan layer index of each eligible layer */
+    int n_choice;
+    struct choice choice[TUNE_MAX_LAYER_CHOICES];
+    const char *mixed_alg, *mixed_workflow;
+    /* bookkeeping */
+    int run, loaded, planned, done;
+    double t0, eval_time;
+    const char *stage;
+    int out_of_time;
+    double ref_lat;
+};
+
+/* ---- small helpers ---- */
+
+static void sb_printf(struct strbuf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    strbuf_put(b, tmp, n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static int write_text(FILE *f, void *ctx)
+{
+    const char *s = ctx;
+    return fputs(s, f) >= 0;
+}
+
+static int ensure_dir(const char *path)
+{
+    if (mkdir(path, 0777) == 0 || errno == EEXIST) return STATUS_OK;
+    return status_error(STATUS_IO, "%s: cannot create directory: %s", path, strerror(errno));
+}
+
+void tune_wilson(int64_t k, int64_t n, double z, double *lo, double *hi)
+{
+    if (n <= 0) {
+        *lo = 0;
+        *hi = 100;
+        return;
+    }
+    const double p = (double)k / (double)n, z2 = z * z, d = 1 + z2 / (double)n;
+    const double mid = (p + z2 / (2.0 * (double)n)) / d;
+    const double half = z * sqrt(p * (1 - p) / (double)n + z2 / (4.0 * (double)n * (double)n)) / d;
+    *lo = 100.0 * fmax(0.0, mid - half);
+    *hi = 100.0 * fmin(1.0, mid + half);
+}
+
+int tune_knapsack(int m, int k, const double *cost, const int *gain, int need, unsigned char *choice)
+{
+    if (need < 0) need = 0;
+    const int W = need + 1;
+    double *f = malloc(sizeof(double) * (size_t)W), *g = malloc(sizeof(double) * (size_t)W);
+    unsigned char *pick = malloc((size_t)m * (size_t)W);
+    int rc = -1;
+    if (!f || !g || !pick) goto done;
+    /* f[j]: least cost over the layers so far with total gain >= j (gains capped at need). */
+    for (int j = 0; j < W; j++) f[j] = j == 0 ? 0.0 : INFINITY;
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < W; j++) {
+            g[j] = INFINITY;
+            pick[(size_t)i * W + j] = 0;
+            for (int c = 0; c < k; c++) {
+                const int u = gain[i * k + c];
+                if (u < 0) continue;
+                const int from = j - u < 0 ? 0 : j - u;
+                const double v = f[from] + cost[i * k + c];
+                if (v < g[j]) {
+                    g[j] = v;
+                    pick[(size_t)i * W + j] = (unsigned char)c;
+                }
+            }
+        }
+        memcpy(f, g, sizeof(double) * (size_t)W);
+    }
+    if (!isfinite(f[need])) goto done;
+    for (int i = m - 1, j = need; i >= 0; i--) {
+        const int c = pick[(size_t)i * W + j];
+        choice[i] = (unsigned char)c;
+        j -= gain[i * k + c];
+        if (j < 0) j = 0;
+    }
+    rc = 0;
+done:
+    free(f);
+    free(g);
+    free(pick);
+    return rc;
+}
+
+/* The canonical text of a resolved plan: what the store key hashes (two configs that resolve to
+ * the same plan are the same evaluation). */
+static void plan_canonical(const struct compress_plan *p, struct strbuf *b)
+{
+    sb_printf(b, "threshold %lld\n", (long long)p->weight_threshold);
+    for (int i = 0; i < p->n_layers; i++) {
+        const struct layer_plan *l = &p->layer[i];
+        sb_printf(b, "%s", p->info[i].name);
+        if (l->prune.enabled)
+            sb_printf(b, " prune %.9g %d %d %d:%d", l->prune.target_sparsity, (int)l->prune.granularity, l->prune.block_size,
+                      l->prune.n_m_n, l->prune.n_m_m);
+        if (l->pal.enabled)
+            sb_printf(b, " pal %d %d %d %d %d %d", l->pal.n_bits, (int)l->pal.granularity, l->pal.group_size, l->pal.channel_axis,
+                      l->pal.per_channel_scale, (int)l->pal.algorithm);
+        if (l->quant.enabled)
+            sb_printf(b, " quant %d %d %d %d", l->quant.symmetric, l->quant.activations, (int)l->quant.observer,
+                      l->quant.calibration_samples);
+        sb_printf(b, "\n");
+    }
+}
+
+static int plan_uses_calibration(const struct compress_plan *p)
+{
+    for (int i = 0; i < p->n_layers; i++)
+        if ((p->layer[i].pal.enabled && p->layer[i].pal.algorithm == PAL_SKM) ||
+            (p->layer[i].quant.enabled && p->layer[i].quant.activations))
+            return 1;
+    return 0;
+}
+
+static double elapsed(const struct tune *t) { return cli_now() - t->t0; }
+
+static void progress(struct tune *t, const char *what)
+{
+    const int remaining = t->planned > t->done ? t->planned - t->done : 0;
+    const double per = t->run ? t->eval_time / t->run : 0;
+    const double eta = per * remaining;
+    /* Best so far: the smallest (or fastest) fully evaluated point within budget. */
+    const char *best = "none yet";
+    char bestbuf[96];
+    int bi = -1;
+    for (int i = 0; i < t->n; i++) {
+        const struct cand *c = &t->c[i];
+        if (c->full_id < 0 || 100.0 * (double)c->correct / (double)c->n < t->thr) continue;
+        const double m = t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
+        const double mb = bi < 0 ? INFINITY : t->o->objective == TUNE_LATENCY ? t->c[bi].latency : t->c[bi].bytes;
+        if (m < mb) bi = i;
+    }
+    if (bi >= 0) {
+        const struct cand *c = &t->c[bi];
+        if (t->o->objective == TUNE_LATENCY) snprintf(bestbuf, sizeof bestbuf, "%.3f ms (val %.2f %%)", c->latency, 100.0 * c->correct / c->n);
+        else snprintf(bestbuf, sizeof bestbuf, "%.1f KiB (val %.2f %%)", c->bytes / 1024.0, 100.0 * c->correct / c->n);
+        best = bestbuf;
+    }
+    if (t->o->progress_tty)
+        fprintf(stderr, "\r\033[Ktune: [%s] %d/%d evaluations, best within budget %s, ETA %.0f s", t->stage, t->done,
+                t->planned, best, eta);
+    else
+        fprintf(stderr, "tune: [%s] %d/%d evaluations (%d computed, %d from the store) %s; best within budget %s; %.0f s elapsed\n",
+                t->stage, t->done, t->planned, t->run, t->loaded, what, best, elapsed(t));
+}
+
+/* ---- candidates ---- */
+
+static void cand_free(struct cand *c)
+{
+    compress_plan_free(&c->plan);
+    free(c->genome);
+}
+
+/* Writes yaml as configs/NAME.yaml, resolves it and adds the candidate; an existing candidate
+ * with the same resolved plan is reused (*idx points at it). */
+static int cand_add(struct tune *t, const char *name, const char *stage, int mixed, const char *yaml,
+                    const unsigned char *genome, int *idx)
+{
+    char rel[256], path[1024];
+    snprintf(rel, sizeof rel, "configs/%s.yaml", name);
+    snprintf(path, sizeof path, "%s/%s", t->o->out_dir, rel);
+    int rc = file_write_atomic(path, write_text, (void *)yaml);
+    if (rc) return rc;
+    struct cand c;
+    memset(&c, 0, sizeof c);
+    if ((rc = compress_config_load(path, evaluator_net(t->ev), &c.plan))) return rc;
+    struct strbuf b = { 0 };
+    plan_canonical(&c.plan, &b);
+    if (b.oom) {
+        free(b.p);
+        compress_plan_free(&c.plan);
+        return status_error(STATUS_NOMEM, "out of memory");
+    }
+    db_hex(db_fnv1a(DB_FNV_OFFSET, b.p, b.len), c.config_hash);
+    free(b.p);
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->c[i].config_hash, c.config_hash) == 0) {
+            compress_plan_free(&c.plan);
+            *idx = i;
+            return STATUS_OK;
+        }
+    snprintf(c.name, sizeof c.name, "%s", name);
+    snprintf(c.stage, sizeof c.stage, "%s", stage);
+    snprintf(c.workflow, sizeof c.workflow, "%s", plan_uses_calibration(&c.plan) ? "calib" : "ptq");
+    snprintf(c.config, sizeof c.config, "%s", rel);
+    c.mixed = mixed;
+    c.full_id = -1;
+    c.alive = 1;
+    c.test_top1 = NAN;
+    c.measured_ms = NAN;
+    c.latency = NAN;
+    if (genome) {
+        c.genome = malloc((size_t)t->n_elig);
+        if (!c.genome) {
+            compress_plan_free(&c.plan);
+            return status_error(STATUS_NOMEM, "out of memory");
+        }
+        memcpy(c.genome, genome, (size_t)t->n_elig);
+    }
+    if (t->n == t->cap) {
+        const int cap = t->cap ? 2 * t->cap : 128;
+        struct cand *p = realloc(t->c, sizeof *p * (size_t)cap);
+        if (!p) {
+            cand_free(&c);
+            return status_error(STATUS_NOMEM, "out of memory");
+        }
+        t->c = p;
+        t->cap = cap;
+    }
+    t->c[t->n] = c;
+    *idx = t->n++;
+    return STATUS_OK;
+}
+
+/* Evaluates candidate i on the first n images of split, from the store when it is there. */
+static int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db_eval *out)
+{
+    struct cand *c = &t->c[i];
+    char key_text[128];
+    snprintf(key_text, sizeof key_text, "%s %s %s %lld %s", t->model_hex, c->config_hash, split == EVAL_VAL ? "val" : "test",
+             (long long)n, c->workflow);
+    char key[DB_HASH_LEN + 1];
+    db_hex(db_fnv1a(DB_FNV_OFFSET, key_text, strlen(key_text)), key);
+    int found = 0;
+    int rc = db_find(t->db, key, out, &found);
+    if (rc) return rc;
+    if (found) {
+        t->loaded++;
+    } else {
+        struct eval_result r;
+        const double t0 = cli_now();
+        if ((rc = evaluator_run(t->ev, &c->plan, split, n, &r))) return rc;
+        t->eval_time += cli_now() - t0;
+        memset(out, 0, sizeof *out);
+        snprintf(out->key, sizeof out->key, "%s", key);
+        snprintf(out->config_hash, sizeof out->config_hash, "%s", c->config_hash);
+        snprintf(out->split, sizeof out->split, "%s", split == EVAL_VAL ? "val" : "test");
+        out->n_images = n;
+        snprintf(out->workflow, sizeof out->workflow, "%s", c->workflow);
+        snprintf(out->stage, sizeof out->stage, "%s", c->stage);
+        snprintf(out->name, sizeof out->name, "%s", c->name);
+        snprintf(out->config, sizeof out->config, "%s", c->config);
+        out->correct = r.correct;
+        out->loss = r.loss;
+        out->bytes = r.bytes;
+        out->latency_ms = r.latency_ms;
+        out->compress_seconds = r.compress_seconds;
+        out->eval_seconds = r.eval_seconds;
+        if ((rc = db_insert(t->db, out))) return rc;
+        t->run++;
+    }
+    t->done++;
+    if (split == EVAL_VAL) {
+        if (n >= c->n) {
+            c->n = n;
+            c->correct = out->correct;
+            c->loss = out->loss;
+        }
+        if (n == t->n_val) c->full_id = out->id;
+    } else {
+        c->test_top1 = 100.0 * (double)out->correct / (double)n;
+    }
+    c->bytes = out->bytes;
+    c->latency = out->latency_ms;
+    c->compress_s = out->compress_seconds;
+    char what[160];
+    snprintf(what, sizeof what, "%s on %s[:%lld] top-1 %.2f %%", c->name, out->split, (long long)n,
+             100.0 * (double)out->correct / (double)n);
+    progress(t, what);
+    return STATUS_OK;
+}
+
+static int check_time(struct tune *t)
+{
+    if (t->o->time_limit_s > 0 && elapsed(t) > t->o->time_limit_s && !t->out_of_time) {
+        t->out_of_time = 1;
+        if (t->o->progress_tty) fputc('\n', stderr);
+        fprintf(stderr, "tune: time limit of %.0f s reached during stage %s: no new stage starts; reporting what is evaluated\n",
+                t->o->time_limit_s, t->stage);
+    }
+    return t->out_of_time;
+}
+
+static double top1_of(const struct cand *c) { return c->n ? 100.0 * (double)c->correct / (double)c->n : NAN; }
+
+/* 1 if d surely dominates c at the current evaluations: d's accuracy lower bound above c's upper
+ * bound, and d no larger and no slower. */
+static int surely_dominates(const struct tune *t, const struct cand *d, const struct cand *c)
+{
+    double dlo, dhi, clo, chi;
+    tune_wilson(d->correct, d->n, t->o->z, &dlo, &dhi);
+    tune_wilson(c->correct, c->n, t->o->z, &clo, &chi);
+    if (!(dlo > chi)) return 0;
+    if (d->bytes > c->bytes) return 0;
+    if (t->has_lat && d->latency > c->latency) return 0;
+    return 1;
+}
+
+/* Successive halving over candidates idx[0..m): each alive candidate is evaluated on prefix
+ * rungs[r]; before the next rung, those that cannot meet the budget or are surely dominated (by
+ * any candidate evaluated at least as far, the earlier stages' included) drop out. The last rung
+ * must be the full split. */
+static int screen(struct tune *t, const int *idx, int m, const int64_t *rungs, int n_rungs)
+{
+    int rc = STATUS_OK;
+    for (int r = 0; r < n_rungs; r++) {
+        int alive = 0;
+        for (int j = 0; j < m; j++) alive += t->c[idx[j]].alive;
+        t->planned += alive;
+        for (int j = 0; j < m && !rc; j++) {
+            if (!t->c[idx[j]].alive) continue;
+            struct db_eval e;
+            rc = cand_eval(t, idx[j], EVAL_VAL, rungs[r], &e);
+        }
+        if (rc || r == n_rungs - 1) break;
+        /* Decide on everything evaluated at this rung or further (earlier stages too). */
+        for (int j = 0; j < m; j++) {
+            struct cand *c = &t->c[idx[j]];
+            if (!c->alive) continue;
+            double lo, hi;
+            tune_wilson(c->correct, c->n, t->o->z, &lo, &hi);
+            if (hi < t->thr) {
+                c->alive = 0;
+                continue;
+            }
+            if ((t->o->max_bytes > 0 && c->bytes > t->o->max_bytes) ||
+                (t->o->max_latency_ms > 0 && t->has_lat && c->latency > t->o->max_latency_ms)) {
+                c->alive = 0;
+                continue;
+            }
+            for (int i = 0; i < t->n && c->alive; i++) {
+                const struct cand *d = &t->c[i];
+                if (d == c || d->n < rungs[r] || (!d->alive && d->full_id < 0)) continue;
+                if (surely_dominates(t, d, c)) c->alive = 0;
+            }
+        }
+    }
+    return rc;
+}
+
+/* ---- YAML of candidates ---- */
+
+static void yaml_leave_alone(const struct tune *t, struct strbuf *b)
+{
+    if (!t->sp->n_leave_alone) return;
+    sb_printf(b, "  module_name_configs:\n");
+    for (int i = 0; i < t->sp->n_leave_alone; i++) {
+        /* Single-quoted: backslashes stay literal, a quote is doubled. */
+        sb_printf(b, "    '");
+        for (const char *p = t->sp->leave_alone[i]; *p; p++) sb_printf(b, *p == '\'' ? "''" : "%c", *p);
+        sb_printf(b, "': null\n");
+    }
+}
+
+struct global_desc {
+    int bits, group, skm;          /* bits 0: not palettized */
+    double sparsity;               /* 0: not pruned */
+    int int8, a8;                  /* int8 weights; 8-bit activations */
+};
+
+static void global_name(const struct global_desc *g, char *out, size_t n)
+{
+    char part[48];
+    out[0] = 0;
+    if (g->sparsity > 0) {
+        snprintf(part, sizeof part, "prune%g", 100 * g->sparsity);
+        strncat(out, part, n - strlen(out) - 1);
+    }
+    if (g->bits) {
+        snprintf(part, sizeof part, "%spal%d%s%s", out[0] ? "-" : "", g->bits, g->group ? "" : "", g->skm ? "-skm" : "");
+        strncat(out, part, n - strlen(out) - 1);
+        if (g->group) {
+            snprintf(part, sizeof part, "-g%d", g->group);
+            strncat(out, part, n - strlen(out) - 1);
+        }
+    }
+    if (g->int8) strncat(out, out[0] ? (g->a8 ? "-w8a8" : "-w8a16") : (g->a8 ? "w8a8" : "w8a16"), n - strlen(out) - 1);
+    else if (g->a8) strncat(out, "-a8", n - strlen(out) - 1);
+}
+
+static void global_yaml(const struct tune *t, const struct global_desc *g, const char *name, struct strbuf *b)
+{
+    sb_printf(b, "# rn50-tune tune: global candidate %s\n", name);
+    if (g->sparsity > 0) {
+        sb_printf(b, "pruning:\n  global_config:\n    target_sparsity: %g\n    granularity: per_scalar\n", g->sparsity);
+        yaml_leave_alone(t, b);
+    }
+    if (g->bits) {
+        sb_printf(b, "palettization:\n  global_config:\n    n_bits: %d\n", g->bits);
+        if (g->group) sb_printf(b, "    granularity: per_grouped_channel\n    group_size: %d\n    channel_axis: 0\n", g->group);
+        else sb_printf(b, "    granularity: per_tensor\n");
+        sb_printf(b, "    algorithm: %s\n", g->skm ? "skm" : "kmeans");
+        yaml_leave_alone(t, b);
+    }
+    if (g->int8 || g->a8) {
+        sb_printf(b, "quantization:\n  global_config:\n    quantization_scheme: symmetric\n");
+        if (g->int8) sb_printf(b, "    weight_dtype: int8\n");
+        sb_printf(b, "    activation_dtype: %s\n", g->a8 ? "int8" : "float16");
+        if (g->a8) sb_printf(b, "    activation_observer: moving_average_min_max\n    calibration_samples: 128\n");
+        yaml_leave_alone(t, b);
+    }
+    if (!g->sparsity && !g->bits && !g->int8 && !g->a8) sb_printf(b, "{}\n");
+}
+
+/* The config of a per-layer genome: for each family used, every eligible layer by its exact
+ * (anchored, dots escaped) name, with its config or null. */
+static void mixed_yaml(const struct tune *t, const unsigned char *genome, const char *name, struct strbuf *b)
+{
+    const struct compress_plan *p = &t->c[t->base].plan;
+    sb_printf(b, "# rn50-tune tune: per-layer mixed candidate %s\n", name);
+    static const char *const section[3] = { "pruning", "palettization", "quantization" };
+    static const enum choice_kind kind_of[3] = { CH_PRUNE, CH_PAL, CH_INT8 };
+    int any_layer = 0;
+    for (int s = 0; s < 3; s++) {
+        int used = 0;
+        for (int i = 0; i < t->n_elig; i++) used |= t->choice[genome[i]].kind == kind_of[s];
+        if (!used) continue;
+        any_layer = 1;
+        sb_printf(b, "%s:\n  module_name_configs:\n", section[s]);
+        for (int i = 0; i < t->n_elig; i++) {
+            const struct choice *ch = &t->choice[genome[i]];
+            char esc[96];
+            const char *src = p->info[t->elig[i]].name;
+            size_t k = 0;
+            for (; *src && k + 2 < sizeof esc; src++) {
+                if (*src == '.') esc[k++] = '\\';
+                esc[k++] = *src;
+            }
+            esc[k] = 0;
+            if (ch->kind != kind_of[s]) sb_printf(b, "    %s: null\n", esc);
+            else if (ch->kind == CH_PAL)
+                sb_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", esc, ch->bits, t->mixed_alg);
+            else if (ch->kind == CH_PRUNE) sb_printf(b, "    %s: {target_sparsity: %g, granularity: per_scalar}\n", esc, ch->sparsity);
+            else sb_printf(b, "    %s: {weight_dtype: int8, activation_dtype: float16}\n", esc);
+        }
+    }
+    if (!any_layer) sb_printf(b, "{}\n");
+}
+
+/* ---- stages ---- */
+
+static int stage_baseline(struct tune *t)
+{
+    t->stage = "baseline";
+    int rc = cand_add(t, "baseline", "baseline", 0, "# rn50-tune tune: the uncompressed (fp16) baseline\n{}\n", NULL, &t->base);
+    if (rc) return rc;
+    t->planned++;
+    struct db_eval e;
+    if ((rc = cand_eval(t, t->base, EVAL_VAL, t->n_val, &e))) return rc;
+    const double base = top1_of(&t->c[t->base]);
+    t->thr_budget = pareto_budget_threshold(base, t->o->budget, t->o->budget_relative ? PARETO_BUDGET_RELATIVE : PARETO_BUDGET_ABSOLUTE);
+    t->thr = t->thr_budget + t->o->margin;
+    fprintf(stderr, "tune: baseline val top-1 %.2f %% (%lld images), %.1f KiB; budget %s: val top-1 >= %.2f %% (+ margin %.2f = %.2f %%)\n",
+            base, (long long)t->n_val, t->c[t->base].bytes / 1024.0, t->o->budget_text, t->thr_budget, t->o->margin, t->thr);
+    return STATUS_OK;
+}
+
+static int stage_global(struct tune *t, int **idx_out, int *m_out)
+{
+    t->stage = "global";
+    const struct space *sp = t->sp;
+    struct global_desc w[1 + 2 * SPACE_MAX_CHOICES * SPACE_MAX_CHOICES + 2];
+    int nw = 0;
+    w[nw++] = (struct global_desc){ 0 };   /* weights untouched (only pruned) */
+    for (int bi = 0; bi < sp->n_n_bits; bi++)
+        for (int gi = 0; gi < sp->n_group; gi++)
+            for (int skm = 0; skm < 2; skm++) {
+                if (!((t->o->workflows >> skm) & 1)) continue;   /* SPACE_PTQ = 1, SPACE_CALIB = 2 */
+                w[nw++] = (struct global_desc){ .bits = sp->n_bits[bi], .group = sp->group[gi], .skm = skm };
+            }
+    if (sp->w8a16) w[nw++] = (struct global_desc){ .int8 = 1 };
+    if (sp->w8a8 && (t->o->workflows & SPACE_CALIB)) w[nw++] = (struct global_desc){ .int8 = 1, .a8 = 1 };
+    int *idx = malloc(sizeof(int) * (size_t)(nw * 2 * (sp->n_sparsity + 1) + 1));
+    if (!idx) return status_error(STATUS_NOMEM, "out of memory");
+    int m = 0, rc = STATUS_OK;
+    for (int si = -1; si < sp->n_sparsity && !rc; si++) {
+        const double s = si < 0 ? 0.0 : sp->sparsity[si];
+        for (int wi = 0; wi < nw && !rc; wi++) {
+            for (int a8 = 0; a8 < 2 && !rc; a8++) {
+                struct global_desc g = w[wi];
+                g.sparsity = s;
+                if (a8) {   /* palettized weights with 8-bit activations */
+                    if (!g.bits || !sp->w8a8 || !(sp->joint & SPACE_JOINT_PAL_ACT) || !(t->o->workflows & SPACE_CALIB)) continue;
+                    g.a8 = 1;
+                }
+                if (!g.bits && !g.int8 && s == 0) continue;                         /* the baseline */
+                if (s > 0 && g.bits && !(sp->joint & SPACE_JOINT_PRUNE_PAL)) continue;
+                if (s > 0 && g.int8 && !(sp->joint & SPACE_JOINT_PRUNE_QUANT)) continue;
+                if (s > 0 && g.a8 && g.bits) continue;                             /* three families: not in the grid */
+                char name[96], fname[104];
+                global_name(&g, name, sizeof name);
+                snprintf(fname, sizeof fname, "g-%s", name);
+                struct strbuf b = { 0 };
+                global_yaml(t, &g, name, &b);
+                if (b.oom) rc = status_error(STATUS_NOMEM, "out of memory");
+                int k = -1;
+                if (!rc) rc = cand_add(t, fname, "global", 0, b.p, NULL, &k);
+                free(b.p);
+                if (!rc && k != t->base) {
+                    int dup = 0;
+                    for (int j = 0; j < m; j++) dup |= idx[j] == k;
+                    if (!dup) idx[m++] = k;
+                }
+            }
+        }
+    }
+    if (rc) {
+        free(idx);
+        return rc;
+    }
+    fprintf(stderr, "tune: %d global candidates\n", m);
+    int64_t rungs[TUNE_MAX_RUNGS + 1];
+    int nr = 0;
+    for (int r = 0; r < t->o->n_rungs; r++)
+        if (t->o->rungs[r] < t->n_val && (nr == 0 || t->o->rungs[r] > rungs[nr - 1])) rungs[nr++] = t->o->rungs[r];
+    rungs[nr++] = t->n_val;
+    rc = screen(t, idx, m, rungs, nr);
+    *idx_out = idx;
+    *m_out = m;
+    return rc;
+}
+
+/* Chooses the eligible layers and the per-layer choices of the mixed stages. */
+static int mixed_setup(struct tune *t)
+{
+    const struct compress_plan *p = &t->c[t->base].plan;
+    t->elig = malloc(sizeof(int) * (size_t)p->n_layers);
+    if (!t->elig) return status_error(STATUS_NOMEM, "out of memory");
+    for (int i = 0; i < p->n_layers; i++)
+        if (p->info[i].OC * p->info[i].K > p->weight_threshold && !space_leaves_alone(t->sp, p->info[i].name)) t->elig[t->n_elig++] = i;
+    t->choice[t->n_choice++] = (struct choice){ .kind = CH_LEAVE, .name = "fp16" };
+    for (int i = 0; i < t->sp->n_layer_bits; i++) {
+        struct choice c = { .kind = CH_PAL, .bits = t->sp->layer_bits[i] };
+        snprintf(c.name, sizeof c.name, "pal%d", c.bits);
+        t->choice[t->n_choice++] = c;
+    }
+    /* Sparse fp16 storage (mask + fp16 nonzeros) and int8 weights never beat palettization in
+     * bytes; they are choices only when latency is the objective. */
+    if (t->o->objective == TUNE_LATENCY) {
+        for (int i = 0; i < t->sp->n_layer_sparsity; i++) {
+            struct choice c = { .kind = CH_PRUNE, .sparsity = t->sp->layer_sparsity[i] };
+            snprintf(c.name, sizeof c.name, "prune%.0f", 100 * c.sparsity);
+            t->choice[t->n_choice++] = c;
+        }
+        if (t->sp->w8a16 || t->sp->w8a8) t->choice[t->n_choice++] = (struct choice){ .kind = CH_INT8, .name = "int8" };
+    }
+    /* Sensitive k-means when calibration data is allowed: it is never worse than plain k-means
+     * on this model (results/rn50-fmnist/ptq.csv); the sensitivities are measured with plain
+     * k-means, which makes them conservative. */
+    t->mixed_alg = (t->o->workflows & SPACE_CALIB) ? "skm" : "kmeans";
+    t->mixed_workflow = (t->o->workflows & SPACE_CALIB) ? "calib" : "ptq";
+    return STATUS_OK;
+}
+
+/* Sensitivity tables: dloss[i*k+c] (mean cross-entropy increase per image), gain in bytes or ms. */
+static int stage_sensitivity(struct tune *t, double *dloss, double *saving)
+{
+    t->stage = "sensitivity";
+    const int k = t->n_choice;
+    const int64_t n = t->o->sens_images < t->n_val ? t->o->sens_images : t->n_val;
+    struct db_eval e;
+    int rc = STATUS_OK;
+    t->planned += 1 + t->n_elig * (k - 1);
+    if ((rc = cand_eval(t, t->base, EVAL_VAL, n, &e))) return rc;
+    const double base_loss = e.loss / (double)n;
+    double base_bytes, base_lat;
+    if ((rc = evaluator_estimate(t->ev, &t->c[t->base].plan, &base_bytes, &base_lat))) return rc;
+    unsigned char *genome = calloc((size_t)t->n_elig, 1);
+    if (!genome) return status_error(STATUS_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_elig && !rc; i++) {
+        dloss[i * k] = 0;
+        saving[i * k] = 0;
+        for (int c = 1; c < k && !rc; c++) {
+            memset(genome, 0, (size_t)t->n_elig);
+            genome[i] = (unsigned char)c;
+            char name[128];
+            snprintf(name, sizeof name, "s-%s-%s", t->c[t->base].plan.info[t->elig[i]].name, t->choice[c].name);
+            /* Sensitivity is measured with plain k-means (no Fisher pass per evaluation). */
+            const char *alg = t->mixed_alg;
+            t->mixed_alg = "kmeans";
+            struct strbuf b = { 0 };
+            mixed_yaml(t, genome, name, &b);
+            t->mixed_alg = alg;
+            int idx = -1;
+            rc = b.oom ? status_error(STATUS_NOMEM, "out of memory") : cand_add(t, name, "sensitivity", 1, b.p, genome, &idx);
+            free(b.p);
+            if (rc) break;
+            if ((rc = cand_eval(t, idx, EVAL_VAL, n, &e))) break;
+            dloss[i * k + c] = fmax(0.0, e.loss / (double)n - base_loss);
+            double bytes, lat;
+            if ((rc = evaluator_estimate(t->ev, &t->c[idx].plan, &bytes, &lat))) break;
+            saving[i * k + c] = t->o->objective == TUNE_LATENCY ? base_lat - lat : base_bytes - bytes;
+        }
+    }
+    free(genome);
+    return rc;
+}
+
+static int add_mixed(struct tune *t, const unsigned char *genome, const char *stage, int *idx)
+{
+    uint64_t h = db_fnv1a(DB_FNV_OFFSET, genome, (size_t)t->n_elig);
+    h = db_fnv1a(h, t->mixed_alg, strlen(t->mixed_alg));
+    char hex[DB_HASH_LEN + 1], name[64];
+    db_hex(h, hex);
+    snprintf(name, sizeof name, "m-%.10s", hex);
+    struct strbuf b = { 0 };
+    mixed_yaml(t, genome, name, &b);
+    int rc = b.oom ? status_error(STATUS_NOMEM, "out of memory") : cand_add(t, name, stage, 1, b.p, genome, idx);
+    free(b.p);
+    return rc;
+}
+
+/* The best fully evaluated point within budget for the objective (global stage), or the baseline. */
+static double best_metric(const struct tune *t, int mixed)
+{
+    double best = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency : t->c[t->base].bytes;
+    for (int i = 0; i < t->n; i++) {
+        const struct cand *c = &t->c[i];
+        if (c->full_id < 0 || c->mixed != mixed || top1_of(c) < t->thr) continue;
+        const double m = t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
+        if (m < best) best = m;
+    }
+    return best;
+}
+
+static int stage_mixed(struct tune *t, const double *dloss, const double *saving, int **pop, int *n_pop)
+{
+    t->stage = "mixed";
+    const int m = t->n_elig, k = t->n_choice;
+    double max_saving = 0;
+    for (int i = 0; i < m; i++) {
+        double best = 0;
+        for (int c = 0; c < k; c++) best = fmax(best, saving[i * k + c]);
+        max_saving += best;
+    }
+    int *gain = malloc(sizeof(int) * (size_t)(m * k));
+    unsigned char *genome = malloc((size_t)m);
+    int *idx = malloc(sizeof(int) * (size_t)(t->o->ladder + 1));
+    if (!gain || !genome || !idx) {
+        free(gain);
+        free(genome);
+        free(idx);
+        return status_error(STATUS_NOMEM, "out of memory");
+    }
+    const double unit = max_saving > 0 ? max_saving / TUNE_DP_UNITS : 1;
+    for (int i = 0; i < m * k; i++) gain[i] = i % k == 0 ? 0 : saving[i] > 0 ? (int)floor(saving[i] / unit) : -1;
+    const double base = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency : t->c[t->base].bytes;
+    const double ref = best_metric(t, 0);
+    int n = 0, rc = STATUS_OK;
+    for (int l = 0; l < t->o->ladder && !rc; l++) {
+        /* Targets from the best global point down to 55 % of it. */
+        const double target = ref * (1.0 - 0.45 * (double)l / (double)(t->o->ladder > 1 ? t->o->ladder - 1 : 1));
+        const int need = (int)ceil((base - target) / unit);
+        if (need > TUNE_DP_UNITS || tune_knapsack(m, k, dloss, gain, need, genome)) continue;
+        int ci = -1;
+        if ((rc = add_mixed(t, genome, "mixed", &ci))) break;
+        int dup = 0;
+        for (int j = 0; j < n; j++) dup |= idx[j] == ci;
+        if (!dup) idx[n++] = ci;
+    }
+    free(gain);
+    free(genome);
+    if (!rc) {
+        fprintf(stderr, "tune: %d per-layer candidates from the dynamic-programming ladder\n", n);
+        const int64_t rungs[2] = { t->o->mixed_rung < t->n_val ? t->o->mixed_rung : t->n_val, t->n_val };
+        rc = screen(t, idx, n, rungs, rungs[0] < t->n_val ? 2 : 1);
+    }
+    *pop = idx;
+    *n_pop = n;
+    return rc;
+}
+
+/* NSGA-II ranking of pool members: constrained domination on (accuracy estimate, objective metric). */
+static double metric_of(const struct tune *t, const struct cand *c)
+{
+    return t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
+}
+
+static int nsga_better(const struct tune *t, const struct cand *a, const struct cand *b)
+{
+    const double va = fmax(0, t->thr - top1_of(a)), vb = fmax(0, t->thr - top1_of(b));
+    if (va != vb) return va < vb;
+    const double aa = top1_of(a), ab = top1_of(b), ma = metric_of(t, a), mb = metric_of(t, b);
+    return aa >= ab && ma <= mb && (aa > ab || ma < mb);
+}
+
+/* Sorts pool by (non-dominated rank, crowding distance descending) and keeps the first keep. */
+static void nsga_select(const struct tune *t, int *pool, int n, int keep, int *out_n)
+{
+    int *rank = calloc((size_t)n, sizeof(int));
+    double *crowd = calloc((size_t)n, sizeof(double));
+    if (!rank || !crowd) {
+        free(rank);
+        free(crowd);
+        *out_n = n < keep ? n : keep;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++)
+            if (j != i && nsga_better(t, &t->c[pool[j]], &t->c[pool[i]])) rank[i]++;   /* domination count as rank */
+    }
+    for (int i = 0; i < n; i++) {   /* crowding along the objective metric among equal ranks */
+        double lo = INFINITY, hi = -INFINITY;
+        const double mi = metric_of(t, &t->c[pool[i]]);
+        double below = -INFINITY, above = INFINITY;
+        for (int j = 0; j < n; j++) {
+            if (rank[j] != rank[i]) continue;
+            const double mj = metric_of(t, &t->c[pool[j]]);
+            lo = fmin(lo, mj);
+            hi = fmax(hi, mj);
+            if (j != i && mj < mi && mj > below) below = mj;
+            if (j != i && mj > mi && mj < above) above = mj;
+        }
+        crowd[i] = !isfinite(below) || !isfinite(above) ? INFINITY : (above - below) / (hi > lo ? hi - lo : 1);
+    }
+    for (int i = 1; i < n; i++)   /* insertion sort: the pool is small */
+        for (int j = i; j > 0; j--) {
+            const int better = rank[j] < rank[j - 1] || (rank[j] == rank[j - 1] && crowd[j] > crowd[j - 1]);
+            if (!better) break;
+            int ti = pool[j]; pool[j] = pool[j - 1]; pool[j - 1] = ti;
+            ti = rank[j]; rank[j] = rank[j - 1]; rank[j - 1] = ti;
+            const double tc = crowd[j]; crowd[j] = crowd[j - 1]; crowd[j - 1] = tc;
+        }
+    free(rank);
+    free(crowd);
+    *out_n = n < keep ? n : keep;
+}
+
+static int stage_nsga2(struct tune *t, int *pop, int n_pop)
+{
+    t->stage = "nsga2";
+    const int m = t->n_elig;
+    struct rng rng;
+    rng_seed(&rng, t->o->seed);
+    int cap = n_pop + t->o->generations * t->o->offspring + 1;
+    int *pool = malloc(sizeof(int) * (size_t)cap);
+    unsigned char *child = malloc((size_t)m);
+    int *kids = malloc(sizeof(int) * (size_t)(t->o->offspring + 1));
+    if (!pool || !child || !kids) {
+        free(pool);
+        free(child);
+        free(kids);
+        return status_error(STATUS_NOMEM, "out of memory");
+    }
+    int n = 0, rc = STATUS_OK;
+    for (int i = 0; i < n_pop; i++) pool[n++] = pop[i];
+    const int P = n_pop > 4 ? n_pop : 4;
+    for (int g = 0; g < t->o->generations && !rc && n >= 2 && !check_time(t); g++) {
+        int np = 0;
+        nsga_select(t, pool, n, P, &np);
+        int nk = 0;
+        for (int o = 0; o < t->o->offspring && !rc; o++) {
+            /* Binary tournaments (the population is sorted, so the smaller index wins). */
+            int a = (int)(rng_next(&rng) % (uint64_t)np), b = (int)(rng_next(&rng) % (uint64_t)np);
+            const int pa = pool[a < b ? a : b];
+            a = (int)(rng_next(&rng) % (uint64_t)np);
+            b = (int)(rng_next(&rng) % (uint64_t)np);
+            const int pb = pool[a < b ? a : b];
+            for (int i = 0; i < m; i++) child[i] = (rng_next(&rng) & 1) ? t->c[pa].genome[i] : t->c[pb].genome[i];
+            /* Mutation: about two layers move one palettization step (or to a random choice). */
+            for (int i = 0; i < m; i++) {
+                if (rng_next(&rng) % (uint64_t)m >= 2) continue;
+                const int c = child[i];
+                if (t->choice[c].kind == CH_PAL && t->n_choice > 2) {
+                    const int up = rng_next(&rng) & 1;
+                    const int nc = up ? c + 1 : c - 1;
+                    if (nc >= 1 && nc < t->n_choice && t->choice[nc].kind == CH_PAL) child[i] = (unsigned char)nc;
+                } else {
+                    child[i] = (unsigned char)(rng_next(&rng) % (uint64_t)t->n_choice);
+                }
+            }
+            int ci = -1;
+            if ((rc = add_mixed(t, child, "nsga2", &ci))) break;
+            int dup = 0;
+            for (int j = 0; j < n; j++) dup |= pool[j] == ci;
+            for (int j = 0; j < nk; j++) dup |= kids[j] == ci;
+            if (!dup) kids[nk++] = ci;
+        }
+        if (rc) break;
+        const int64_t rungs[2] = { t->o->mixed_rung < t->n_val ? t->o->mixed_rung : t->n_val, t->n_val };
+        if ((rc = screen(t, kids, nk, rungs, rungs[0] < t->n_val ? 2 : 1))) break;
+        for (int j = 0; j < nk; j++) pool[n++] = kids[j];
+    }
+    free(pool);
+    free(child);
+    free(kids);
+    return rc;
+}
+
+/* ---- hypervolume ---- */
+
+/* Hypervolume of the fully evaluated points among idx[0..m) (all candidates if idx NULL) within
+ * the budget threshold, against the reference (threshold, baseline bytes, ref latency). */
+static double tune_hv(const struct tune *t, const int *idx, int m)
+{
+    const int n = idx ? m : t->n;
+    struct pareto_point *pts = malloc(sizeof *pts * (size_t)(n + 1));
+    if (!pts) return NAN;
+    int k = 0;
+    for (int j = 0; j < n; j++) {
+        const struct cand *c = &t->c[idx ? idx[j] : j];
+        if (c->full_id < 0) continue;
+        pts[k++] = (struct pareto_point){ top1_of(c), c->bytes, t->has_lat ? c->latency : 0, c->full_id };
+    }
+    const struct cand *b = &t->c[t->base];
+    const struct pareto_point ref = { t->thr_budget, b->bytes, t->has_lat ? t->ref_lat : 1, -1 };
+    const double hv = t->has_lat ? pareto_hypervolume_3d(pts, k, &ref) : pareto_hypervolume_2d(pts, k, PARETO_ACCURACY | PARETO_SIZE, &ref);
+    free(pts);
+    return hv;
+}
+
+/* ---- final ---- */
+
+static int stage_final(struct tune *t, struct report_run *run, struct report_point **pts_out, int *n_pts)
+{
+    t->stage = "final";
+    const struct tune_options *o = t->o;
+    int n_full = 0;
+    for (int i = 0; i < t->n; i++) n_full += t->c[i].full_id >= 0;
+    struct pareto_point *pp = malloc(sizeof *pp * (size_t)(n_full + 1));
+    int *map = malloc(sizeof(int) * (size_t)(n_full + 1));
+    unsigned char *keep = malloc((size_t)n_full + 1);
+    struct report_point *rp = calloc((size_t)n_full + 1, sizeof *rp);
+    int rc = !pp || !map || !keep || !rp ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
+    int k = 0;
+    for (int i = 0; !rc && i < t->n; i++) {
+        struct cand *c = &t->c[i];
+        if (c->full_id < 0) continue;
+        c->within = top1_of(c) >= t->thr && !(o->max_bytes > 0 && c->bytes > o->max_bytes) &&
+                    !(o->max_latency_ms > 0 && t->has_lat && c->latency > o->max_latency_ms);
+        /* Points outside the budget get a NaN accuracy, which keeps them off the front. */
+        pp[k] = (struct pareto_point){ c->within ? top1_of(c) : NAN, c->bytes, t->has_lat ? c->latency : 0, i };
+        map[k++] = i;
+    }
+    if (!rc) pareto_front_in(pp, k, t->objectives, keep);
+    int chosen = -1, n_front = 0;
+    for (int j = 0; !rc && j < k; j++) {
+        struct cand *c = &t->c[map[j]];
+        c->on_front = keep[j];
+        n_front += keep[j];
+    }
+    t->planned += n_front + 1;
+    /* Test accuracy of the front and the baseline. */
+    for (int j = 0; !rc && j < k; j++) {
+        struct cand *c = &t->c[map[j]];
+        if (!c->on_front && map[j] != t->base) continue;
+        struct db_eval e;
+        rc = cand_eval(t, map[j], EVAL_TEST, t->n_test, &e);
+    }
+    /* The chosen point: on the front, by the objective; ties go to the higher val accuracy. */
+    for (int j = 0; !rc && j < k; j++) {
+        const struct cand *c = &t->c[map[j]];
+        if (!c->on_front) continue;
+        if (chosen < 0) { chosen = map[j]; continue; }
+        const struct cand *b = &t->c[chosen];
+        const double mc = o->objective == TUNE_ACCURACY ? -top1_of(c) : metric_of(t, c);
+        const double mb = o->objective == TUNE_ACCURACY ? -top1_of(b) : metric_of(t, b);
+        if (mc < mb || (mc == mb && top1_of(c) > top1_of(b))) chosen = map[j];
+    }
+    const int budget_met = chosen >= 0;
+    if (!rc && chosen < 0) {   /* best effort: the most accurate compressed point */
+        for (int j = 0; j < k; j++)
+            if (map[j] != t->base && (chosen < 0 || top1_of(&t->c[map[j]]) > top1_of(&t->c[chosen]))) chosen = map[j];
+        if (chosen < 0) chosen = t->base;
+        if (!isfinite(t->c[chosen].test_top1)) {
+            struct db_eval e;
+            t->planned++;
+            rc = cand_eval(t, chosen, EVAL_TEST, t->n_test, &e);
+        }
+        fprintf(stderr, "tune: no point meets the budget (val top-1 >= %.2f %%); the best effort is reported\n", t->thr);
+    }
+    if (!rc && chosen >= 0) t->c[chosen].chosen = 1;
+    if (!rc && o->measure_latency)
+        for (int j = 0; j < k && !rc; j++) {
+            struct cand *c = &t->c[map[j]];
+            if (c->on_front || c->chosen || map[j] == t->base) rc = evaluator_measure_ms(t->ev, &c->plan, 15, &c->measured_ms);
+        }
+    if (o->progress_tty) fputc('\n', stderr);
+    if (rc) goto done;
+    const double base_test = t->c[t->base].test_top1;
+    for (int j = 0; j < k; j++) {
+        const struct cand *c = &t->c[map[j]];
+        struct report_point *r = &rp[j];
+        r->id = c->full_id;
+        snprintf(r->workflow, sizeof r->workflow, "%s", c->workflow);
+        snprintf(r->config, sizeof r->config, "%s", c->config);
+        snprintf(r->stage, sizeof r->stage, "%s", c->stage);
+        r->top1_val = top1_of(c);
+        r->top1_test = c->test_top1;
+        r->bytes = c->bytes;
+        r->latency_ms = c->latency;
+        r->latency_measured_ms = c->measured_ms;
+        r->seconds = c->compress_s;
+        r->mixed = c->mixed;
+        r->within_budget = c->within;
+        r->on_front = c->on_front;
+        r->chosen = c->chosen;
+        if (c->on_front && isfinite(c->test_top1) &&
+            c->test_top1 < pareto_budget_threshold(base_test, o->budget, o->budget_relative ? PARETO_BUDGET_RELATIVE : PARETO_BUDGET_ABSOLUTE))
+            fprintf(stderr, "tune: warning: front point %s meets the budget on val (%.2f %%) but not on test (%.2f %%)\n", c->name,
+                    top1_of(c), c->test_top1);
+    }
+    memset(run, 0, sizeof *run);
+    snprintf(run->model, sizeof run->model, "%s", o->model_name);
+    snprintf(run->weights, sizeof run->weights, "%s", o->weights_name ? o->weights_name : "");
+    snprintf(run->data, sizeof run->data, "%s", o->data_name);
+    snprintf(run->device, sizeof run->device, "%s", o->device_name ? o->device_name : "none");
+    static const char *const objective_names[TUNE_OBJECTIVE_COUNT] = { "size", "latency", "accuracy" };
+    snprintf(run->objective, sizeof run->objective, "%s", objective_names[o->objective]);
+    snprintf(run->budget, sizeof run->budget, "%s", o->budget_text);
+    const struct cand *b = &t->c[t->base];
+    run->baseline_top1_val = top1_of(b);
+    run->baseline_top1_test = b->test_top1;
+    run->baseline_bytes = b->bytes;
+    run->baseline_latency_ms = b->latency;
+    run->threshold_top1 = t->thr;
+    run->chosen_id = budget_met ? t->c[chosen].full_id : -1;
+    run->budget_met = budget_met;
+    run->n_evaluations = t->run;
+    run->n_points = k;
+    int *front = malloc(sizeof(int) * (size_t)(n_front + 1));
+    int nf = 0;
+    for (int j = 0; front && j < k; j++)
+        if (t->c[map[j]].on_front) front[nf++] = map[j];
+    run->hypervolume = front ? tune_hv(t, front, nf) : NAN;
+    free(front);
+    if (t->has_lat)
+        snprintf(run->hypervolume_ref, sizeof run->hypervolume_ref, "top-1 %.2f %% (budget), %.0f bytes (baseline), %.4g ms", t->thr_budget,
+                 b->bytes, t->ref_lat);
+    else
+        snprintf(run->hypervolume_ref, sizeof run->hypervolume_ref, "top-1 %.2f %% (budget), %.0f bytes (baseline); 2-D, no latency",
+                 t->thr_budget, b->bytes);
+    run->seconds = elapsed(t);
+    *pts_out = rp;
+    *n_pts = k;
+    rp = NULL;
+    if (chosen >= 0) {
+        const struct cand *c = &t->c[chosen];
+        fprintf(stderr, "tune: chosen %s (%s): val %.2f %%, test %.2f %%, %.1f KiB, %.4g ms predicted%s\n", c->name, c->config, top1_of(c),
+                c->test_top1, c->bytes / 1024.0, c->latency, budget_met ? "" : " (best effort: budget not met)");
+    }
+done:
+    free(pp);
+    free(map);
+    free(keep);
+    free(rp);
+    return rc;
+}
+
+static int write_outputs(struct tune *t, const struct report_run *run, const struct report_point *pts, int n)
+{
+    int rc = report_write_tables(t->o->out_dir, run, pts, n);
+    if (rc) return rc;
+    int chosen = -1;
+    for (int i = 0; i < t->n; i++)
+        if (t->c[i].chosen) chosen = i;
+    if (chosen >= 0) {
+        char dir[1024], path[1024];
+        snprintf(dir, sizeof dir, "%s/chosen", t->o->out_dir);
+        if ((rc = export_coreml_write(&t->c[chosen].plan, dir))) return rc;
+        snprintf(path, sizeof path, "%s/%s", t->o->out_dir, t->c[chosen].config);
+        FILE *f = fopen(path, "rb");
+        char *text = NULL;
+        if (f) {
+            text = calloc(1, 1 << 20);
+            if (text) (void)!fread(text, 1, (1 << 20) - 1, f);
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "%s/chosen.safetensors", t->o->out_dir);
+        rc = evaluator_save(t->ev, &t->c[chosen].plan, path, text);
+        free(text);
+        if (rc) return rc;
+    }
+    return plots_draw(t->o->out_dir);
+}
+
+static int check_meta(struct tune *t, const char *key, const char *value)
+{
+    char have[512];
+    int found = 0;
+    int rc = db_meta_get(t->db, key, have, sizeof have, &found);
+    if (rc) return rc;
+    if (!found) return db_meta_set(t->db, key, value);
+    if (strcmp(have, value) != 0)
+        return status_error(STATUS_BAD_INPUT, "%s/%s: this run was started with %s '%s', not '%s' (resume with the same options, or use another --out)",
+                            t->o->out_dir, DB_FILE, key, have, value);
+    return STATUS_OK;
+}
+
+int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_options *o, struct tune_summary *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    struct tune t;
+    memset(&t, 0, sizeof t);
+    t.ev = ev;
+    t.sp = sp;
+    t.o = o;
+    t.t0 = cli_now();
+    t.stage = "start";
+    t.base = -1;
+    t.n_val = evaluator_split_size(ev, EVAL_VAL);
+    t.n_test = evaluator_split_size(ev, EVAL_TEST);
+    t.has_lat = evaluator_has_latency(ev);
+    t.objectives = t.has_lat ? PARETO_ALL : PARETO_ACCURACY | PARETO_SIZE;
+    db_hex(evaluator_model_hash(ev), t.model_hex);
+    struct report_point *pts = NULL;
+    int n_pts = 0, *gidx = NULL, m_global = 0, *pop = NULL, n_pop = 0;
+    double *dloss = NULL, *saving = NULL;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/configs", o->out_dir);
+    int rc = ensure_dir(path);
+    snprintf(path, sizeof path, "%s/%s", o->out_dir, DB_FILE);
+    if (!rc) rc = db_open(path, 1, &t.db);
+    if (!rc) {
+        char v[64];
+        snprintf(v, sizeof v, "%lld", (long long)t.n_val);
+        rc = check_meta(&t, "model", t.model_hex);
+        if (!rc) rc = check_meta(&t, "val_images", v);
+    }
+    if (!rc) rc = stage_baseline(&t);
+    if (!rc && t.o->objective == TUNE_LATENCY && !t.has_lat)
+        rc = status_error(STATUS_BAD_INPUT, "--objective latency needs a device with a cost model (--device)");
+    if (!rc) rc = stage_global(&t, &gidx, &m_global);
+    if (!rc) {
+        t.ref_lat = t.c[t.base].latency;
+        for (int i = 0; i < t.n; i++)
+            if (isfinite(t.c[i].latency)) t.ref_lat = fmax(t.ref_lat, t.c[i].latency);
+        t.ref_lat *= 1.05;
+    }
+    if (!rc && o->compare_exhaustive) {
+        sum->staged_hv = tune_hv(&t, gidx, m_global);
+        for (int j = 0; j < m_global; j++) sum->staged_full += t.c[gidx[j]].full_id >= 0;
+        t.stage = "grid";
+        t.planned += m_global - sum->staged_full;
+        for (int j = 0; j < m_global && !rc; j++) {
+            struct db_eval e;
+            if (t.c[gidx[j]].full_id < 0) rc = cand_eval(&t, gidx[j], EVAL_VAL, t.n_val, &e);
+        }
+        sum->grid_full = m_global;
+        sum->grid_hv = tune_hv(&t, gidx, m_global);
+        if (o->progress_tty) fputc('\n', stderr);
+        fprintf(stderr, "tune: staged global search: %d of %d candidates evaluated on full val (%.1f %%), hypervolume %.6g of the grid's %.6g (%.2f %%)\n",
+                sum->staged_full, sum->grid_full, 100.0 * sum->staged_full / (m_global ? m_global : 1), sum->staged_hv, sum->grid_hv,
+                100.0 * sum->staged_hv / sum->grid_hv);
+    }
+    if (!rc && !o->global_only && sp->per_layer && !check_time(&t)) {
+        rc = mixed_setup(&t);
+        const size_t cells = (size_t)t.n_elig * (size_t)t.n_choice;
+        if (!rc && t.n_elig > 0 && t.n_choice > 1) {
+            dloss = calloc(cells, sizeof *dloss);
+            saving = calloc(cells, sizeof *saving);
+            if (!dloss || !saving) rc = status_error(STATUS_NOMEM, "out of memory");
+            if (!rc) rc = stage_sensitivity(&t, dloss, saving);
+            if (!rc && !check_time(&t)) rc = stage_mixed(&t, dloss, saving, &pop, &n_pop);
+            if (!rc && !check_time(&t) && o->generations > 0) rc = stage_nsga2(&t, pop, n_pop);
+        }
+    }
+    struct report_run run;
+    if (!rc) rc = stage_final(&t, &run, &pts, &n_pts);
+    if (!rc) rc = write_outputs(&t, &run, pts, n_pts);
+    if (!rc) {
+        sum->n_evals_run = t.run;
+        sum->n_evals_loaded = t.loaded;
+        sum->n_points = n_pts;
+        for (int i = 0; i < n_pts; i++) sum->n_front += pts[i].on_front;
+        sum->chosen_id = run.chosen_id;
+        sum->budget_met = run.budget_met;
+        sum->hypervolume = run.hypervolume;
+    }
+    if (rc && o->progress_tty) fputc('\n', stderr);
+    free(pts);
+    free(gidx);
+    free(pop);
+    free(dloss);
+    free(saving);
+    free(t.elig);
+    for (int i = 0; i < t.n; i++) cand_free(&t.c[i]);
+    free(t.c);
+    db_close(t.db);
+    return rc;
+}
