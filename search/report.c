@@ -286,14 +286,33 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
     if (r->budget_met && chosen) {
         putf(b, "point %" PRId64 " meets the budget and is the best for the objective (%s) |\n", chosen->id,
              r->objective);
-    } else if (chosen) {
+    }
+    if (!r->budget_met && chosen) {
         putf(b, "**no point met the budget**; the best effort is point %" PRId64 " (top-1 on val ", chosen->id);
         md_num(b, chosen->top1_val, "%.2f %%");
         strbuf_str(b, ", ");
         md_num(b, r->threshold_top1 - chosen->top1_val, "%.2f");
         strbuf_str(b, " points below the threshold) |\n");
-    } else {
-        strbuf_str(b, "**no point met the budget** and no point was evaluated |\n");
+    }
+    if (!chosen) strbuf_str(b, r->budget_met ? "no chosen point recorded |\n" : "**no point met the budget** and no point was evaluated |\n");
+    if (chosen) {
+        strbuf_str(b, "| chosen | ");
+        md_config(b, chosen);
+        strbuf_str(b, " (");
+        md_text(b, chosen->workflow);
+        strbuf_str(b, ", ");
+        md_text(b, chosen->stage);
+        strbuf_str(b, "): top-1 ");
+        md_num(b, chosen->top1_val, "%.2f %%");
+        strbuf_str(b, " val, ");
+        md_num(b, chosen->top1_test, "%.2f %%");
+        strbuf_str(b, " test; ");
+        md_num(b, chosen->bytes / MIB, "%.2f MiB");
+        strbuf_str(b, "; ");
+        md_num(b, chosen->latency_ms, "%.3g ms");
+        strbuf_str(b, " predicted, ");
+        md_num(b, chosen->latency_measured_ms, "%.3g ms");
+        strbuf_str(b, " measured; its coremltools configs in `chosen/` |\n");
     }
     strbuf_str(b, "| hypervolume | ");
     md_num(b, r->hypervolume, "%.6g");

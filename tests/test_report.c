@@ -161,6 +161,8 @@ static void test_round_trip(const char *dir)
     snprintf(path, sizeof path, "%s/summary.md", dir);
     char *md = slurp(path);
     CHECK(md && strstr(md, "point 3 meets the budget"));
+    CHECK(md && strstr(md, "| chosen | `c/line break.yaml` (calib, mixed): top-1 0.10 % val, n/a test; 11.23 MiB; "
+                           "38.1 ms predicted, n/a measured;"));
     CHECK(md && strstr(md, "| baseline | uncompressed (fp16) | 93.72 | 93.40 |"));
     CHECK(md && strstr(md, "reference point: top-1 0 %, 50 MiB, 200 ms"));
     CHECK(md && strstr(md, "4 run this time, 5 points in total"));
