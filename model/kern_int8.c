@@ -20,9 +20,9 @@ struct k8 {
     struct conv_kernel base;
     int H, W, OH, OW;
     int direct;       /* stride-1 "same": shifted reads of the channel-interleaved input */
-    int ntap;         /* taps read per channel group (direct: KH*KW; im2col: 1) */
-    int G;            /* channel groups of 4: ceil(IC/4) direct, ceil(K/4) im2col */
-    int64_t K4;       /* dwords per packed weight row, G * ntap */
+    int ntap;         /* taps the GEMM reads per packed row (direct: KH*KW; im2col: 1) */
+    int G;            /* channel groups of 4: ceil(IC/4) */
+    int64_t K4;       /* dwords per packed weight row, G * KH * KW, in (group, tap) order */
     int32_t *wp;      /* [OC][K4]: 4 s8 weights per dword */
     int32_t *corr;    /* [OC]: Z * sum_k q_w[oc, k] */
     float *scale;     /* [OC]: s_x * s_w[oc] */
@@ -110,75 +110,47 @@ T512 static void pack_direct_avx512(const struct k8 *k, const float *x, int64_t 
 }
 #endif
 
-/* im2col: xq [IC][n*H*W] codes -> b[g][j], row k = 4g+i of the [K, n*OH*OW] im2col matrix in
- * byte i of each dword; padding and rows past K get Z. */
-static void pack_im2col(const struct k8 *k, const uint8_t *xq, int n, int32_t *b)
-{
-    const struct conv_desc *d = &k->base.d;
-    const int H = k->H, W = k->W, OH = k->OH, OW = k->OW, s = d->stride, p = d->pad, khw = d->KH * d->KW;
-    const int64_t K = conv_k(d), hw = (int64_t)H * W, ohw = (int64_t)OH * OW, cols = n * ohw;
-    RN_ASSERT(OW <= 256);
-    #pragma omp parallel for schedule(static)
-    for (int g = 0; g < k->G; g++) {
-        uint8_t row[4][256 + 16];
-        memset(row, 0, sizeof row);
-        for (int img = 0; img < n; img++)
-            for (int oh = 0; oh < OH; oh++) {
-                for (int i = 0; i < 4; i++) {
-                    const int64_t r = 4 * (int64_t)g + i;
-                    uint8_t *dst = row[i];
-                    const int kh = (int)(r % khw / d->KW), kw = (int)(r % d->KW), ic = (int)(r / khw);
-                    const int ih = oh * s - p + kh;
-                    if (r >= K || ih < 0 || ih >= H) {
-                        memset(dst, k->Z, (size_t)OW);
-                        continue;
-                    }
-                    const uint8_t *srow = xq + (int64_t)ic * n * hw + img * hw + (int64_t)ih * W;
-                    for (int ow = 0; ow < OW; ow++) {
-                        const int iw = ow * s - p + kw;
-                        dst[ow] = iw >= 0 && iw < W ? srow[iw] : (uint8_t)k->Z;
-                    }
-                }
-                int32_t *out = b + (int64_t)g * cols + img * ohw + (int64_t)oh * OW;
-                for (int ow = 0; ow < OW; ow++)
-                    out[ow] = (int32_t)((uint32_t)row[0][ow] | (uint32_t)row[1][ow] << 8 | (uint32_t)row[2][ow] << 16 |
-                                        (uint32_t)row[3][ow] << 24);
-            }
-    }
-}
-
-/* Codes of images [0, n) of every channel: x rows c*ldx -> xq [IC][len]. */
-static void quantize_planes_portable(const struct k8 *k, const float *x, int64_t ldx, int64_t len, uint8_t *xq)
-{
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < k->base.d.IC; c++)
-        for (int64_t j = 0; j < len; j++) xq[c * len + j] = (uint8_t)k8_code(k, x[c * ldx + j]);
-}
-
-#ifdef KERN_X86
-T512 static void quantize_planes_avx512(const struct k8 *k, const float *x, int64_t ldx, int64_t len, uint8_t *xq)
-{
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < k->base.d.IC; c++) {
-        const float *src = x + c * ldx;
-        uint8_t *dst = xq + c * len;
-        for (int64_t j = 0; j < len; j += 16) {
-            const __mmask16 m = len - j >= 16 ? 0xffff : (__mmask16)((1u << (len - j)) - 1);
-            _mm_mask_storeu_epi8(dst + j, m, _mm512_cvtepi32_epi8(k8_code_v(k, _mm512_maskz_loadu_ps(m, src + j))));
-        }
-    }
-}
-#endif
-
-static void quantize_planes(const struct k8 *k, const float *x, int64_t ldx, int64_t len, uint8_t *xq)
+/* Direct packing: the portable or AVX-512 version. */
+static void pack_direct(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int32_t *b)
 {
 #ifdef KERN_X86
     if (kern_cpu_avx512()) {
-        quantize_planes_avx512(k, x, ldx, len, xq);
+        pack_direct_avx512(k, x, ldx, cols, b);
         return;
     }
 #endif
-    quantize_planes_portable(k, x, ldx, len, xq);
+    pack_direct_portable(k, x, ldx, cols, b);
+}
+
+/* im2col over the packed input: src [G][n*H*W] dwords -> dst [G*ntap][n*OH*OW], row g*ntap + t
+ * holding tap t of channel group g (the weights' order); padding gets the dword of Z codes. */
+static void im2col_dwords(const struct k8 *k, const int32_t *src, int n, int32_t *dst)
+{
+    const struct conv_desc *d = &k->base.d;
+    const int H = k->H, W = k->W, OH = k->OH, OW = k->OW, s = d->stride, p = d->pad, ntap = d->KH * d->KW;
+    const int64_t hw = (int64_t)H * W, ohw = (int64_t)OH * OW, cols = n * ohw;
+    const int32_t zfill = (int32_t)((uint32_t)k->Z * 0x01010101u);
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < k->G * ntap; r++) {
+        const int g = r / ntap, t = r % ntap, kh = t / d->KW, kw = t % d->KW;
+        /* Output columns whose input column lies inside [0, W). */
+        int lo = 0, hi = OW;
+        while (lo < OW && lo * s - p + kw < 0) lo++;
+        while (hi > lo && (hi - 1) * s - p + kw >= W) hi--;
+        int32_t *out = dst + (int64_t)r * cols;
+        for (int img = 0; img < n; img++)
+            for (int oh = 0; oh < OH; oh++, out += OW) {
+                const int ih = oh * s - p + kh;
+                if (ih < 0 || ih >= H) {
+                    for (int ow = 0; ow < OW; ow++) out[ow] = zfill;
+                    continue;
+                }
+                const int32_t *row = src + (int64_t)g * n * hw + img * hw + (int64_t)ih * W + kw - p;
+                for (int ow = 0; ow < lo; ow++) out[ow] = zfill;
+                for (int ow = lo; ow < hi; ow++) out[ow] = row[ow * s];
+                for (int ow = hi; ow < OW; ow++) out[ow] = zfill;
+            }
+    }
 }
 
 /* ---- the GEMM over packed input ---- */
@@ -224,7 +196,7 @@ static void k8_block_portable(const struct k8_call *c, int64_t j0, int m0, int m
     for (int oc = m0; oc < m1; oc++) {
         int32_t acc[NB] = { 0 };
         const int32_t *a = k->wp + oc * k->K4;
-        for (int g = 0; g < k->G; g++)
+        for (int g = 0; g < (int)(k->K4 / c->ntap); g++)
             for (int t = 0; t < c->ntap; t++) {
                 const uint32_t w = (uint32_t)a[g * c->ntap + t];
                 const int32_t w0 = (int8_t)(w & 0xff), w1 = (int8_t)(w >> 8 & 0xff), w2 = (int8_t)(w >> 16 & 0xff),
@@ -344,7 +316,7 @@ TVNNI static void k8_block_vnni(const struct k8_call *c, int64_t j0, int m0, int
     const __m512i zfill = _mm512_set1_epi32((int)((uint32_t)k->Z * 0x01010101u));
     for (int m = m0; m < m1; m += MR) {
         const int mr = m1 - m < MR ? m1 - m : MR;
-        k8_tile_any(mr, nv, c->ntap, k->G, k->wp + m * k->K4, k->K4, c->b + j0, c->ldb, c->shift, mt, tail, zfill,
+        k8_tile_any(mr, nv, c->ntap, (int)(k->K4 / c->ntap), k->wp + m * k->K4, k->K4, c->b + j0, c->ldb, c->shift, mt, tail, zfill,
                     k->base.bias ? k->base.bias + m : NULL, k->scale + m, k->corr + m,
                     c->res ? c->res + m * c->ldc + j0 : NULL, c->relu, c->oq, c->y + m * c->ldc + j0, c->ldc);
     }
@@ -400,7 +372,7 @@ static int64_t k8_scratch_per_image(const struct conv_kernel *base, int64_t ohw)
     (void)ohw;
     const int64_t hw = (int64_t)k->H * k->W;
     if (k->direct) return k->G * hw;
-    return (base->d.IC * hw + 3) / 4 + k->G * (int64_t)k->OH * k->OW;
+    return k->G * hw + k->G * (int64_t)base->d.KH * base->d.KW * k->OH * k->OW;
 }
 
 static void k8_forward(const struct conv_kernel *base, const float *x, int N, int H, int W, const float *residual,
@@ -419,14 +391,9 @@ static void k8_forward(const struct conv_kernel *base, const float *x, int N, in
                              .y = y + n0 * ohw, .ldc = (int64_t)N * ohw };
         c.oinv = out_q && out_q->scale > 0 ? 1.0f / out_q->scale : 0.0f;
         int32_t *b = (int32_t *)scratch;
+        pack_direct(k, x + n0 * hw, (int64_t)N * hw, n * hw, b);
         if (k->direct) {
             c.cols = n * hw;
-#ifdef KERN_X86
-            if (kern_cpu_avx512())
-                pack_direct_avx512(k, x + n0 * hw, (int64_t)N * hw, c.cols, b);
-            else
-#endif
-                pack_direct_portable(k, x + n0 * hw, (int64_t)N * hw, c.cols, b);
             c.hw = hw;
             c.N = n;
             c.H = H;
@@ -435,11 +402,9 @@ static void k8_forward(const struct conv_kernel *base, const float *x, int N, in
             c.pad = base->d.pad;
             c.ntap = k->ntap;
         } else {
-            uint8_t *xq = (uint8_t *)scratch;
-            const int64_t xq_floats = (base->d.IC * hw * n + 3) / 4;
-            b = (int32_t *)(scratch + xq_floats);
-            quantize_planes(k, x + n0 * hw, (int64_t)N * hw, n * hw, xq);
-            pack_im2col(k, xq, n, b);
+            int32_t *col = b + k->G * n * hw;
+            im2col_dwords(k, b, n, col);
+            b = col;
             c.cols = n * ohw;
             c.hw = c.cols;
             c.N = 1;
@@ -482,8 +447,8 @@ struct conv_kernel *kern_int8_new(const struct conv_desc *d, int H, int W, const
     const int khw = d->KH * d->KW;
     const int64_t K = conv_k(d);
     k->ntap = k->direct ? khw : 1;
-    k->G = k->direct ? (d->IC + 3) / 4 : (int)((K + 3) / 4);
-    k->K4 = (int64_t)k->G * k->ntap;
+    k->G = (d->IC + 3) / 4;
+    k->K4 = (int64_t)k->G * khw;
     k->in_q = *in_q;
     k->inv = 1.0f / in_q->scale;
     k->off = in_q->qmin < 0 ? 128 : 0;
@@ -501,18 +466,9 @@ struct conv_kernel *kern_int8_new(const struct conv_desc *d, int H, int W, const
         for (int64_t kk = 0; kk < K; kk++) {
             const int8_t w = q[oc * K + kk];
             sum += w;
-            /* dword index and byte: direct (group of the channel, tap), im2col (k / 4). */
-            int64_t dw;
-            int byte;
-            if (k->direct) {
-                const int ic = (int)(kk / khw), t = (int)(kk % khw);
-                dw = (int64_t)(ic / 4) * khw + t;
-                byte = ic % 4;
-            } else {
-                dw = kk / 4;
-                byte = (int)(kk % 4);
-            }
-            row[4 * dw + byte] = (uint8_t)w;
+            /* dword (group of the channel, tap), byte: the channel within its group. */
+            const int ic = (int)(kk / khw), t = (int)(kk % khw);
+            row[4 * ((int64_t)(ic / 4) * khw + t) + ic % 4] = (uint8_t)w;
         }
         k->corr[oc] = k->Z * sum;
         k->scale[oc] = in_q->scale * w_scale[oc];

@@ -10,11 +10,12 @@
  * ([-127, 127]); Z is u's code for 0. vpdpbusd then computes sum_k q_w * u, and the constant
  * Z * sum_k q_w[oc,k] (precomputed per output channel) is subtracted. Padding is filled with Z.
  *
- * Layout: 4 consecutive k of one output pixel form one 32-bit lane. Stride-1 "same" convs
- * (1x1, 3x3 pad 1) pack only the input, 4 channels interleaved per pixel, [ceil(IC/4)][pixels][4],
- * and read each tap as a shifted, masked window of it (k order: channel group, then tap); other
- * convs (stride 2, the 7x7 stem) im2col into [ceil(K/4)][pixels][4] (k order of torch's weights).
- * Weights are packed once as [OC][K4] dwords. The register tile is 6 output channels x 64 pixels. */
+ * Layout: 4 input channels of one pixel form one 32-bit lane: the input is packed (and quantized)
+ * once as [ceil(IC/4)][pixels][4] codes, k in (channel group, tap) order. Stride-1 "same" convs
+ * (1x1, 3x3 pad 1) read each tap as a shifted, masked window of it; other convs (stride 2, the
+ * 7x7 stem) first copy those windows into an im2col of dwords, [groups * taps][output pixels].
+ * Weights are packed once as [OC][groups * taps] dwords. The register tile is 6 output channels x
+ * 64 pixels (24 zmm accumulators, 24 vpdpbusd per 4 loads and 6 broadcasts). */
 #ifndef RN_KERN_INT8_H
 #define RN_KERN_INT8_H
 

@@ -20,6 +20,7 @@ struct ksp {
     int64_t *row;      /* [OC + 1]: nonzeros of output channel oc are [row[oc], row[oc+1]) */
     float *val;        /* [nnz] */
     int32_t *k;        /* [nnz]: k index in [0, K) (ic * ntap + tap) */
+    uint32_t *ict;     /* [nnz]: ic << 8 | tap, so the SIMD loop needs no division */
 };
 
 double kern_sparsity(const float *w, const uint8_t *mask, int64_t n)
@@ -60,14 +61,15 @@ static void ksp_rows_portable(const struct ksp *s, const float *col, int64_t ldb
 /* One output channel x one column block: nonzeros [e0, e1); tap t of channel ic reads
  * b + ic*ldb + shift[t] under masks mt[t]. */
 T512 __attribute__((always_inline)) static inline void
-ksp_row(const int nv, const struct ksp *s, int64_t e0, int64_t e1, const float *b, int64_t ldb, const int64_t *shift,
+ksp_row(const int nv, const int flat, const struct ksp *s, int64_t e0, int64_t e1, const float *b, int64_t ldb, const int64_t *shift,
         const __mmask16 (*mt)[NV], const __mmask16 *tail, float bias, const float *res, int relu, float *y)
 {
-    const int ntap = s->ntap;
+    const uint32_t *ict = flat ? NULL : s->ict;
     __m512 c0 = _mm512_set1_ps(bias), c1 = c0, c2 = c0, c3 = c0;
     for (int64_t e = e0; e < e1; e++) {
-        const int kk = s->k[e], ic = kk / ntap, t = kk - ic * ntap;
-        const float *bt = b + ic * ldb + shift[t];
+        /* flat (im2col'd rows): row k, tap 0; else channel and tap of the shifted plane. */
+        const int t = flat ? 0 : (int)(ict[e] & 0xff);
+        const float *bt = flat ? b + s->k[e] * ldb : b + (int64_t)(ict[e] >> 8) * ldb + shift[t];
         const __m512 w = _mm512_set1_ps(s->val[e]);
         c0 = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mt[t][0], bt), c0);
         if (nv > 1) c1 = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mt[t][1], bt + 16), c1);
@@ -89,21 +91,25 @@ ksp_row(const int nv, const struct ksp *s, int64_t e0, int64_t e1, const float *
 #undef KSP_OUT
 }
 
-T512 static void ksp_row_any(int nv, const struct ksp *s, int64_t e0, int64_t e1, const float *b, int64_t ldb,
+T512 static void ksp_row_any(int nv, int flat, const struct ksp *s, int64_t e0, int64_t e1, const float *b, int64_t ldb,
                              const int64_t *shift, const __mmask16 (*mt)[NV], const __mmask16 *tail, float bias,
                              const float *res, int relu, float *y)
 {
+#define KSP_ROW(nv_) (flat ? ksp_row(nv_, 1, KSP_ARGS) : ksp_row(nv_, 0, KSP_ARGS))
+#define KSP_ARGS s, e0, e1, b, ldb, shift, mt, tail, bias, res, relu, y
     switch (nv) {
-    case 1: ksp_row(1, s, e0, e1, b, ldb, shift, mt, tail, bias, res, relu, y); break;
-    case 2: ksp_row(2, s, e0, e1, b, ldb, shift, mt, tail, bias, res, relu, y); break;
-    case 3: ksp_row(3, s, e0, e1, b, ldb, shift, mt, tail, bias, res, relu, y); break;
-    default: ksp_row(4, s, e0, e1, b, ldb, shift, mt, tail, bias, res, relu, y); break;
+    case 1: KSP_ROW(1); break;
+    case 2: KSP_ROW(2); break;
+    case 3: KSP_ROW(3); break;
+    default: KSP_ROW(4); break;
     }
+#undef KSP_ARGS
+#undef KSP_ROW
 }
 
 /* The sparse convolution over the grid [N, H, W] of x (stride-1 "same", taps KH x KW, padding
  * pad), or, with KH = KW = 1, a plain sparse GEMM over rows of b of `cols` columns. */
-T512 static void ksp_avx512(const struct ksp *s, int KH, int KW, int pad, int N, int H, int W, const float *x,
+T512 static void ksp_avx512(const struct ksp *s, int flat, int KH, int KW, int pad, int N, int H, int W, const float *x,
                             int64_t ldb, const float *res, int relu, float *y, int64_t ldc)
 {
     const int ntap = KH * KW, OC = s->base.d.OC;
@@ -141,7 +147,7 @@ T512 static void ksp_avx512(const struct ksp *s, int KH, int KW, int pad, int N,
             const int nv = (int)((cols - j0 >= NB ? NB : cols - j0) + 15) / 16;
             const int m0 = (int)(task % nmc) * MC, m1 = m0 + MC < OC ? m0 + MC : OC;
             for (int oc = m0; oc < m1; oc++)
-                ksp_row_any(nv, s, s->row[oc], s->row[oc + 1], x + j0, ldb, shift, (const __mmask16(*)[NV])mt, tail,
+                ksp_row_any(nv, flat, s, s->row[oc], s->row[oc + 1], x + j0, ldb, shift, (const __mmask16(*)[NV])mt, tail,
                             s->base.bias ? s->base.bias[oc] : 0.0f, res ? res + oc * ldc + j0 : NULL, relu,
                             y + oc * ldc + j0);
         }
@@ -161,7 +167,7 @@ static void ksp_forward(const struct conv_kernel *base, const float *x, int N, i
     const int simd = kern_cpu_avx512();
     if (simd && s->direct) {
         /* ntap is the conv's own here: k = ic * ntap + tap. */
-        ksp_avx512(s, d->KH, d->KW, d->pad, N, H, W, x, len, residual, relu, y, len);
+        ksp_avx512(s, 0, d->KH, d->KW, d->pad, N, H, W, x, len, residual, relu, y, len);
         return;
     }
 #else
@@ -182,9 +188,7 @@ static void ksp_forward(const struct conv_kernel *base, const float *x, int N, i
 #ifdef KERN_X86
         if (simd) {
             /* im2col rows are k = ic * ntap + tap as one "channel" each: one tap, ldb = cols. */
-            struct ksp flat = *s;
-            flat.ntap = 1;
-            ksp_avx512(&flat, 1, 1, 0, 1, 1, (int)cols, scratch, cols, residual ? residual + n0 * ohw : NULL, relu,
+            ksp_avx512(s, 1, 1, 1, 0, 1, 1, (int)cols, scratch, cols, residual ? residual + n0 * ohw : NULL, relu,
                        y + n0 * ohw, len);
             continue;
         }
@@ -201,6 +205,7 @@ static void ksp_free(struct conv_kernel *base)
     free(s->row);
     free(s->val);
     free(s->k);
+    free(s->ict);
     free(s);
 }
 
@@ -224,7 +229,8 @@ struct conv_kernel *kern_sparse_new(const struct conv_desc *d, int H, int W, con
     s->row = malloc(sizeof *s->row * ((size_t)d->OC + 1));
     s->val = malloc(sizeof *s->val * (size_t)(nnz ? nnz : 1));
     s->k = malloc(sizeof *s->k * (size_t)(nnz ? nnz : 1));
-    if (!s->row || !s->val || !s->k) {
+    s->ict = malloc(sizeof *s->ict * (size_t)(nnz ? nnz : 1));
+    if (!s->row || !s->val || !s->k || !s->ict) {
         ksp_free(&s->base);
         return NULL;
     }
@@ -236,6 +242,7 @@ struct conv_kernel *kern_sparse_new(const struct conv_desc *d, int H, int W, con
             if (mask ? !mask[i] : w[i] == 0.0f) continue;
             s->val[e] = w[i];
             s->k[e] = (int32_t)kk;
+            s->ict[e] = (uint32_t)(kk / s->ntap) << 8 | (uint32_t)(kk % s->ntap);
             e++;
         }
     }

@@ -27,6 +27,7 @@ static const char bench_usage[] =
     "                 comma-separated list) to time several compressed versions side by side\n"
     "  --compare      also time the uncompressed fp32 model, interleaved with the others in the\n"
     "                 same run (one pass of each in turn), and print each one's speed-up over it\n"
+    "  --layers       then time every layer (profiled passes) and print a per-layer table\n"
     "  --data D       calibration images for 8-bit activations and sensitive k-means (its val\n"
     "                 split, see rn50-tune eval); default: random images\n"
     "  --batch B      images per pass (default 1)\n"
@@ -126,12 +127,41 @@ static int bench_variant_load(const char *model, const char *weights, const char
     return rc;
 }
 
+/* Per-layer milliseconds per pass of every variant (profiled passes, interleaved). */
+static void print_layers(struct bench_variant *var, int n_var, const float *x, int batch, float *logits, int reps)
+{
+    const struct resnet *net = var[0].net;
+    double *sec = calloc((size_t)n_var * (net->n_conv + 1), sizeof *sec);
+    if (!sec) return;
+    for (int i = 0; i < n_var; i++) resnet_infer_set_profile(var[i].ws, sec + (size_t)i * (net->n_conv + 1));
+    for (int rep = 0; rep < reps; rep++)
+        for (int i = 0; i < n_var; i++) resnet_infer(var[i].ws, x, batch, logits);
+    printf("%-4s %-28s %-22s", "#", "layer", "shape");
+    for (int i = 0; i < n_var; i++) printf(" %14.14s", var[i].label);
+    printf("   (ms per pass, kernel)\n");
+    for (int l = 0; l <= net->n_conv; l++) {
+        char shape[64];
+        if (l < net->n_conv) {
+            const struct resnet_conv *c = &net->conv[l];
+            snprintf(shape, sizeof shape, "%dx%d/%d %d>%d @%dx%d", c->d.KH, c->d.KW, c->d.stride, c->d.IC, c->d.OC, c->OH, c->OW);
+        } else {
+            snprintf(shape, sizeof shape, "fc %d>%d", net->features, net->cfg.n_classes);
+        }
+        printf("%-4d %-28s %-22s", l, l < net->n_conv ? net->conv[l].name : "fc", shape);
+        for (int i = 0; i < n_var; i++)
+            printf(" %7.3f %-6.6s", 1e3 * sec[(size_t)i * (net->n_conv + 1) + l] / reps, resnet_conv_kernel_name(var[i].net, l));
+        printf("\n");
+    }
+    for (int i = 0; i < n_var; i++) resnet_infer_set_profile(var[i].ws, NULL);
+    free(sec);
+}
+
 int cmd_bench(int argc, char **argv)
 {
     const char *model = NULL, *weights = NULL, *data = NULL, *v;
     const char *configs[BENCH_MAX_CONFIGS];
     char *config_lists[BENCH_MAX_CONFIGS];
-    int n_configs = 0, n_lists = 0, compare = 0;
+    int n_configs = 0, n_lists = 0, compare = 0, layers = 0;
     int batch = 1, threads = 0, reps = 20, warmup = 3, json = 0, train = 0, rc = STATUS_OK;
     struct cli_common cm = { 0 };
     struct cli_args a = cli_args_init(argc, argv);
@@ -142,6 +172,7 @@ int cmd_bench(int argc, char **argv)
         else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--warmup", v, 0, 100000, &warmup); }
         else if (cli_is(&a, "--train")) train = 1;
         else if (cli_is(&a, "--compare")) compare = 1;
+        else if (cli_is(&a, "--layers")) layers = 1;
         else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
         else if (cli_is(&a, "--config")) {
             if ((rc = cli_value(&a, &v))) break;
@@ -233,6 +264,7 @@ int cmd_bench(int argc, char **argv)
         if (!train && n_configs) printf(" [kernels: %s]", var[i].kernels);
         printf("\n");
     }
+    if (layers && !train) print_layers(var, n_var, x, batch, logits, reps);
     if (json) {
         struct jout j;
         jout_begin(&j, stdout);

@@ -235,7 +235,10 @@ static void test_network(const char *config_name, const char *kind, const struct
                          double tol)
 {
     char config[1024];
-    snprintf(config, sizeof config, "%s/configs/compress/%s", RN_SOURCE_DIR, config_name);
+    if (strchr(config_name, '/'))
+        snprintf(config, sizeof config, "%s", config_name);
+    else
+        snprintf(config, sizeof config, "%s/configs/compress/%s", RN_SOURCE_DIR, config_name);
     struct resnet *net = fixture_net();
     CHECK(net != NULL);
     if (!net) return;
@@ -326,7 +329,17 @@ int main(void)
     test_network("w8a8.yaml", "int8", &calib, calib.images, N, 0.0);
     test_network("prune-90.yaml", "sparse", &calib, calib.images, N, 1e-4);
     test_network("palettize-4bit.yaml", "lut", &calib, calib.images, N, 1e-4);
-    test_network("prune75-palettize4.yaml", "sparse-lut", &calib, calib.images, N, 1e-4);
+    /* Joint pruning + palettization, sparse enough for the sparse kernel (KERN_SPARSE_MIN). */
+    const char *joint = "./test_kernels_prune90_pal4.yaml";
+    FILE *f = fopen(joint, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("pruning:\n  global_config:\n    target_sparsity: 0.9\n"
+              "palettization:\n  global_config:\n    n_bits: 4\n", f);
+        fclose(f);
+        test_network(joint, "sparse-lut", &calib, calib.images, N, 1e-4);
+        remove(joint);
+    }
     test_network("palettize4-a8.yaml", "lut", &calib, calib.images, N, 1e-4);
     dataset_free(&calib);
     return check_summary();
