@@ -904,7 +904,7 @@ static int stage_final(struct tune *t, struct report_run *run, struct report_poi
     for (int i = 0; !rc && i < t->n; i++) {
         struct cand *c = &t->c[i];
         if (c->full_id < 0) continue;
-        c->within = top1_of(c) >= t->thr && !(o->max_bytes > 0 && c->bytes > o->max_bytes) &&
+        c->within = top1_of(c) >= t->thr - 1e-9 && !(o->max_bytes > 0 && c->bytes > o->max_bytes) &&
                     !(o->max_latency_ms > 0 && t->has_lat && c->latency > o->max_latency_ms);
         /* Points outside the budget get a NaN accuracy, which keeps them off the front. */
         pp[k] = (struct pareto_point){ c->within ? top1_of(c) : NAN, c->bytes, t->has_lat ? c->latency : 0, i };

@@ -51,8 +51,8 @@ int main(void)
     CHECK(s.per_layer == 1 && s.n_layer_bits == 5 && s.layer_bits[0] == 1);
     CHECK(s.n_leave_alone == 0);
     CHECK(space_load(RN_SOURCE_DIR "/configs/spaces/tiny.yaml", &s) == STATUS_OK);
-    CHECK(s.n_leave_alone == 1 && space_leaves_alone(&s, "layer1.0.conv1") && space_leaves_alone(&s, "layer2.3.conv3"));
-    CHECK(!space_leaves_alone(&s, "layer3.0.conv1") && !space_leaves_alone(&s, "xlayer1.0.conv1"));
+    CHECK(s.n_leave_alone == 1 && space_leaves_alone(&s, "layer1.0.conv1") && space_leaves_alone(&s, "layer3.3.conv3"));
+    CHECK(!space_leaves_alone(&s, "layer4.0.conv1") && !space_leaves_alone(&s, "xlayer1.0.conv1"));
 
     /* Defaults: workflows ptq, per_tensor granularity, no mixing. */
     CHECK(load_text("palettization:\n  n_bits: [4]\n", &s) == STATUS_OK);

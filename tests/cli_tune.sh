@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# `rn50-tune tune` from the command line on a tiny search (configs/spaces/tiny.yaml, val and test
+# prefixes): a run killed with SIGKILL and resumed gives the same front as an uninterrupted run and
+# recomputes nothing that finished (the store's row counts prove it); the outputs are there; bad
+# options and misuse of the run directory are refused with exit 2.
+#   tests/cli_tune.sh BUILD/rn50-tune SOURCE_DIR
+set -u
+BIN=$1
+SRC=$2
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${RN50_FMNIST_DIR:-}" ]; then
+    echo "skip: Fashion-MNIST is not installed"; exit 77
+fi
+command -v sqlite3 >/dev/null || { echo "skip: the sqlite3 program is not installed"; exit 77; }
+T=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
+fails=0
+passes=0
+ok() { if eval "$1"; then passes=$((passes + 1)); else echo "FAIL: $2"; fails=$((fails + 1)); fi; }
+export OMP_WAIT_POLICY=PASSIVE
+ARGS=(--objective size --budget 5% --device none --space "$SRC/configs/spaces/tiny.yaml" --val-limit 300 --test-limit 300
+      --screen 100 --mixed-screen 150 --sens-images 100 --ladder 3 --generations 1 --offspring 3 --threads 2 --json)
+rows() { sqlite3 "$1/results.db" "select count(*) from evals"; }
+dups() { sqlite3 "$1/results.db" "select count(*) - count(distinct key) from evals"; }
+front() { cut -d, -f1-8 "$1/front.csv"; }
+
+# A: uninterrupted, and the default-command form (first argument an option).
+"$BIN" "${ARGS[@]}" --out "$T/a" >"$T/a.out" 2>"$T/a.err"
+rc=$?
+ok '[ $rc -eq 0 ]' "tiny tune run exits 0 (got $rc): $(tail -n 2 "$T/a.err")"
+total=$(rows "$T/a")
+computed_a=$(tail -n 1 "$T/a.out" | sed -n 's/.*"evaluations_computed":\([0-9]*\).*/\1/p')
+ok '[ "$total" -gt 20 ] && [ "$total" = "$computed_a" ]' "every evaluation stored once (rows $total, computed $computed_a)"
+for f in points.csv front.csv front.json summary.md chosen.safetensors chosen/config.yaml; do
+    ok '[ -s "$T/a/$f" ]' "output $f written"
+done
+ok 'grep -q "^id,workflow,config,top1_val,top1_test,bytes,latency_ms,latency_measured_ms,seconds" "$T/a/points.csv"' "points.csv columns"
+# Every front point's config file exists and every front point has a test accuracy.
+while IFS=, read -r id wf config val test rest; do
+    ok '[ -s "$T/a/$config" ]' "front config $config exists"
+    ok '[ -n "$test" ]' "front point $id has a test accuracy"
+done < <(tail -n +2 "$T/a/front.csv")
+# The chosen model file evaluates.
+"$BIN" eval --model rn50-fmnist --weights "$T/a/chosen.safetensors" --data fmnist --split val --limit 300 --json >"$T/e.out" 2>/dev/null
+ok 'tail -n 1 "$T/e.out" | grep -q "\"top1\":"' "the chosen compressed model evaluates"
+
+# B: the same run killed with SIGKILL part-way, then resumed.
+"$BIN" tune "${ARGS[@]}" --out "$T/b" >"$T/b.out" 2>"$T/b.err" &
+pid=$!
+half=$((total / 2))
+for _ in $(seq 600); do
+    [ "$(grep -c "computed" "$T/b.err" 2>/dev/null)" -ge "$half" ] && break
+    sleep 0.1
+done
+kill -9 $pid
+wait $pid 2>/dev/null
+pid=
+before=$(rows "$T/b")
+ok '[ "$before" -gt 0 ] && [ "$before" -lt "$total" ]' "killed part-way ($before of $total evaluations stored)"
+"$BIN" tune "${ARGS[@]}" --out "$T/b" --resume >"$T/b2.out" 2>"$T/b2.err"
+rc=$?
+ok '[ $rc -eq 0 ]' "resumed run exits 0 (got $rc): $(tail -n 2 "$T/b2.err")"
+computed_b=$(tail -n 1 "$T/b2.out" | sed -n 's/.*"evaluations_computed":\([0-9]*\).*/\1/p')
+after=$(rows "$T/b")
+ok '[ "$after" = "$total" ]' "resumed run stores the same evaluations ($after vs $total)"
+ok '[ $((before + computed_b)) -eq "$total" ]' "nothing finished recomputed: $before stored + $computed_b computed = $total"
+ok '[ "$(dups "$T/b")" = 0 ]' "no evaluation stored twice"
+ok 'diff <(front "$T/a") <(front "$T/b") >/dev/null' "same front after kill and resume"
+# Resuming a finished run computes nothing.
+"$BIN" tune "${ARGS[@]}" --out "$T/b" --resume >"$T/b3.out" 2>/dev/null
+ok 'tail -n 1 "$T/b3.out" | grep -q "\"evaluations_computed\":0,"' "a finished run resumes without computing"
+
+# Misuse and bad options: exit 2 with a message naming the problem.
+err() {   # err EXPECTED_FRAGMENT ARGS...
+    local frag=$1; shift
+    "$BIN" "$@" >"$T/x.out" 2>"$T/x.err"
+    local r=$?
+    ok '[ $r -eq 2 ] && grep -q -- "$frag" "$T/x.err"' "'$*' exits 2 naming '$frag' (got $r: $(head -c 300 "$T/x.err"))"
+}
+err "add --resume" tune "${ARGS[@]}" --out "$T/a"
+err "no run in" tune "${ARGS[@]}" --out "$T/none" --resume
+err "val_images" tune "${ARGS[@]/--val-limit/--test-limit}" --val-limit 200 --out "$T/a" --resume
+err "finetune" --objective size --workflows ptq,finetune --out "$T/c"
+err "--budget '5'" --objective size --budget 5 --out "$T/c"
+err "expected size, latency or accuracy" --objective speed --out "$T/c"
+printf 'palettization:\n  n_bits: [3, 12]\n' >"$T/bad.yaml"
+err "bad.yaml:2: palettization.n_bits" --objective size --space "$T/bad.yaml" --out "$T/c"
+ok '[ ! -e "$T/c/results.db" ]' "refused runs leave no results"
+
+echo "$passes passed, $fails failed"
+[ $fails -eq 0 ]
