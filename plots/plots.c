@@ -325,9 +325,14 @@ static int run_gnuplot(const char *dir, const char *script)
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
-        /* Keep our stdout for the --json line: gnuplot's chatter goes to stderr. */
-        dup2(2, 1);
+        /* Keep our stdout for the --json line and the terminal quiet: gnuplot's chatter (warnings
+         * about empty series, errors) goes to gnuplot.log beside the script. */
         if (chdir(dir) != 0) _exit(126);
+        FILE *log = fopen("gnuplot.log", "a");
+        if (log) {
+            dup2(fileno(log), 1);
+            dup2(fileno(log), 2);
+        }
         execlp("gnuplot", "gnuplot", script, (char *)NULL);
         _exit(127);
     }
@@ -432,8 +437,25 @@ int plots_draw_ex(const char *run_dir, int *drew)
     };
     static const int col_of[] = { 2, 3, 4 };   /* column of each axis, the same in points.dat and front.dat */
     int all_ok = 1, missing = 0;
+    char logpath[4200];
+    snprintf(logpath, sizeof logpath, "%s/gnuplot.log", dir);
+    remove(logpath);   /* one run's messages only */
     for (size_t k = 0; k < sizeof plots / sizeof *plots; k++) {
         char name[64];
+        /* A run without latency figures (--device none) has nothing to put on a latency axis. */
+        int n_finite = 0;
+        for (int i = 0; i < n; i++) n_finite += isfinite(coord(&p[i], plots[k].x)) && isfinite(coord(&p[i], plots[k].y));
+        if (n_finite == 0) {
+            fprintf(stderr, "rn50-tune: note: %s skipped: no point has both %s and %s\n", plots[k].stem, plots[k].xlabel,
+                    plots[k].ylabel);
+            static const char *const ext[] = { ".gp", "_front2d.dat", ".png", ".svg" };
+            for (size_t e = 0; e < sizeof ext / sizeof *ext; e++) {   /* no stale plot of an earlier draw */
+                char old[4200];
+                snprintf(old, sizeof old, "%s/%s%s", dir, plots[k].stem, ext[e]);
+                remove(old);
+            }
+            continue;
+        }
         snprintf(name, sizeof name, "%s_front2d.dat", plots[k].stem);
         b = (struct strbuf){ 0 };
         write_front2d(&b, p, n, plots[k].x, plots[k].y);
@@ -497,7 +519,9 @@ int plots_draw_ex(const char *run_dir, int *drew)
         snprintf(png, sizeof png, "%s.png", plots[k].stem);
         snprintf(svg, sizeof svg, "%s.svg", plots[k].stem);
         if (!ran || !file_nonempty(dir, png) || !file_nonempty(dir, svg)) {
-            fprintf(stderr, "rn50-tune: warning: gnuplot failed on %s/%s; the data and the script are kept\n", dir, name);
+            fprintf(stderr, "rn50-tune: warning: gnuplot failed on %s/%s (see gnuplot.log there); the data and the script "
+                            "are kept\n",
+                    dir, name);
             all_ok = 0;
         }
     }

@@ -54,8 +54,7 @@ int cmd_plot(int argc, char **argv)
     free(pts);
     printf("plot: %s: %d points, %d on the front\n", run_dir, n, n_front);
     if ((rc = plots_draw_ex(run_dir, &drew))) return cli_fail(rc);
-    printf("plot: %s/plots: %s\n", run_dir,
-           drew ? "acc_size, acc_latency, size_latency (.png, .svg)" : "data and gnuplot scripts only (no images)");
+    printf("plot: %s/plots: %s\n", run_dir, drew ? "PNG and SVG drawn" : "data and gnuplot scripts only (no images)");
     if (json) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/plots", run_dir);

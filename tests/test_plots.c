@@ -155,6 +155,22 @@ int main(void)
         CHECK(drew == 0);
     }
 
+    /* 1b: a run without latency figures (--device none): the latency plots are skipped, the
+     * accuracy-size plot still drawn. */
+    struct report_point nolat[7];
+    memcpy(nolat, pts, sizeof nolat);
+    for (int i = 0; i < 7; i++) nolat[i].latency_ms = nolat[i].latency_measured_ms = NAN;
+    run.baseline_latency_ms = NAN;
+    CHECK(report_write_tables(dir, &run, nolat, 7) == 0);
+    drew = -1;
+    CHECK(plots_draw_ex(dir, &drew) == 0);
+    CHECK(drew == have);
+    CHECK(file_size("plots/acc_size.gp") > 0 && file_size("plots/acc_latency.gp") < 0 &&
+          file_size("plots/size_latency.gp") < 0 && file_size("plots/acc_latency.png") < 0);
+    if (have) CHECK(file_size("plots/acc_size.png") > 0 && file_size("plots/acc_size.svg") > 0);
+    run.baseline_latency_ms = 82;
+    CHECK(report_write_tables(dir, &run, pts, 7) == 0);
+
     /* 2: no gnuplot reachable: a warning, the data and scripts still written, success. */
     remove_outputs();
     const char *old = getenv("PATH");
@@ -195,7 +211,7 @@ int main(void)
     free(saved);
 
     remove_outputs();
-    static const char *files[] = { "points.csv", "front.csv", "front.json", "summary.md" };
+    static const char *files[] = { "points.csv", "front.csv", "front.json", "summary.md", "plots/gnuplot.log" };
     for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[k]);
         remove(p);
