@@ -26,6 +26,20 @@ struct palettize_cfg {
     int channel_axis;           /* 0: output channels share a LUT; 1: input channels */
     int per_channel_scale;      /* enable_per_channel_scale: divide rows by max |w| first */
     enum pal_algorithm algorithm;
+    /* DKM only (training-time, compress/dkm.h; coremltools' ModuleDKMPalettizerConfig defaults). */
+    double tau;                 /* palett_tau: softmax temperature, default 1e-4 */
+    int kmeans_max_iter;        /* centroid updates per training step, default 3 */
+    int64_t milestone;          /* training step at which palettization starts, default 0 */
+};
+
+/* PolynomialDecayScheduler (SPEC §3, compress/schedule.h): at the i-th of the N update steps the
+ * sparsity becomes target + (initial - target) * (1 - i/(N-1))^power. n_update_steps 0: no
+ * scheduler (one-shot pruning at target_sparsity). */
+#define PRUNE_MAX_UPDATE_STEPS 256
+struct prune_schedule {
+    int n_update_steps;
+    int64_t update_steps[PRUNE_MAX_UPDATE_STEPS];   /* strictly increasing training steps */
+    double power;               /* default 3 */
 };
 
 enum prune_granularity { PRUNE_PER_SCALAR, PRUNE_PER_KERNEL, PRUNE_PER_CHANNEL, PRUNE_GRANULARITY_COUNT };
@@ -36,6 +50,8 @@ struct prune_cfg {
     enum prune_granularity granularity;
     int block_size;             /* >1: blocks of output channels pruned together (per_scalar) */
     int n_m_n, n_m_m;           /* n:m — n zeros in every m consecutive weights along K (0: off) */
+    double initial_sparsity;    /* the scheduler's start, default 0 (fine-tuning only) */
+    struct prune_schedule sched;
 };
 
 enum quant_observer { QUANT_MIN_MAX, QUANT_MOVING_AVERAGE_MIN_MAX, QUANT_OBSERVER_COUNT };

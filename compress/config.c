@@ -3,9 +3,11 @@
  *
  * Implements: parsing with libyaml's document API (every node keeps its line), type and range
  * checks with messages naming file:line and key, POSIX extended regexes anchored to match whole
- * module names, per-family weight thresholds. Does not implement: pruning schedules (the
- * `scheduler` key is rejected as not supported yet), coremltools' Python-only keys (lut_dtype,
- * cluster_dim, milestones, ...: rejected as unknown, so a typo is never silently ignored), the
+ * module names, per-family weight thresholds, the pruning `scheduler` (PolynomialDecayScheduler:
+ * `update_steps` as a list or "range(begin, end[, step])", `power`) with `initial_sparsity`, and
+ * DKM's `palett_tau`, `kmeans_max_iter` and `milestone` (for `algorithm: dkm` only; both are
+ * fine-tuning features, see compress/finetune.h). Does not implement: coremltools' Python-only keys
+ * (lut_dtype, cluster_dim, ...: rejected as unknown, so a typo is never silently ignored), the
  * core-ml-side `op_type_configs` / `op_name_configs` form (that is an export format, search/export).
  * Only this file sees libyaml's and regex.h's types. */
 #include "config.h"
@@ -233,15 +235,16 @@ static int check_mapping(const struct reader *r, const yaml_node_t *n, const cha
 
 /* ---- per-module configs, one parser per family ---- */
 
-enum { PK_TARGET_SPARSITY, PK_GRANULARITY, PK_BLOCK_SIZE, PK_N_M_RATIO, PK_SCHEDULER, PK_WEIGHT_THRESHOLD, PK_COUNT };
+enum { PK_TARGET_SPARSITY, PK_GRANULARITY, PK_BLOCK_SIZE, PK_N_M_RATIO, PK_SCHEDULER, PK_WEIGHT_THRESHOLD,
+       PK_INITIAL_SPARSITY, PK_COUNT };
 static const char *prune_keys[] = { "target_sparsity", "granularity", "block_size", "n_m_ratio", "scheduler",
-                                    "weight_threshold" };
+                                    "weight_threshold", "initial_sparsity" };
 _Static_assert(sizeof prune_keys / sizeof *prune_keys == PK_COUNT, "prune_keys");
 
 enum { AK_N_BITS, AK_GRANULARITY, AK_GROUP_SIZE, AK_CHANNEL_AXIS, AK_PER_CHANNEL_SCALE, AK_ALGORITHM,
-       AK_WEIGHT_THRESHOLD, AK_COUNT };
+       AK_WEIGHT_THRESHOLD, AK_TAU, AK_KMEANS_MAX_ITER, AK_MILESTONE, AK_COUNT };
 static const char *pal_keys[] = { "n_bits", "granularity", "group_size", "channel_axis", "enable_per_channel_scale",
-                                  "algorithm", "weight_threshold" };
+                                  "algorithm", "weight_threshold", "palett_tau", "kmeans_max_iter", "milestone" };
 _Static_assert(sizeof pal_keys / sizeof *pal_keys == AK_COUNT, "pal_keys");
 
 enum { QK_SCHEME, QK_WEIGHT_DTYPE, QK_ACTIVATION_DTYPE, QK_OBSERVER, QK_CALIBRATION_SAMPLES, QK_WEIGHT_THRESHOLD,
@@ -273,6 +276,83 @@ static int parse_n_m(struct reader *r, const yaml_node_t *v, const char *where, 
     return STATUS_OK;
 }
 
+/* update_steps: a list of increasing non-negative integers, or "range(begin, end[, step])" with
+ * Python's meaning (begin, begin+step, ... < end). */
+static int parse_update_steps(struct reader *r, const yaml_node_t *v, const char *where, struct prune_schedule *sc)
+{
+    const size_t line = node_line(v);
+    sc->n_update_steps = 0;
+    if (v->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            if (sc->n_update_steps == PRUNE_MAX_UPDATE_STEPS)
+                return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'update_steps': more than %d steps", r->path, line,
+                                    where, PRUNE_MAX_UPDATE_STEPS);
+            int64_t s;
+            int rc = parse_int64(r, yaml_document_get_node(&r->doc, *it), where, "update_steps", 0, INT64_C(1) << 40, &s);
+            if (rc) return rc;
+            sc->update_steps[sc->n_update_steps++] = s;
+        }
+    } else if (v->type == YAML_SCALAR_NODE) {
+        long long b = 0, e = 0, st = 1;
+        int used = 0;
+        const char *s = node_str(v);
+        int n = sscanf(s, " range ( %lld , %lld , %lld ) %n", &b, &e, &st, &used);
+        if (n < 3) {
+            st = 1;
+            used = 0;
+            n = sscanf(s, " range ( %lld , %lld ) %n", &b, &e, &used);
+            n = n == 2 ? 3 : n;
+        }
+        if (n < 3 || !used || s[used] || b < 0 || st < 1 || e <= b)
+            return status_error(STATUS_BAD_INPUT,
+                                "%s:%zu: %s: key 'update_steps': '%s' is not a list of steps or range(begin, end[, step]) "
+                                "with 0 <= begin < end and step >= 1",
+                                r->path, line, where, s);
+        for (long long x = b; x < e; x += st) {
+            if (sc->n_update_steps == PRUNE_MAX_UPDATE_STEPS)
+                return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'update_steps': '%s' gives more than %d steps",
+                                    r->path, line, where, s, PRUNE_MAX_UPDATE_STEPS);
+            sc->update_steps[sc->n_update_steps++] = x;
+        }
+    } else {
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'update_steps': expected a list of steps or range(...)",
+                            r->path, line, where);
+    }
+    if (sc->n_update_steps == 0)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'update_steps': no steps", r->path, line, where);
+    for (int i = 1; i < sc->n_update_steps; i++)
+        if (sc->update_steps[i] <= sc->update_steps[i - 1])
+            return status_error(STATUS_BAD_INPUT,
+                                "%s:%zu: %s: key 'update_steps': steps must increase (%" PRId64 " after %" PRId64 ")",
+                                r->path, line, where, sc->update_steps[i], sc->update_steps[i - 1]);
+    return STATUS_OK;
+}
+
+/* scheduler: {update_steps: ..., power: 3} (coremltools' PolynomialDecayScheduler). */
+static int parse_scheduler(struct reader *r, const yaml_node_t *n, const char *where, struct prune_schedule *sc)
+{
+    static const char *keys[] = { "update_steps", "power" };
+    int rc = check_mapping(r, n, where, "a mapping {update_steps: [...], power: 3} (key 'scheduler')");
+    if (rc) return rc;
+    int seen[2] = { 0, 0 };
+    sc->power = 3.0;
+    for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *k = yaml_document_get_node(&r->doc, pair->key);
+        const yaml_node_t *v = yaml_document_get_node(&r->doc, pair->value);
+        int ki = 0;
+        if ((rc = lookup_key(r, k, where, keys, 2, &ki))) return rc;
+        if (seen[ki])
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, node_line(k), where, keys[ki]);
+        seen[ki] = 1;
+        rc = ki == 0 ? parse_update_steps(r, v, where, sc) : parse_double(r, v, where, "power", 1e-3, 1e3, &sc->power);
+        if (rc) return rc;
+    }
+    if (!seen[0])
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'scheduler' needs 'update_steps'", r->path, node_line(n),
+                            where);
+    return STATUS_OK;
+}
+
 static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t *n, const char *where,
                             struct src_cfg *out)
 {
@@ -296,6 +376,8 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
     pa->n_bits = 4;
     pa->granularity = PAL_PER_TENSOR;
     pa->algorithm = PAL_KMEANS;
+    pa->tau = 1e-4;
+    pa->kmeans_max_iter = 3;
     qu->symmetric = 1;
     qu->activations = 1;
     qu->observer = QUANT_MOVING_AVERAGE_MIN_MAX;
@@ -303,7 +385,8 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
 
     const char *const *keys = fam == FAM_PRUNING ? prune_keys : fam == FAM_PALETTIZATION ? pal_keys : quant_keys;
     const int n_keys = fam == FAM_PRUNING ? PK_COUNT : fam == FAM_PALETTIZATION ? AK_COUNT : QK_COUNT;
-    int seen[8] = { 0 };
+    int seen[16] = { 0 };
+    _Static_assert(PK_COUNT <= 16 && AK_COUNT <= 16 && QK_COUNT <= 16, "seen[]");
     size_t group_size_line = 0;
     for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
         const yaml_node_t *k = yaml_document_get_node(&r->doc, pair->key);
@@ -324,12 +407,8 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
                 break;
             case PK_BLOCK_SIZE: rc = parse_int(r, v, where, key, 1, 1 << 20, &pr->block_size); break;
             case PK_N_M_RATIO: rc = parse_n_m(r, v, where, pr); break;
-            case PK_SCHEDULER:
-                rc = status_error(STATUS_BAD_INPUT,
-                                  "%s:%zu: %s: key 'scheduler': not supported yet (pruning schedules come with the "
-                                  "fine-tuning workflow; remove the key for one-shot pruning)",
-                                  r->path, node_line(k), where);
-                break;
+            case PK_SCHEDULER: rc = parse_scheduler(r, v, where, &pr->sched); break;
+            case PK_INITIAL_SPARSITY: rc = parse_double(r, v, where, key, 0.0, 1.0, &pr->initial_sparsity); break;
             case PK_WEIGHT_THRESHOLD: rc = parse_int64(r, v, where, key, 0, THRESHOLD_MAX, &out->threshold); break;
             }
         } else if (fam == FAM_PALETTIZATION) {
@@ -350,6 +429,9 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
                 pa->algorithm = (enum pal_algorithm)e;
                 break;
             case AK_WEIGHT_THRESHOLD: rc = parse_int64(r, v, where, key, 0, THRESHOLD_MAX, &out->threshold); break;
+            case AK_TAU: rc = parse_double(r, v, where, key, 1e-12, 1e6, &pa->tau); break;
+            case AK_KMEANS_MAX_ITER: rc = parse_int(r, v, where, key, 1, 1000, &pa->kmeans_max_iter); break;
+            case AK_MILESTONE: rc = parse_int64(r, v, where, key, 0, INT64_C(1) << 40, &pa->milestone); break;
             }
         } else {
             static const char *schemes[] = { "affine", "symmetric" };   /* index = quant_cfg.symmetric */
@@ -392,11 +474,18 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
                                 "(granularity is per_tensor)",
                                 r->path, group_size_line, where);
         if (pa->granularity == PAL_PER_TENSOR) pa->group_size = 0;
+        for (int ki = AK_TAU; ki <= AK_MILESTONE; ki++)
+            if (seen[ki] && pa->algorithm != PAL_DKM)
+                return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' applies only to algorithm dkm (algorithm is %s)",
+                                    r->path, line, where, pal_keys[ki], pal_algorithm_names[pa->algorithm]);
     } else if (fam == FAM_PRUNING) {
         if (pr->block_size > 1 && pr->granularity != PRUNE_PER_SCALAR)
             return status_error(STATUS_BAD_INPUT,
                                 "%s:%zu: %s: key 'block_size' applies only to granularity per_scalar (granularity is %s)",
                                 r->path, line, where, prune_granularity_names[pr->granularity]);
+        if (seen[PK_INITIAL_SPARSITY] && !seen[PK_SCHEDULER])
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'initial_sparsity' needs a 'scheduler'", r->path, line,
+                                where);
         if (pr->n_m_m && pr->granularity != PRUNE_PER_SCALAR)
             return status_error(STATUS_BAD_INPUT,
                                 "%s:%zu: %s: key 'n_m_ratio' applies only to granularity per_scalar (granularity is %s)",

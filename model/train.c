@@ -38,6 +38,9 @@ struct trainer {
     float *scratch;             /* im2col */
     int64_t scratch_floats;
     float *arena;               /* one allocation behind all of the above floats */
+    const struct train_hooks *hooks;
+    float *wt;                  /* transformed weights, like net->params (only with hooks) */
+    unsigned char *transformed; /* [n_conv + 1]: this step's layer uses wt */
 };
 
 float *trainer_grad(struct trainer *t) { return t->grad; }
@@ -107,9 +110,43 @@ int trainer_alloc(struct resnet *net, int batch, struct trainer **out)
     return STATUS_OK;
 }
 
+int trainer_set_hooks(struct trainer *t, const struct train_hooks *h)
+{
+    t->hooks = h;
+    if (h && !t->wt) {
+        t->wt = malloc(sizeof(float) * t->net->n_floats);
+        t->transformed = calloc((size_t)t->net->n_conv + 1, 1);
+        if (!t->wt || !t->transformed) {
+            t->hooks = NULL;
+            return status_error(STATUS_NOMEM, "out of memory for training-time compression");
+        }
+    }
+    if (!h && t->transformed) memset(t->transformed, 0, (size_t)t->net->n_conv + 1);
+    return STATUS_OK;
+}
+
+/* Layer l's weights as this step's forward uses them: transformed, or the parameters. */
+static const float *layer_w(const struct trainer *t, int l)
+{
+    const struct resnet *net = t->net;
+    const int p = l < net->n_conv ? net->conv[l].w : net->fc_w;
+    return (t->transformed && t->transformed[l] ? t->wt : net->params) + net->param[p].offset;
+}
+
+/* Chains dL/dw_used into dL/dw for a transformed layer. */
+static void layer_w_backward(struct trainer *t, int l)
+{
+    if (!t->transformed || !t->transformed[l]) return;
+    const struct resnet *net = t->net;
+    const int p = l < net->n_conv ? net->conv[l].w : net->fc_w;
+    t->hooks->transform_backward(t->hooks->ctx, l, net->params + net->param[p].offset, t->grad + net->param[p].offset);
+}
+
 void trainer_free(struct trainer *t)
 {
     if (!t) return;
+    free(t->wt);
+    free(t->transformed);
     free(t->cs);
     free(t->arena);
     free(t->pool_arg);
@@ -124,7 +161,7 @@ static void conv_bn_forward(struct trainer *t, int ci, const float *in, int N, c
     struct conv_state *s = &t->cs[ci];
     const int64_t L = (int64_t)N * c->OH * c->OW;
     s->in = in;
-    conv_forward(&c->d, in, N, c->H, c->W, resnet_param_data(net, c->w), NULL, NULL, 0, s->z, t->scratch,
+    conv_forward(&c->d, in, N, c->H, c->W, layer_w(t, ci), NULL, NULL, 0, s->z, t->scratch,
                  t->scratch_floats);
     bn_train_forward(s->z, c->d.OC, L, resnet_param_data(net, c->gamma), resnet_param_data(net, c->beta), BN_EPS,
                      BN_MOMENTUM, resnet_param_data(net, c->mean), resnet_param_data(net, c->var), s->a, s->mean,
@@ -151,8 +188,9 @@ static void conv_bn_backward(struct trainer *t, int ci, int N, float *dy, float 
     const int64_t L = (int64_t)N * c->OH * c->OW;
     bn_backward(s->z, dy, c->d.OC, L, resnet_param_data(net, c->gamma), s->mean, s->invstd, dy,
                 t->grad + net->param[c->gamma].offset, t->grad + net->param[c->beta].offset);
-    conv_backward(&c->d, s->in, N, c->H, c->W, resnet_param_data(net, c->w), dy, t->grad + net->param[c->w].offset, dx,
+    conv_backward(&c->d, s->in, N, c->H, c->W, layer_w(t, ci), dy, t->grad + net->param[c->w].offset, dx,
                   t->scratch, t->scratch_floats);
+    layer_w_backward(t, ci);
 }
 
 double trainer_step(struct trainer *t, const float *x, const int64_t *labels, int N, float smoothing, int64_t *correct)
@@ -163,6 +201,12 @@ double trainer_step(struct trainer *t, const float *x, const int64_t *labels, in
     const struct resnet_conv *stem = &net->conv[0];
 
     /* ---- forward ---- */
+    if (t->hooks && t->hooks->transform)
+        for (int l = 0; l <= net->n_conv; l++) {
+            const int p = l < net->n_conv ? net->conv[l].w : net->fc_w;
+            const int64_t off = net->param[p].offset;
+            t->transformed[l] = (unsigned char)(t->hooks->transform(t->hooks->ctx, l, net->params + off, t->wt + off) != 0);
+        }
     layout_nchw_to_cnhw(x, N, cfg->in_channels, (int64_t)cfg->in_h * cfg->in_w, t->x);
     conv_bn_forward(t, 0, t->x, N, NULL, 1);
     const float *cur = t->cs[0].a;
@@ -192,13 +236,14 @@ double trainer_step(struct trainer *t, const float *x, const int64_t *labels, in
         W = lc->OW;
     }
     avgpool_forward(cur, net->features, N, H * W, t->pooled);
-    fc_forward(t->pooled, net->features, N, resnet_param_data(net, net->fc_w), resnet_param_data(net, net->fc_b),
+    fc_forward(t->pooled, net->features, N, layer_w(t, net->n_conv), resnet_param_data(net, net->fc_b),
                cfg->n_classes, t->logits);
     const double loss = softmax_xent(t->logits, N, cfg->n_classes, labels, smoothing, t->dlogits, correct);
 
     /* ---- backward ---- */
-    fc_backward(t->pooled, net->features, N, resnet_param_data(net, net->fc_w), cfg->n_classes, t->dlogits,
+    fc_backward(t->pooled, net->features, N, layer_w(t, net->n_conv), cfg->n_classes, t->dlogits,
                 t->grad + net->param[net->fc_w].offset, t->grad + net->param[net->fc_b].offset, t->dpooled);
+    layer_w_backward(t, net->n_conv);
     float *da = t->d[0];   /* gradient w.r.t. the current block's output activation */
     avgpool_backward(t->dpooled, net->features, N, H * W, da);
     for (int b = net->n_block - 1; b >= 0; b--) {

@@ -35,6 +35,37 @@ struct sgd_opts {
  * BatchNorm parameters or biases. */
 void trainer_sgd(struct trainer *t, const struct sgd_opts *o);
 
+/* ---- training-time compression (compress/finetune.c implements these) ---- */
+
+/* Layers are numbered as compression sees them: 0..n_conv-1 the convs (net->conv order, raw
+ * unfolded weights [OC, IC*KH*KW]), n_conv the fc layer. Every member may be NULL. */
+struct train_hooks {
+    void *ctx;
+    /* Training forward: fill w_used (same shape) from the raw weights w and return 1, or return 0
+     * to train on w itself. Called for every layer at the start of each trainer_step. */
+    int (*transform)(void *ctx, int layer, const float *w, float *w_used);
+    /* Training backward, for the layers transform returned 1 for: grad holds dL/dw_used on entry
+     * and must hold dL/dw on return. */
+    void (*transform_backward)(void *ctx, int layer, const float *w, float *grad);
+    /* Before training step `step` (0-based over the whole run, resumes included), and after its
+     * SGD update (e.g. to recompute and apply pruning masks to weights and momentum). */
+    int (*step_begin)(void *ctx, struct trainer *t, int64_t step);
+    void (*after_update)(void *ctx, struct trainer *t);
+    /* Around validation: put the weights finalize would give into the network (eval_begin), and
+     * the raw ones back (eval_end). */
+    int (*eval_begin)(void *ctx);
+    void (*eval_end)(void *ctx);
+    /* Writes the best-by-validation output instead of fp16 weights (called inside eval_begin/end). */
+    int (*save_best)(void *ctx, const char *path, const char *note);
+    /* State kept in checkpoints ("finetune.state", F32): n_state floats at `state`. */
+    float *state;
+    int64_t n_state;
+};
+
+/* Makes trainer_step use h (NULL: none). Allocates the transformed-weights buffer. Returns
+ * STATUS_OK or STATUS_NOMEM. h must outlive the trainer's use of it. */
+int trainer_set_hooks(struct trainer *t, const struct train_hooks *h);
+
 /* ---- the loop (train_loop.c) ---- */
 
 struct train_opts {
@@ -54,6 +85,7 @@ struct train_opts {
     const char *checkpoint; /* weights + momentum + position, written every epoch and on SIGINT */
     const char *resume;     /* checkpoint to continue from (NULL: start) */
     int quiet;
+    const struct train_hooks *hooks;   /* training-time compression, or NULL */
 };
 
 void train_opts_default(struct train_opts *o);

@@ -3,7 +3,9 @@
  * checkpoints (weights + momentum + position) every epoch and on SIGINT, and resume.
  *
  * Everything random is derived from (seed, epoch, batch), so a resumed run sees exactly the
- * batches the uninterrupted run would have seen. */
+ * batches the uninterrupted run would have seen. With train_hooks (training-time compression),
+ * the hooks' state travels in the checkpoint too, validation runs on the finalized weights and
+ * the best output is written by the hooks. */
 #include "train.h"
 
 #include "rng.h"
@@ -128,6 +130,8 @@ static int checkpoint_save(const struct resnet *net, struct trainer *t, const ch
     META("best_val_top1", "%.17g", best_val);
     META("best_epoch", "%d", best_epoch);
 #undef META
+    if (!rc && o->hooks && o->hooks->n_state > 0)
+        rc = st_writer_add(w, "finetune.state", ST_F32, 1, (int64_t[]){ o->hooks->n_state }, o->hooks->state);
     if (!rc) rc = st_writer_save(w, path);
     st_writer_free(w);
     return rc;
@@ -147,8 +151,8 @@ static int meta_int64(const struct st_file *f, const char *path, const char *key
     return STATUS_OK;
 }
 
-static int checkpoint_load(struct resnet *net, struct trainer *t, const char *path, int64_t *epoch, int64_t *batch_in_epoch,
-                           int64_t *steps, double *best_val, int64_t *best_epoch)
+static int checkpoint_load(struct resnet *net, struct trainer *t, const char *path, const struct train_hooks *h,
+                           int64_t *epoch, int64_t *batch_in_epoch, int64_t *steps, double *best_val, int64_t *best_epoch)
 {
     struct st_file *f = NULL;
     int rc = safetensors_read(path, &f);
@@ -183,6 +187,15 @@ static int checkpoint_load(struct resnet *net, struct trainer *t, const char *pa
             rc = st_tensor_to_f32(f, st, m ? trainer_momentum(t) + p->offset : resnet_param_data(net, i));
         }
     }
+    if (!rc && h && h->n_state > 0) {
+        const struct st_tensor *st = safetensors_find(f, "finetune.state");
+        if (!st || st->numel != h->n_state)
+            rc = status_error(STATUS_BAD_INPUT,
+                              "%s: no fine-tuning state of %lld floats (a checkpoint of another config or of `train`?)",
+                              path, (long long)h->n_state);
+        else
+            rc = st_tensor_to_f32(f, st, h->state);
+    }
 done:
     safetensors_free(f);
     return rc;
@@ -211,6 +224,10 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
     struct trainer *t = NULL;
     int rc = trainer_alloc(net, batch, &t);
     if (rc) return rc;
+    if (o->hooks && (rc = trainer_set_hooks(t, o->hooks))) {
+        trainer_free(t);
+        return rc;
+    }
     float *xb = malloc(sizeof(float) * per * batch);
     int64_t *yb = malloc(sizeof(int64_t) * batch), *perm = malloc(sizeof(int64_t) * train->n);
     if (!xb || !yb || !perm) {
@@ -220,7 +237,7 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
     int64_t start_epoch = 0, start_batch = 0, steps = 0, best_epoch = -1;
     double best_val = -1.0;
     if (o->resume) {
-        if ((rc = checkpoint_load(net, t, o->resume, &start_epoch, &start_batch, &steps, &best_val, &best_epoch))) goto done;
+        if ((rc = checkpoint_load(net, t, o->resume, o->hooks, &start_epoch, &start_batch, &steps, &best_val, &best_epoch))) goto done;
         if (!o->quiet)
             fprintf(stderr, "train: resumed from %s at epoch %lld, batch %lld (step %lld)\n", o->resume,
                     (long long)start_epoch + 1, (long long)start_batch, (long long)steps);
@@ -267,8 +284,10 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
             }
             struct sgd_opts so = { .lr = lr_at(o, steps, total_steps, warmup), .momentum = o->momentum,
                                    .weight_decay = o->weight_decay, .nesterov = o->nesterov };
+            if (o->hooks && o->hooks->step_begin && (rc = o->hooks->step_begin(o->hooks->ctx, t, steps))) break;
             const double loss = trainer_step(t, xb, yb, batch, o->label_smoothing, &correct);
             trainer_sgd(t, &so);
+            if (o->hooks && o->hooks->after_update) o->hooks->after_update(o->hooks->ctx, t);
             if (res->first_loss == 0) res->first_loss = loss;
             res->last_loss = loss;
             loss_sum += loss * batch;
@@ -287,6 +306,7 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
         }
         const double ips = seen ? seen / (now_s() - t_epoch) : 0;
         res->last_train_top1 = seen ? 100.0 * correct / seen : 0;
+        if (rc) break;
         if (train_interrupted || b < steps_per_epoch) {
             /* Stopped mid-epoch (Ctrl-C or max_steps): keep the exact position. */
             if (o->checkpoint) rc = checkpoint_save(net, t, o->checkpoint, (int)epoch, b, steps, o, best_val, (int)best_epoch);
@@ -298,19 +318,22 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
             break;
         }
         double vtop1 = -1;
-        if (val && val->n > 0) {
-            if ((rc = train_evaluate(net, val, 250, &vtop1))) break;
-        }
-        if (vtop1 > best_val) {
+        const struct train_hooks *h = o->hooks;
+        if (h && h->eval_begin && (rc = h->eval_begin(h->ctx))) break;
+        if (val && val->n > 0) rc = train_evaluate(net, val, 250, &vtop1);
+        if (!rc && vtop1 > best_val) {
             best_val = vtop1;
             best_epoch = epoch + 1;
             if (o->out) {
                 char meta[128];
                 snprintf(meta, sizeof meta, "epoch %lld, val top-1 %.2f, seed %llu", (long long)epoch + 1, vtop1,
                          (unsigned long long)o->seed);
-                if ((rc = resnet_save_weights(net, o->out, ST_F16, "rn50-tune", meta))) break;
+                rc = h && h->save_best ? h->save_best(h->ctx, o->out, meta)
+                                       : resnet_save_weights(net, o->out, ST_F16, "rn50-tune", meta);
             }
         }
+        if (h && h->eval_end) h->eval_end(h->ctx);
+        if (rc) break;
         if (o->checkpoint && (rc = checkpoint_save(net, t, o->checkpoint, (int)epoch + 1, 0, steps, o, best_val, (int)best_epoch)))
             break;
         res->epochs_done = (int)epoch + 1;

@@ -1,0 +1,237 @@
+/* cmd_finetune.c — `rn50-tune finetune`: training-time compression (DKM palettization, scheduled
+ * pruning, both) of a trained model with a compression config, written as a compressed file that
+ * eval, infer and bench load (compress/finetune.h); progress, checkpoints and resume come from the
+ * training loop. */
+#include "cli.h"
+#include "config.h"
+#include "data.h"
+#include "finetune.h"
+#include "format.h"
+#include "status.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static const char finetune_usage[] =
+    "usage: rn50-tune finetune --model M [--weights W] --config C.yaml --out OUT.safetensors\n"
+    "                          [--epochs E] [--data D] [--batch B] [--lr LR] [--warmup EPOCHS]\n"
+    "                          [--momentum MU] [--weight-decay WD] [--label-smoothing S] [--crop-pad P]\n"
+    "                          [--no-flip] [--seed N] [--train-limit N] [--val-limit N] [--max-steps N]\n"
+    "                          [--checkpoint C] [--resume C] [--no-test] [--threads T] [--json]\n"
+    "\n"
+    "Fine-tunes the model while compressing it as the config says: `palettization` with\n"
+    "`algorithm: dkm` (differentiable k-means: n_bits, granularity, group_size, palett_tau,\n"
+    "kmeans_max_iter, milestone, weight_threshold) and/or `pruning` with a `scheduler`\n"
+    "({update_steps: [..] or \"range(begin, end, step)\", power: 3}, initial_sparsity,\n"
+    "target_sparsity). After every epoch the finalized model (hard assignment, exact masks) is\n"
+    "evaluated on the `val` split; the best is written to --out in the compressed format. At the end\n"
+    "--out is evaluated on val and test (unless --no-test). Ctrl-C checkpoints; --resume continues.\n"
+    "\n"
+    "  --epochs E   default 3            --lr LR    peak, default 0.01 (warm-up 0.1 epoch, cosine)\n"
+    "  --batch B    default 128          --checkpoint C  default: OUT with .ckpt.safetensors\n"
+    "  (other training options as in rn50-tune train)\n"
+    "\n"
+    "example: rn50-tune finetune --model rn50-fmnist --config configs/compress/dkm-2bit.yaml --epochs 3 --out dkm2.safetensors\n";
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;   /* Linux: kilobytes */
+}
+
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = 2 * cap + 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) { free(buf); fclose(fp); return NULL; }
+            buf = nb;
+        }
+        const size_t got = fread(buf + n, 1, 4096, fp);
+        n += got;
+        if (got < 4096) break;
+    }
+    fclose(fp);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Top-1 of the compressed file at `path` on a split, as `rn50-tune eval` computes it. */
+static int eval_file(const char *path, const char *data, const char *split, int64_t limit, double *top1)
+{
+    struct resnet *net = NULL;
+    struct dataset ds;
+    memset(&ds, 0, sizeof ds);
+    int rc = format_load(path, &net, NULL);
+    if (!rc) rc = dataset_load(data, split, limit, &ds);
+    if (!rc) {
+        /* train_evaluate refolds from the parameters; a loaded compressed network has its decoded
+         * weights only in the folded arrays, so evaluate it directly. */
+        const int batch = ds.n < 250 ? (int)ds.n : 250;
+        struct resnet_infer *ws = NULL;
+        float *logits = malloc(sizeof(float) * batch * net->cfg.n_classes);
+        if (!logits || (rc = resnet_infer_alloc(net, batch, &ws))) {
+            if (!rc) rc = status_error(STATUS_NOMEM, "out of memory");
+        } else {
+            const int64_t per = (int64_t)ds.C * ds.H * ds.W;
+            int64_t correct = 0;
+            const int K = net->cfg.n_classes;
+            for (int64_t i = 0; i < ds.n; i += batch) {
+                const int n = (int)(ds.n - i < batch ? ds.n - i : batch);
+                resnet_infer(ws, ds.images + i * per, n, logits);
+                for (int q = 0; q < n; q++) {
+                    int best = 0;
+                    for (int c = 1; c < K; c++)
+                        if (logits[q * K + c] > logits[q * K + best]) best = c;
+                    correct += best == ds.labels[i + q];
+                }
+            }
+            *top1 = 100.0 * (double)correct / (double)ds.n;
+        }
+        resnet_infer_free(ws);
+        free(logits);
+    }
+    dataset_free(&ds);
+    if (net) cli_free_model(net);
+    return rc;
+}
+
+int cmd_finetune(int argc, char **argv)
+{
+    const char *config = NULL, *data = "fmnist", *v;
+    struct train_opts o;
+    train_opts_default(&o);
+    o.epochs = 3;
+    o.lr = 0.01;
+    o.warmup_epochs = 0.1;
+    int rc = STATUS_OK, no_test = 0;
+    double d;
+    int64_t i64;
+    struct cli_common cm = { 0 };
+    struct cli_args a = cli_args_init(argc, argv);
+    while (!rc && cli_next(&a)) {
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(finetune_usage, stdout); return 0; }
+        else if (cli_is(&a, "--config")) rc = cli_value(&a, &config);
+        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
+        else if (cli_is(&a, "--out")) rc = cli_value(&a, &o.out);
+        else if (cli_is(&a, "--checkpoint")) rc = cli_value(&a, &o.checkpoint);
+        else if (cli_is(&a, "--resume")) rc = cli_value(&a, &o.resume);
+        else if (cli_is(&a, "--epochs")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--epochs", v, 1, 10000, &o.epochs); }
+        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &o.batch); }
+        else if (cli_is(&a, "--lr")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--lr", v, 0, 100, &o.lr); }
+        else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--warmup", v, 0, 10000, &o.warmup_epochs); }
+        else if (cli_is(&a, "--momentum")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--momentum", v, 0, 0.999, &o.momentum); }
+        else if (cli_is(&a, "--weight-decay")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--weight-decay", v, 0, 1, &o.weight_decay); }
+        else if (cli_is(&a, "--label-smoothing")) { if (!(rc = cli_value(&a, &v)) && !(rc = cli_double("--label-smoothing", v, 0, 0.999, &d))) o.label_smoothing = (float)d; }
+        else if (cli_is(&a, "--crop-pad")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--crop-pad", v, 0, 64, &o.crop_pad); }
+        else if (cli_is(&a, "--no-flip")) o.flip = 0;
+        else if (cli_is(&a, "--no-test")) no_test = 1;
+        else if (cli_is(&a, "--seed")) { if (!(rc = cli_value(&a, &v)) && !(rc = cli_int64("--seed", v, 0, INT64_MAX, &i64))) o.seed = (uint64_t)i64; }
+        else if (cli_is(&a, "--train-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--train-limit", v, 1, INT64_MAX, &o.train_limit); }
+        else if (cli_is(&a, "--val-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--val-limit", v, 1, INT64_MAX, &o.val_limit); }
+        else if (cli_is(&a, "--max-steps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--max-steps", v, 1, INT64_MAX, &o.max_steps); }
+        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
+    }
+    if (!rc && !cm.model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune finetune --help)");
+    if (!rc && !config) rc = status_error(STATUS_BAD_INPUT, "--config: required (see rn50-tune finetune --help)");
+    if (!rc && !o.out) rc = status_error(STATUS_BAD_INPUT, "--out: required (see rn50-tune finetune --help)");
+    if (rc) return cli_fail(rc);
+
+    char ckpt[4096];
+    if (!o.checkpoint) {
+        size_t n = strlen(o.out);
+        const char *ext = ".safetensors";
+        if (n > strlen(ext) && strcmp(o.out + n - strlen(ext), ext) == 0) n -= strlen(ext);
+        snprintf(ckpt, sizeof ckpt, "%.*s.ckpt.safetensors", (int)n, o.out);
+        o.checkpoint = ckpt;
+    }
+    const int threads = ops_set_threads(cm.threads);
+    struct resnet *net = NULL;
+    struct dataset train, val;
+    memset(&train, 0, sizeof train);
+    memset(&val, 0, sizeof val);
+    struct compress_plan plan;
+    memset(&plan, 0, sizeof plan);
+    struct finetune *ft = NULL;
+    char *config_text = NULL;
+    const char *weights_used = NULL;
+    struct train_result res;
+    memset(&res, 0, sizeof res);
+    double top1_val = -1, top1_test = -1;
+    if (cm.weights && format_is_compressed(cm.weights)) {
+        rc = status_error(STATUS_BAD_INPUT, "--weights %s: a compressed file; finetune starts from trained torchvision weights",
+                          cm.weights);
+        goto done;
+    }
+    if ((rc = cli_load_model(cm.model, cm.weights, 1, &net, &weights_used))) goto done;
+    if ((rc = compress_config_load(config, net, &plan))) goto done;
+    config_text = read_text(config);
+    if ((rc = finetune_alloc(net, &plan, config_text, &ft))) goto done;
+    o.hooks = finetune_hooks(ft);
+    if ((rc = dataset_load(data, "train", o.train_limit, &train)) || (rc = dataset_load(data, "val", o.val_limit, &val))) {
+        if (rc == STATUS_BAD_INPUT) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", status_message());
+            rc = status_error(rc, "--data %s: %s", data, msg);
+        }
+        goto done;
+    }
+    fprintf(stderr, "finetune: %s from %s with %s on %s (%lld images), val %s (%lld), %d epochs, batch %d, lr %g, seed %llu, %d threads\n",
+            net->cfg.name, weights_used, config, train.name, (long long)train.n, val.name, (long long)val.n, o.epochs, o.batch,
+            o.lr, (unsigned long long)o.seed, threads);
+    if ((rc = train_run(net, &train, &val, &o, &res))) goto done;
+    struct finetune_stats st;
+    finetune_get_stats(ft, &st);
+    if (!res.interrupted && res.best_epoch >= 1) {
+        if ((rc = eval_file(o.out, data, "val", o.val_limit, &top1_val))) goto done;
+        if (!no_test && (rc = eval_file(o.out, data, "test", 0, &top1_test))) goto done;
+    }
+    const double rss = peak_rss_mb();
+    printf("finetune: %d epochs, %lld steps, best val top-1 %.2f %% (epoch %d), %.1f min%s; %s: %zu bytes, val %.2f %%, "
+           "test %.2f %%, sparsity %.4f, at most %d values per LUT, peak RSS %.0f MB\n",
+           res.epochs_done, (long long)res.steps, res.best_val_top1, res.best_epoch, res.seconds / 60,
+           res.interrupted ? " (interrupted)" : "", o.out, st.bytes, top1_val, top1_test, st.sparsity, st.max_distinct, rss);
+    if (cm.json) {
+        struct jout j;
+        jout_begin(&j, stdout);
+        jout_str(&j, "command", "finetune");
+        jout_str(&j, "model", net->cfg.name);
+        jout_str(&j, "config", config);
+        jout_str(&j, "out", o.out);
+        jout_str(&j, "checkpoint", o.checkpoint);
+        jout_int(&j, "epochs_done", res.epochs_done);
+        jout_int(&j, "steps", res.steps);
+        jout_num(&j, "best_val_top1", res.best_val_top1);
+        jout_int(&j, "best_epoch", res.best_epoch);
+        jout_num(&j, "top1_val", top1_val);
+        jout_num(&j, "top1_test", top1_test);
+        jout_int(&j, "bytes", (int64_t)st.bytes);
+        jout_num(&j, "sparsity", st.sparsity);
+        jout_int(&j, "max_lut_values", st.max_distinct);
+        jout_num(&j, "seconds", res.seconds);
+        jout_num(&j, "images_per_s", res.images_per_s);
+        jout_num(&j, "peak_rss_mb", rss);
+        jout_int(&j, "attention_floats", st.attention_floats);
+        jout_int(&j, "interrupted", res.interrupted);
+        jout_int(&j, "threads", threads);
+        jout_end(&j);
+    }
+    if (res.interrupted) rc = status_error(STATUS_IO, "interrupted; resume with --resume %s", o.checkpoint);
+done:
+    finetune_free(ft);
+    free(config_text);
+    compress_plan_free(&plan);
+    dataset_free(&train);
+    dataset_free(&val);
+    if (net) cli_free_model(net);
+    return rc ? cli_fail(rc) : 0;
+}
