@@ -76,9 +76,10 @@ int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_size(int argc, char **argv);
-int cmd_finetune(int argc, char **argv);   /* search/cmd_finetune.c */
 int cmd_tune(int argc, char **argv);      /* search/tune_cmd.c */
 int cmd_plot(int argc, char **argv);       /* search/cmd_plot.c */
+int cmd_profile(int argc, char **argv);    /* search/cmd_profile.c */
+int cmd_cost(int argc, char **argv);       /* search/cmd_cost.c */
 
 /* Prints "rn50-tune: error: MESSAGE" to stderr and returns the exit code for `status`. */
 int cli_fail(int status);

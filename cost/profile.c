@@ -1,0 +1,455 @@
+/* profile.c — the cpu-local profiler (see profile.h): designed and random configurations,
+ * compressed networks on random weights, interleaved timed passes, medians, the measurements CSV.
+ *
+ * Does not read measurements back (measurements.c) and does not fit (fit.c). */
+#include "profile.h"
+#include "apply.h"
+#include "atomic_file.h"
+#include "config.h"
+#include "format.h"
+#include "rng.h"
+#include "status.h"
+#include "strbuf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The designed set: each kernel kind, palettization bit widths and group sizes, sparsities,
+ * the joint forms, W8A8 alone and pruned, W8A16, and per-layer mixtures (PROFILE_MIXED of them,
+ * drawn like the held-out ones) so that transitions between kinds are seen too. */
+static const char *const profile_designed[] = {
+    "dense",    "lut2",        "lut4",        "lut6",       "lut8",          "lut4g8",    "lut4g32",
+    "lut2g16",  "sp0.5",       "sp0.75",      "sp0.9",      "sp0.95",        "sp0.5+lut4", "sp0.75+lut4",
+    "sp0.9+lut2", "sp0.75+lut6g16", "w8a8",   "sp0.5+w8a8", "sp0.85+w8a8",   "w8a16",
+};
+#define PROFILE_MIXED 4
+/* Groups of configurations timed interleaved, as many as fit in this many MB of networks. */
+#define PROFILE_GROUP_MB 2048
+#define PROFILE_MAX_REPS 400
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress(const struct cost_profile_opts *o, const char *fmt, ...)
+{
+    if (!o->progress) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(o->progress, fmt, ap);
+    va_end(ap);
+    fflush(o->progress);
+}
+
+int cost_plan_uniform(const struct resnet *net, const char *spec, int64_t threshold, struct compress_plan *plan)
+{
+    struct layer_plan lp;
+    int rc = cost_spec_parse(spec, &lp);
+    if (rc) return rc;
+    if ((rc = compress_plan_init_empty(net, plan))) return rc;
+    plan->weight_threshold = threshold;
+    for (int i = 0; i < plan->n_layers; i++)
+        if (plan->info[i].OC * plan->info[i].K > threshold) plan->layer[i] = lp;
+    return STATUS_OK;
+}
+
+/* ---- random configurations ---- */
+
+/* One random layer spec: a family combination, then its parameters. Sparsities and bit widths
+ * are drawn from continuous / full ranges, so held-out configurations are not the designed ones. */
+static void random_spec(struct rng *r, int allow_dense, char *buf, size_t cap)
+{
+    /* forms: dense, lut, sp, sp+lut, w8a8, sp+w8a8, w8a16 */
+    const int f = (int)rng_below(r, 7 - !allow_dense) + !allow_dense;
+    const double sp = 0.3 + 0.67 * rng_uniform(r);
+    const int bits = 1 + (int)rng_below(r, 8);
+    static const int groups[] = { 0, 0, 4, 8, 16, 32, 64 };
+    const int g = groups[rng_below(r, 7)];
+    char lut[24];
+    if (g) snprintf(lut, sizeof lut, "lut%dg%d", bits, g);
+    else snprintf(lut, sizeof lut, "lut%d", bits);
+    switch (f) {
+    case 0: snprintf(buf, cap, "dense"); break;
+    case 1: snprintf(buf, cap, "%s", lut); break;
+    case 2: snprintf(buf, cap, "sp%.2f", sp); break;
+    case 3: snprintf(buf, cap, "sp%.2f+%s", sp, lut); break;
+    case 4: snprintf(buf, cap, "w8a8"); break;
+    case 5: snprintf(buf, cap, "sp%.2f+w8a8", sp); break;
+    default: snprintf(buf, cap, "w8a16"); break;
+    }
+}
+
+/* A random plan: one spec for the whole network (style 0), one per stage (1) or one per layer (2);
+ * style -1 draws the style too. */
+static int random_plan(const struct resnet *net, struct rng *r, int style, struct compress_plan *plan)
+{
+    char spec[64];
+    if (style < 0) style = (int)rng_below(r, 3);
+    random_spec(r, style != 0, spec, sizeof spec);
+    int rc = cost_plan_uniform(net, spec, COMPRESS_DEFAULT_WEIGHT_THRESHOLD, plan);
+    if (rc || style == 0) return rc;
+    char stage_spec[5][64];
+    for (int s = 0; s < 5; s++) random_spec(r, 1, stage_spec[s], sizeof stage_spec[s]);
+    for (int i = 0; i < plan->n_layers && !rc; i++) {
+        if (plan->info[i].OC * plan->info[i].K <= plan->weight_threshold) continue;
+        if (style == 1) {
+            /* per stage: layerS.* share a spec; the stem and fc take stage 0's */
+            const char *name = plan->info[i].name;
+            const int s = !strncmp(name, "layer", 5) ? name[5] - '0' : 0;
+            rc = cost_spec_parse(stage_spec[s >= 0 && s < 5 ? s : 0], &plan->layer[i]);
+        } else {
+            random_spec(r, 1, spec, sizeof spec);
+            rc = cost_spec_parse(spec, &plan->layer[i]);
+        }
+    }
+    if (rc) compress_plan_free(plan);
+    return rc;
+}
+
+/* ---- compression configs from plans ---- */
+
+static void put_name_regex(struct strbuf *b, const char *name)
+{
+    strbuf_str(b, "    \"");
+    for (const char *p = name; *p; p++) {
+        if (*p == '.') strbuf_str(b, "\\\\.");
+        else strbuf_put(b, p, 1);
+    }
+    strbuf_str(b, "\": ");
+}
+
+static int write_text(FILE *f, void *ctx)
+{
+    const struct strbuf *b = ctx;
+    return fwrite(b->p, 1, b->len, f) == b->len;
+}
+
+int cost_plan_write_config(const struct compress_plan *plan, const char *path)
+{
+    struct strbuf b = { 0 };
+    char line[256];
+    strbuf_str(&b, "# Written by rn50-tune profile: each compressed layer by its exact name.\n");
+    static const char *const sections[] = { "pruning", "palettization", "quantization" };
+    for (int s = 0; s < 3; s++) {
+        int any = 0;
+        for (int i = 0; i < plan->n_layers; i++) {
+            const struct layer_plan *lp = &plan->layer[i];
+            const int on = s == 0 ? lp->prune.enabled : s == 1 ? lp->pal.enabled : lp->quant.enabled;
+            if (!on) continue;
+            if (!any) {
+                snprintf(line, sizeof line, "%s:\n  weight_threshold: 0\n  module_name_configs:\n", sections[s]);
+                strbuf_str(&b, line);
+                any = 1;
+            }
+            put_name_regex(&b, plan->info[i].name);
+            if (s == 0) {
+                snprintf(line, sizeof line, "{target_sparsity: %.17g}\n", lp->prune.target_sparsity);
+            } else if (s == 1) {
+                if (lp->pal.granularity == PAL_PER_GROUPED_CHANNEL)
+                    snprintf(line, sizeof line, "{n_bits: %d, granularity: per_grouped_channel, group_size: %d}\n",
+                             lp->pal.n_bits, lp->pal.group_size);
+                else
+                    snprintf(line, sizeof line, "{n_bits: %d}\n", lp->pal.n_bits);
+            } else {
+                snprintf(line, sizeof line, "{weight_dtype: int8, activation_dtype: %s}\n",
+                         lp->quant.activations ? "int8" : "float16");
+            }
+            strbuf_str(&b, line);
+        }
+    }
+    if (!b.len || b.oom) strbuf_str(&b, "{}\n");
+    int rc = b.oom ? status_error(STATUS_NOMEM, "out of memory writing %s", path) : file_write_atomic(path, write_text, &b);
+    free(b.p);
+    return rc;
+}
+
+/* ---- one configuration under measurement ---- */
+
+struct pconf {
+    char name[64];
+    struct compress_plan plan;
+    struct resnet *net;
+    struct apply_result res;
+    struct resnet_infer *ws;
+    double *e2e;        /* [reps] ms */
+    double *layer;      /* [reps][n_layers] ms */
+    int reps;
+    double est_ms;      /* one pass, from the warm-up */
+};
+
+static void pconf_release_net(struct pconf *p)
+{
+    resnet_infer_free(p->ws);
+    p->ws = NULL;
+    if (p->net) format_free_activations(p->net);
+    apply_result_free(&p->res);
+    resnet_free(p->net);
+    p->net = NULL;
+}
+
+static void pconf_free(struct pconf *p)
+{
+    pconf_release_net(p);
+    compress_plan_free(&p->plan);
+    free(p->e2e);
+    free(p->layer);
+    memset(p, 0, sizeof *p);
+}
+
+static int pconf_build(struct pconf *p, const struct resnet_config *cfg, uint64_t seed, const struct dataset *calib)
+{
+    int rc = resnet_alloc(cfg, seed, &p->net);
+    if (rc) return rc;
+    /* The plan was made on another instance of the same architecture; its names are the same. */
+    if ((rc = compress_apply(p->net, &p->plan, plan_quantizes_activations(&p->plan) ? calib : NULL, &p->res))) return rc;
+    return resnet_infer_alloc(p->net, 1, &p->ws);
+}
+
+static double median_of(double *v, int n, double *q1, double *q3);
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double quantile_sorted(const double *v, int n, double q)
+{
+    const double pos = q * (n - 1);
+    const int i = (int)floor(pos);
+    const double f = pos - i;
+    return i + 1 < n ? v[i] * (1.0 - f) + v[i + 1] * f : v[n - 1];
+}
+
+static double median_of(double *v, int n, double *q1, double *q3)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    if (q1) *q1 = quantile_sorted(v, n, 0.25);
+    if (q3) *q3 = quantile_sorted(v, n, 0.75);
+    return quantile_sorted(v, n, 0.5);
+}
+
+/* Times a group of built configurations: warm-up, then rounds of one pass each. */
+static int time_group(const struct cost_profile_opts *o, struct pconf *g, int n, double budget_s, const float *x,
+                      int n_classes)
+{
+    float *logits = malloc(sizeof(float) * (size_t)n_classes);
+    const int n_layers = g[0].plan.n_layers;
+    double *secs = calloc((size_t)n_layers, sizeof *secs);
+    int rc = STATUS_OK;
+    if (!logits || !secs) { rc = status_error(STATUS_NOMEM, "profile: out of memory"); goto done; }
+    double round_ms = 0.0;
+    for (int i = 0; i < n; i++) {
+        for (int w = 0; w < o->warmup; w++) {
+            const double t0 = now_s();
+            resnet_infer(g[i].ws, x, 1, logits);
+            g[i].est_ms = 1e3 * (now_s() - t0);
+        }
+        round_ms += g[i].est_ms;
+    }
+    int reps = round_ms > 0.0 ? (int)(1e3 * budget_s / round_ms) : o->min_reps;
+    if (reps < o->min_reps) reps = o->min_reps;
+    if (reps > PROFILE_MAX_REPS) reps = PROFILE_MAX_REPS;
+    for (int i = 0; i < n; i++) {
+        g[i].reps = reps;
+        g[i].e2e = malloc(sizeof(double) * (size_t)reps);
+        g[i].layer = malloc(sizeof(double) * (size_t)reps * (size_t)n_layers);
+        if (!g[i].e2e || !g[i].layer) { rc = status_error(STATUS_NOMEM, "profile: out of memory"); goto done; }
+        resnet_infer_set_profile(g[i].ws, o->per_layer ? secs : NULL);
+    }
+    progress(o, "  timing %d configurations x %d passes (about %.0f s)\n", n, reps, 1e-3 * round_ms * reps);
+    for (int r = 0; r < reps; r++) {
+        for (int i = 0; i < n; i++) {
+            memset(secs, 0, sizeof(double) * (size_t)n_layers);
+            const double t0 = now_s();
+            resnet_infer(g[i].ws, x, 1, logits);
+            g[i].e2e[r] = 1e3 * (now_s() - t0);
+            for (int l = 0; l < n_layers; l++) g[i].layer[(size_t)r * n_layers + l] = 1e3 * secs[l];
+        }
+    }
+    for (int i = 0; i < n; i++) resnet_infer_set_profile(g[i].ws, NULL);
+done:
+    free(logits);
+    free(secs);
+    return rc;
+}
+
+/* Appends a configuration's rows (network row, then one per layer) to the CSV text. */
+static void emit_rows(struct strbuf *b, const struct pconf *p, const char *model, int per_layer)
+{
+    char line[512], spec[64], uniform[64];
+    const int n_layers = p->plan.n_layers;
+    /* The network row's spec: the common spec of the compressed layers, or "mixed". */
+    uniform[0] = '\0';
+    for (int l = 0; l < n_layers; l++) {
+        cost_spec_format(&p->plan.layer[l], spec, sizeof spec);
+        if (!strcmp(spec, "dense")) continue;
+        if (!uniform[0]) snprintf(uniform, sizeof uniform, "%s", spec);
+        else if (strcmp(uniform, spec)) { snprintf(uniform, sizeof uniform, "mixed"); break; }
+    }
+    if (!uniform[0]) snprintf(uniform, sizeof uniform, "dense");
+    double *v = malloc(sizeof(double) * (size_t)p->reps);
+    if (!v) { b->oom = 1; return; }
+    double q1, q3, med;
+    memcpy(v, p->e2e, sizeof(double) * (size_t)p->reps);
+    med = median_of(v, p->reps, &q1, &q3);
+    snprintf(line, sizeof line, "%s,%s,network,,%s,,%d,%.6f,%.6f,%.6f\n", p->name, model, uniform, p->reps, med, q1, q3);
+    strbuf_str(b, line);
+    for (int l = 0; l < n_layers; l++) {
+        cost_spec_format(&p->plan.layer[l], spec, sizeof spec);
+        const char *kind = resnet_conv_kernel_name(p->net, l);
+        if (per_layer) {
+            for (int r = 0; r < p->reps; r++) v[r] = p->layer[(size_t)r * n_layers + l];
+            med = median_of(v, p->reps, &q1, &q3);
+            snprintf(line, sizeof line, "%s,%s,layer,%s,%s,%s,%d,%.6f,%.6f,%.6f\n", p->name, model, p->plan.info[l].name,
+                     spec, kind, p->reps, med, q1, q3);
+        } else {
+            snprintf(line, sizeof line, "%s,%s,layer,%s,%s,%s,0,,,\n", p->name, model, p->plan.info[l].name, spec, kind);
+        }
+        strbuf_str(b, line);
+    }
+    free(v);
+}
+
+/* The configurations of one model: names and plans. */
+static int make_configs(const struct cost_profile_opts *o, const struct resnet *net, struct pconf **out, int *n_out)
+{
+    const int n_designed = (int)(sizeof profile_designed / sizeof *profile_designed);
+    const int n = o->n_random ? o->n_random : n_designed + PROFILE_MIXED;
+    struct pconf *c = calloc((size_t)n, sizeof *c);
+    if (!c) return status_error(STATUS_NOMEM, "profile: out of memory");
+    struct rng r;
+    /* Held-out draws use another stream than the designed mixtures, whatever the seed. */
+    rng_seed(&r, o->seed * 2 + (o->n_random ? 1 : 0));
+    int rc = STATUS_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        if (o->n_random) {
+            snprintf(c[i].name, sizeof c[i].name, "r%02d", i + 1);
+            rc = random_plan(net, &r, -1, &c[i].plan);
+        } else if (i < n_designed) {
+            snprintf(c[i].name, sizeof c[i].name, "d-%s", profile_designed[i]);
+            rc = cost_plan_uniform(net, profile_designed[i], COMPRESS_DEFAULT_WEIGHT_THRESHOLD, &c[i].plan);
+        } else {
+            snprintf(c[i].name, sizeof c[i].name, "d-mix%d", i - n_designed + 1);
+            rc = random_plan(net, &r, 2, &c[i].plan);
+        }
+    }
+    if (rc) {
+        for (int i = 0; i < n; i++) pconf_free(&c[i]);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    *n_out = n;
+    return STATUS_OK;
+}
+
+/* Writes and reads back the configuration's compression config; they must agree. */
+static int check_config_file(const struct cost_profile_opts *o, const struct resnet *net, const struct pconf *p)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s-%s.yaml", o->configs_dir, net->cfg.name, p->name);
+    int rc = cost_plan_write_config(&p->plan, path);
+    if (rc) return rc;
+    struct compress_plan back;
+    if ((rc = compress_config_load(path, net, &back))) return rc;
+    for (int l = 0; l < back.n_layers && !rc; l++) {
+        char a[64], b[64];
+        cost_spec_format(&p->plan.layer[l], a, sizeof a);
+        cost_spec_format(&back.layer[l], b, sizeof b);
+        if (strcmp(a, b))
+            rc = status_error(STATUS_BAD_INPUT, "%s: layer %s reads back as %s, written as %s", path, back.info[l].name, b, a);
+    }
+    compress_plan_free(&back);
+    return rc;
+}
+
+static int profile_model(const struct cost_profile_opts *o, const char *model, struct strbuf *csv)
+{
+    struct resnet_config cfg;
+    struct resnet *shape = NULL;
+    struct pconf *c = NULL;
+    int n = 0;
+    float *x = NULL;
+    struct dataset calib;
+    memset(&calib, 0, sizeof calib);
+    int rc = resnet_config_load(model, &cfg);
+    if (rc) return rc;
+    if ((rc = resnet_alloc(&cfg, o->seed, &shape))) return rc;
+    if ((rc = make_configs(o, shape, &c, &n))) goto done;
+    const int64_t per = (int64_t)cfg.in_channels * cfg.in_h * cfg.in_w;
+    /* Random input and two random calibration images (8-bit activation ranges; their values do
+     * not change the time). */
+    x = malloc(sizeof(float) * (size_t)per);
+    calib.images = malloc(sizeof(float) * (size_t)per * 2);
+    calib.labels = calloc(2, sizeof *calib.labels);
+    if (!x || !calib.images || !calib.labels) { rc = status_error(STATUS_NOMEM, "profile: out of memory"); goto done; }
+    calib.n = 2;
+    calib.C = cfg.in_channels;
+    calib.H = cfg.in_h;
+    calib.W = cfg.in_w;
+    calib.n_classes = cfg.n_classes;
+    snprintf(calib.name, sizeof calib.name, "random");
+    struct rng r;
+    rng_seed(&r, o->seed + 17);
+    for (int64_t i = 0; i < per; i++) x[i] = (float)rng_normal(&r);
+    for (int64_t i = 0; i < 2 * per; i++) calib.images[i] = (float)rng_normal(&r);
+    /* Group size: networks of about 3x their fp32 weights each (params, folded, kernels). */
+    const double net_mb = 3.0 * 4.0 * (double)shape->n_floats / 1e6;
+    int group = (int)(PROFILE_GROUP_MB / (net_mb > 1.0 ? net_mb : 1.0));
+    if (group < 1) group = 1;
+    if (group > n) group = n;
+    const int n_groups = (n + group - 1) / group;
+    const double t_model = now_s();
+    progress(o, "profile %s: %d configurations in %d group%s, %s\n", cfg.name, n, n_groups, n_groups > 1 ? "s" : "",
+             o->per_layer ? "per layer and end to end" : "end to end");
+    for (int g0 = 0; g0 < n; g0 += group) {
+        const int gn = n - g0 < group ? n - g0 : group;
+        for (int i = g0; i < g0 + gn; i++) {
+            progress(o, "  building %s (%d/%d)\n", c[i].name, i + 1, n);
+            if (o->configs_dir && (rc = check_config_file(o, shape, &c[i]))) goto done;
+            if ((rc = pconf_build(&c[i], &cfg, o->seed, &calib))) goto done;
+        }
+        if ((rc = time_group(o, c + g0, gn, o->seconds * gn / n, x, cfg.n_classes))) goto done;
+        for (int i = g0; i < g0 + gn; i++) {
+            emit_rows(csv, &c[i], cfg.name, o->per_layer);
+            pconf_release_net(&c[i]);
+        }
+    }
+    progress(o, "profile %s: done in %.0f s\n", cfg.name, now_s() - t_model);
+done:
+    for (int i = 0; i < n; i++) pconf_free(&c[i]);
+    free(c);
+    free(x);
+    dataset_free(&calib);
+    resnet_free(shape);
+    return rc;
+}
+
+int cost_profile_run(const struct cost_profile_opts *o, const char *out_csv)
+{
+    struct cost_machine m;
+    cost_machine_detect(&m, o->threads);
+    struct strbuf b = { 0 };
+    char line[1024];
+    strbuf_str(&b, "# rn50-tune profile measurements (cost/profile.h)\n");
+    snprintf(line, sizeof line, "# cpu: %s\n# features: %s\n# cores: %d\n# threads: %d\n# date: %s\n", m.cpu, m.features,
+             m.cores, m.threads, m.date);
+    strbuf_str(&b, line);
+    snprintf(line, sizeof line, "# command: %s\n# warmup: %d, timing budget per model: %g s, at least %d passes\n",
+             o->command ? o->command : "", o->warmup, o->seconds, o->min_reps);
+    strbuf_str(&b, line);
+    strbuf_str(&b, "config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms\n");
+    int rc = STATUS_OK;
+    for (int i = 0; i < o->n_models && !rc; i++) rc = profile_model(o, o->models[i], &b);
+    if (!rc && b.oom) rc = status_error(STATUS_NOMEM, "profile: out of memory for the measurements");
+    if (!rc) rc = file_write_atomic(out_csv, write_text, &b);
+    free(b.p);
+    return rc;
+}

@@ -1,0 +1,559 @@
+/* test_cost.c — the cost model: the fit recovers known coefficients from synthetic measurements
+ * (per-layer and end-to-end rows over two architectures), degenerate designs are clear errors
+ * (too few rows, a term without data, collinear terms), device profiles round-trip through YAML
+ * and bad ones give file:line:key errors, measurement files (profile CSV, the Apple table) read
+ * back into the right plans, layer specs parse and print back, prediction on a plan is the dot
+ * product of its features, and plans written as compression configs load back unchanged. */
+#include "apply.h"
+#include "check.h"
+#include "config.h"
+#include "data.h"
+#include "format.h"
+#include "device.h"
+#include "kern_attach.h"
+#include "profile.h"
+#include "rng.h"
+#include "status.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef RN_SOURCE_DIR
+#define RN_SOURCE_DIR "."
+#endif
+
+static char tmpdir[256];
+static int file_no;
+
+static const char *write_file(const char *ext, const char *text)
+{
+    static char paths[4][320];
+    char *p = paths[file_no % 4];
+    snprintf(p, sizeof paths[0], "%s/f%03d.%s", tmpdir, file_no++, ext);
+    FILE *f = fopen(p, "wb");
+    if (!f) {
+        fprintf(stderr, "cannot write %s\n", p);
+        exit(1);
+    }
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static int has(const char *hay, const char *needle)
+{
+    if (strstr(hay, needle)) return 1;
+    fprintf(stderr, "  message '%s' lacks '%s'\n", hay, needle);
+    return 0;
+}
+
+/* A random plan: each layer above the threshold gets a random spec from every family. */
+static void random_plan(const struct resnet *net, struct rng *r, struct compress_plan *plan)
+{
+    static const char *const specs[] = { "dense", "lut2", "lut4g8", "lut6", "sp0.5", "sp0.85", "sp0.9+lut4",
+                                         "sp0.95+lut3g16", "w8a8", "sp0.7+w8a8", "w8a16", "sp0.6+lut8g4" };
+    CHECK(compress_plan_init_empty(net, plan) == 0);
+    const int uniform = rng_below(r, 3) == 0;
+    const char *u = specs[rng_below(r, 12)];
+    for (int i = 0; i < plan->n_layers; i++) {
+        if (plan->info[i].OC * plan->info[i].K <= 2048) continue;
+        CHECK(cost_spec_parse(uniform ? u : specs[rng_below(r, 12)], &plan->layer[i]) == 0);
+    }
+}
+
+static void make_samples(struct resnet *const *nets, int n_nets, int n, const double *coef, double noise,
+                         uint64_t seed, struct cost_sample *s)
+{
+    struct rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        memset(&s[i], 0, sizeof s[i]);
+        const struct resnet *net = nets[i % n_nets];
+        snprintf(s[i].config, sizeof s[i].config, "c%d", i);
+        snprintf(s[i].model, sizeof s[i].model, "%s", net->cfg.name);
+        s[i].net = net;
+        random_plan(net, &r, &s[i].plan);
+        s[i].layer_ms = malloc(sizeof(double) * (size_t)s[i].plan.n_layers);
+        for (int l = 0; l < s[i].plan.n_layers; l++) {
+            double x[COST_TERMS] = { 0 };
+            cost_layer_features(net, &s[i].plan, l, 1.0, x, NULL);
+            double t = 0.0;
+            for (int k = 0; k < COST_TERMS; k++) t += coef[k] * x[k];
+            s[i].layer_ms[l] = t * (1.0 + noise * (2.0 * rng_uniform(&r) - 1.0));
+        }
+        s[i].e2e_ms = cost_fit_predict(coef, net, &s[i].plan) * (1.0 + noise * (2.0 * rng_uniform(&r) - 1.0));
+    }
+}
+
+static int parse_term_list(const char *list, int *terms)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", list);
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        terms[n] = cost_term_parse(t);
+        CHECK(terms[n] >= 0);
+        n++;
+    }
+    return n;
+}
+
+static void test_fit_recovers(struct resnet *const *nets)
+{
+    int terms[COST_TERMS];
+    const int n_terms = parse_term_list(cost_default_terms_profile, terms);
+    double coef[COST_TERMS] = { 0 };
+    struct rng r;
+    rng_seed(&r, 42);
+    printf("fit: %d terms, seed 42\n", n_terms);
+    for (int j = 0; j < n_terms; j++) coef[terms[j]] = 0.01 + rng_uniform(&r);   /* positive, varied */
+    enum { N = 48 };
+    static struct cost_sample s[N];
+    make_samples(nets, 2, N, coef, 0.0, 7, s);
+    struct cost_fit_result fr;
+    int rc = cost_fit(s, N, terms, n_terms, &fr);
+    CHECK(rc == 0);
+    if (!rc) {
+        for (int j = 0; j < n_terms; j++) CHECK_REL(fr.coef[terms[j]], coef[terms[j]], 1e-6);
+        CHECK(fr.rank == n_terms);
+        CHECK(fr.n_configs == N);
+        CHECK(fr.fit_mape < 1e-6);
+        CHECK(fr.loo_mape < 1e-6);
+        CHECK(fr.n_layer_rows > N * 20);
+        cost_fit_result_free(&fr);
+    }
+    for (int i = 0; i < N; i++) cost_sample_free(&s[i]);
+
+    /* With 1 % multiplicative noise the end-to-end error stays at the noise level. */
+    make_samples(nets, 2, N, coef, 0.01, 8, s);
+    rc = cost_fit(s, N, terms, n_terms, &fr);
+    CHECK(rc == 0);
+    if (!rc) {
+        CHECK(fr.fit_mape < 1.0);
+        CHECK(fr.loo_mape < 2.0);
+        printf("fit with 1%% noise: fit MAPE %.3f %%, loo MAPE %.3f %% (max %.3f)\n", fr.fit_mape, fr.loo_mape, fr.loo_max);
+        cost_fit_result_free(&fr);
+    }
+    for (int i = 0; i < N; i++) cost_sample_free(&s[i]);
+}
+
+static void test_fit_degenerate(struct resnet *const *nets)
+{
+    double coef[COST_TERMS] = { 0 };
+    int terms[COST_TERMS];
+    int n_terms = parse_term_list(cost_default_terms_profile, terms);
+    for (int j = 0; j < n_terms; j++) coef[terms[j]] = 0.5;
+    static struct cost_sample s[6];
+    struct cost_fit_result fr;
+
+    /* too few rows: end-to-end rows only, fewer than the terms */
+    make_samples(nets, 2, 6, coef, 0.0, 3, s);
+    for (int i = 0; i < 6; i++) {
+        free(s[i].layer_ms);
+        s[i].layer_ms = NULL;
+    }
+    CHECK(cost_fit(s, 6, terms, n_terms, &fr) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "too few measurements: 6 rows for 28 terms"));
+    CHECK(fr.fitted == NULL);
+
+    /* a term with no data: every layer dense, yet an int8 term */
+    for (int i = 0; i < 6; i++)
+        for (int l = 0; l < s[i].plan.n_layers; l++) memset(&s[i].plan.layer[l], 0, sizeof s[i].plan.layer[l]);
+    for (int i = 0; i < 6; i++) {
+        s[i].layer_ms = malloc(sizeof(double) * (size_t)s[i].plan.n_layers);
+        for (int l = 0; l < s[i].plan.n_layers; l++) s[i].layer_ms[l] = 0.1 + 0.01 * l;
+    }
+    const int t2[] = { cost_term(COST_DENSE, CF_ONE), cost_term(COST_DENSE, CF_GMACS), cost_term(COST_INT8, CF_ONE) };
+    CHECK(cost_fit(s, 6, t2, 3, &fr) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "term int8.one is zero in every row"));
+
+    /* collinear: one architecture, so net.one and net.out_m move together */
+    for (int i = 0; i < 6; i++) s[i].net = nets[0];
+    for (int i = 0; i < 6; i++) {
+        cost_sample_free(&s[i]);
+        CHECK(compress_plan_init_empty(nets[0], &s[i].plan) == 0);
+        s[i].e2e_ms = 1.0 + i;
+    }
+    const int t3[] = { cost_term(COST_GROUP_NET, CF_ONE), cost_term(COST_GROUP_NET, CF_OUT_M) };
+    CHECK(cost_fit(s, 6, t3, 2, &fr) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "degenerate design: rank 1 for 2 terms"));
+    CHECK(has(status_message(), "net.one, net.out_m"));
+
+    /* a term given twice, and a non-positive latency */
+    const int t4[] = { cost_term(COST_GROUP_NET, CF_ONE), cost_term(COST_GROUP_NET, CF_ONE) };
+    CHECK(cost_fit(s, 6, t4, 2, &fr) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "given twice"));
+    s[2].e2e_ms = -1.0;
+    CHECK(cost_fit(s, 6, t3, 1, &fr) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "configuration c2"));
+    for (int i = 0; i < 6; i++) cost_sample_free(&s[i]);
+}
+
+static void test_yaml_round_trip(void)
+{
+    struct cost_model *m = calloc(1, sizeof *m);
+    snprintf(m->device, sizeof m->device, "test \"dev\"");
+    m->source = COST_SOURCE_PROFILE;
+    m->has_machine = 1;
+    cost_machine_detect(&m->machine, 2);
+    snprintf(m->measurements, sizeof m->measurements, "results/cost/x.csv");
+    m->coef[cost_term(COST_LUT, CF_LUTS)] = 0.1234567890123456789;
+    m->used[cost_term(COST_LUT, CF_LUTS)] = 1;
+    m->coef[cost_term(COST_GROUP_NET, CF_ONE)] = -3.5e-7;
+    m->used[cost_term(COST_GROUP_NET, CF_ONE)] = 1;
+    m->fit.rows = 10;
+    m->fit.configs = 3;
+    m->fit.loo_mape = 4.25;
+    m->n_data = 1;
+    m->data = calloc(1, sizeof *m->data);
+    snprintf(m->data[0].config, sizeof m->data[0].config, "d-lut4");
+    snprintf(m->data[0].model, sizeof m->data[0].model, "resnet50");
+    m->data[0].measured_ms = 80.5;
+    m->data[0].fitted_ms = 79.25;
+    m->data[0].loo_ms = 78.125;
+    char path[320];
+    snprintf(path, sizeof path, "%s/dev.yaml", tmpdir);
+    CHECK(cost_model_write(m, path) == 0);
+    struct cost_model *b = NULL;
+    CHECK(cost_model_load(path, &b) == 0);
+    if (b) {
+        CHECK(!strcmp(b->device, m->device));
+        CHECK(b->source == COST_SOURCE_PROFILE && b->has_machine);
+        CHECK(!strcmp(b->machine.cpu, m->machine.cpu) && !strcmp(b->machine.features, m->machine.features));
+        CHECK(b->machine.cores == m->machine.cores && b->machine.threads == 2);
+        CHECK(!strcmp(b->measurements, m->measurements));
+        for (int t = 0; t < COST_TERMS; t++) {
+            CHECK(b->used[t] == m->used[t]);
+            CHECK(b->coef[t] == m->coef[t]);   /* %.17g: exact */
+        }
+        CHECK(b->fit.rows == 10 && b->fit.configs == 3 && b->fit.loo_mape == 4.25);
+        CHECK(b->n_data == 1 && !strcmp(b->data[0].config, "d-lut4") && b->data[0].loo_ms == 78.125);
+    }
+    cost_model_free(b);
+    cost_model_free(m);
+    /* a bare name resolves under the project's configs/devices */
+    char p2[1024];
+    cost_device_path("iphone15pro", p2, sizeof p2);
+    CHECK(has(p2, "/configs/devices/iphone15pro.yaml"));
+    cost_device_path("x/y.yaml", p2, sizeof p2);
+    CHECK(!strcmp(p2, "x/y.yaml"));
+}
+
+static void test_bad_profiles(void)
+{
+    static const struct { const char *text, *expect; } cases[] = {
+        { "device: a\nsource: table\nterms: {net.one: 1}\nbogus: 3\n", ":4: top level: unknown key 'bogus'" },
+        { "device: a\nsource: tablet\nterms: {net.one: 1}\n", ":2: key 'source': 'tablet' is not allowed" },
+        { "device: a\nsource: table\nterms:\n  net.one: 1\n  lut.lutz: 2\n", ":5: terms: unknown term 'lut.lutz'" },
+        { "device: a\nsource: table\nterms:\n  net.one: fast\n", ":4: key 'terms.net.one': 'fast' is not a number" },
+        { "device: a\nsource: table\nterms:\n  net.one: 1\n  net.one: 2\n", ":5: terms: term 'net.one' given twice" },
+        { "device: a\nsource: table\n", ":1: top level: missing key 'terms'" },
+        { "device: a\nsource: table\nterms: {}\n", ":3: terms: no terms" },
+        { "device: a\nsource: profile\nterms: {net.one: 1}\n", "source 'profile' needs the key 'machine'" },
+        { "device: a\nsource: table\nmachine: {cpu: x, features: y, cores: 2, threads: 2, date: z}\nterms: {net.one: 1}\n",
+          ":3: key 'machine': only for source 'profile'" },
+        { "device: a\nsource: profile\nmachine: {cpu: x, features: y, cores: 2, date: z}\nterms: {net.one: 1}\n",
+          ":3: machine: missing key 'threads'" },
+        { "device: a\nsource: profile\nmachine: {cpu: x, features: y, cores: two, threads: 2, date: z}\nterms: {net.one: 1}\n",
+          ":3: key 'machine.cores': 'two' is not a number" },
+        { "device: a\nsource: table\nterms: {net.one: 1}\nfit: {rows: 3, loo_mape_pct: -1}\n",
+          ":4: key 'fit.loo_mape_pct': '-1' is not a number in 0..1e+09" },
+        { "device: a\nsource: table\nterms: {net.one: 1}\ndata:\n  - {config: c, model: m, measured_ms: 1, fitted_ms: 1}\n",
+          ":5: data[]: missing key 'loo_ms'" },
+        { "device: a\nsource: table\nterms: {net.one: 1\n", "YAML syntax error" },
+        { "device: a\ndevice: b\nsource: table\nterms: {net.one: 1}\n", ":2: top level: key 'device' given twice" },
+        { "- a\n- b\n", ":1: top level: expected a mapping" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *p = write_file("yaml", cases[i].text);
+        struct cost_model *m = NULL;
+        const int rc = cost_model_load(p, &m);
+        CHECK(rc == STATUS_BAD_INPUT);
+        CHECK(m == NULL);
+        CHECK(has(status_message(), p));
+        CHECK(has(status_message(), cases[i].expect));
+    }
+    struct cost_model *m = NULL;
+    CHECK(cost_model_load("no-such-device-xyz", &m) == STATUS_IO);
+    CHECK(has(status_message(), "no-such-device-xyz"));
+    CHECK(has(status_message(), COST_REPROFILE_COMMAND));
+}
+
+static void test_predict(struct resnet *fm)
+{
+    const char *p = write_file("yaml", "device: t\nsource: table\nterms:\n  net.one: 0.5\n  dense.gmacs: 10\n"
+                                       "  sparse.gmacs_nz: 20\n  any.weight_mb: 0.25\n  lut.luts: 3\n");
+    struct cost_model *m = NULL;
+    CHECK(cost_model_load(p, &m) == 0);
+    if (!m) return;
+    struct compress_plan plan;
+    CHECK(compress_plan_init_empty(fm, &plan) == 0);
+    double dense_ms = 0.0, ms = 0.0, want = 0.5;
+    for (int l = 0; l < plan.n_layers; l++) {
+        double x[COST_TERMS] = { 0 };
+        cost_layer_features(fm, &plan, l, 1.0, x, NULL);
+        want += 10 * x[cost_term(COST_DENSE, CF_GMACS)] + 0.25 * x[cost_term(COST_GROUP_ANY, CF_WEIGHT_MB)];
+    }
+    CHECK(cost_predict(m, fm, NULL, &dense_ms) == 0);
+    CHECK_REL(dense_ms, want, 1e-12);
+    /* prune layer3.* to 90 % and palettize: their MACs move to the sparse-lut kind, fewer bytes */
+    int n_sp = 0;
+    for (int l = 0; l < plan.n_layers; l++)
+        if (!strncmp(plan.info[l].name, "layer3.", 7) && plan.info[l].OC * plan.info[l].K > 2048) {
+            CHECK(cost_spec_parse("sp0.9+lut4g8", &plan.layer[l]) == 0);
+            n_sp++;
+        }
+    CHECK(n_sp > 10);
+    want = 0.5;
+    for (int l = 0; l < plan.n_layers; l++) {
+        double x[COST_TERMS] = { 0 };
+        enum cost_kind k;
+        cost_layer_features(fm, &plan, l, 1.0, x, &k);
+        CHECK(k == (l < plan.n_layers && !strncmp(plan.info[l].name, "layer3.", 7) && plan.info[l].OC * plan.info[l].K > 2048
+                        ? COST_SPARSE_LUT : COST_DENSE));
+        want += 10 * x[cost_term(COST_DENSE, CF_GMACS)] + 0.25 * x[cost_term(COST_GROUP_ANY, CF_WEIGHT_MB)] +
+                3 * x[cost_term(COST_LUT, CF_LUTS)];
+    }
+    CHECK(cost_predict(m, fm, &plan, &ms) == 0);
+    CHECK_REL(ms, want, 1e-12);
+    CHECK(ms < dense_ms);
+    /* a plan of another architecture is refused */
+    struct compress_plan other = plan;
+    other.n_layers = plan.n_layers - 1;
+    CHECK(cost_predict(m, fm, &other, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "not model rn50-fmnist's"));
+    compress_plan_free(&plan);
+    cost_model_free(m);
+}
+
+static void test_specs(struct resnet *fm)
+{
+    static const char *const good[] = { "dense", "lut4", "lut4g16", "sp0.75", "sp0.75+lut4g16", "w8a8", "sp0.5+w8a8",
+                                        "w8a16", "lut1", "lut8g1" };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        struct layer_plan lp;
+        char back[64];
+        CHECK(cost_spec_parse(good[i], &lp) == 0);
+        cost_spec_format(&lp, back, sizeof back);
+        CHECK(!strcmp(back, good[i]));
+    }
+    struct layer_plan lp;
+    CHECK(cost_spec_parse("lut4+sp0.5", &lp) == 0 && lp.pal.enabled && lp.prune.enabled);   /* any order */
+    lp.prune.target_sparsity = KERN_SPARSE_MIN;   /* at the sparse kernel's threshold */
+    CHECK(cost_layer_kind(&lp, 0, 1000, 0) == COST_SPARSE_LUT);
+    CHECK(cost_layer_kind(&lp, 0, 1001, 0) == COST_LUT);   /* floor(1001 s) zeros: just under it */
+    CHECK(cost_layer_kind(&lp, 1, 1000, 0) == COST_DENSE);   /* the fc layer: dense or int8 only */
+    static const char *const bad[] = { "", "lut9", "lut4g0", "sp1.5", "sp0", "lut4+w8a8", "w8a8+w8a16", "foo", "lut4x",
+                                       "sp0.5+sp0.6" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK(cost_spec_parse(bad[i], &lp) == STATUS_BAD_INPUT);
+        CHECK(has(status_message(), "layer spec"));
+    }
+    /* kinds */
+    CHECK(cost_spec_parse("sp0.5+w8a8", &lp) == 0 && cost_layer_kind(&lp, 0, 100, 1) == COST_INT8);
+    CHECK(cost_spec_parse("w8a16", &lp) == 0 && cost_layer_kind(&lp, 0, 100, 0) == COST_DENSE);
+    CHECK(cost_layer_kind(&lp, 0, 100, 1) == COST_INT8);   /* in a network with 8-bit activations */
+    CHECK(cost_spec_parse("sp0.9", &lp) == 0 && cost_layer_kind(&lp, 0, 100, 0) == COST_SPARSE);
+    CHECK(cost_spec_parse("lut3g4", &lp) == 0 && cost_layer_kind(&lp, 0, 100, 0) == COST_LUT);
+    /* terms */
+    char name[48];
+    for (int t = 0; t < COST_TERMS; t++) {
+        cost_term_name(t, name, sizeof name);
+        CHECK(cost_term_parse(name) == t);
+    }
+    CHECK(cost_term_parse("sparse-lut.luts") == cost_term(COST_SPARSE_LUT, CF_LUTS));
+    CHECK(cost_term_parse("lut") < 0 && cost_term_parse("lut.") < 0 && cost_term_parse("xyz.one") < 0);
+    /* a uniform plan keeps small layers dense, and writes/reads back as a compression config */
+    struct compress_plan plan, back;
+    CHECK(cost_plan_uniform(fm, "sp0.85+lut3g8", 2048, &plan) == 0);
+    CHECK(cost_plan_layer_kind(fm, &plan, 0) == COST_DENSE);   /* the stem: 16x1x3x3 weights, under the threshold */
+    CHECK(cost_plan_layer_kind(fm, &plan, resnet_find_conv(fm, "layer3.0.conv2")) == COST_SPARSE_LUT);
+    CHECK(plan.layer[plan.n_layers - 1].pal.enabled);   /* fc: 10x512, compressed, but runs dense */
+    CHECK(cost_plan_layer_kind(fm, &plan, plan.n_layers - 1) == COST_DENSE);
+    CHECK(cost_spec_parse("w8a8", &plan.layer[5]) == 0);
+    CHECK(cost_spec_parse("w8a16", &plan.layer[6]) == 0);
+    char path[320];
+    snprintf(path, sizeof path, "%s/plan.yaml", tmpdir);
+    CHECK(cost_plan_write_config(&plan, path) == 0);
+    CHECK(compress_config_load(path, fm, &back) == 0);
+    for (int l = 0; l < plan.n_layers && back.n_layers == plan.n_layers; l++) {
+        char a[64], b[64];
+        cost_spec_format(&plan.layer[l], a, sizeof a);
+        cost_spec_format(&back.layer[l], b, sizeof b);
+        CHECK(!strcmp(a, b));
+    }
+    compress_plan_free(&plan);
+    compress_plan_free(&back);
+}
+
+static void test_measurements(struct resnet *fm)
+{
+    /* A profile CSV for rn50-fmnist with two configurations, written row by row. */
+    char *text = malloc(1 << 20);
+    size_t n = 0;
+    n += (size_t)sprintf(text + n, "# cpu: Test CPU\n# features: avx2\n# cores: 4\n# threads: 2\n# date: x\n"
+                                   "config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms\n");
+    for (int c = 0; c < 2; c++) {
+        n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,network,,mixed,,5,%d.5,1,3\n", c, 2 + c);
+        for (int l = 0; l <= fm->n_conv; l++)
+            n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,layer,%s,%s,dense,5,0.01,0.01,0.02\n", c,
+                                 l < fm->n_conv ? fm->conv[l].name : "fc", c == 1 && l == 3 ? "sp0.9+lut4" : "dense");
+    }
+    const char *p = write_file("csv", text);
+    struct cost_measurements ms;
+    CHECK(cost_measurements_read(p, NULL, NULL, &ms) == 0);
+    CHECK(ms.n == 2 && ms.n_nets == 1 && ms.has_machine && ms.machine.cores == 4 && !strcmp(ms.machine.cpu, "Test CPU"));
+    if (ms.n == 2) {
+        CHECK(ms.s[1].e2e_ms == 3.5 && ms.s[1].layer_ms && ms.s[1].layer_ms[2] == 0.01);
+        CHECK(cost_plan_layer_kind(fm, &ms.s[1].plan, 3) == COST_SPARSE_LUT && ms.s[1].plan.layer[3].pal.n_bits == 4);
+        CHECK(cost_plan_layer_kind(fm, &ms.s[0].plan, 3) == COST_DENSE);
+    }
+    cost_measurements_free(&ms);
+    /* errors: a missing layer row, a bad number, an unknown layer, a --select on a profile */
+    char *cut = strstr(text, "cfg1,rn50-fmnist,layer,fc");
+    char saved = cut[0];
+    cut[0] = '\0';
+    p = write_file("csv", text);
+    CHECK(cost_measurements_read(p, NULL, NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "configuration cfg1 (rn50-fmnist): no row for layer fc"));
+    cut[0] = saved;
+    char *num = strstr(text, "0.01,0.01,0.02");
+    memcpy(num, "0.0x", 4);
+    p = write_file("csv", text);
+    CHECK(cost_measurements_read(p, NULL, NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), ":8: column median_ms: '0.0x'"));
+    memcpy(num, "0.01", 4);
+    char *lay = strstr(text, "layer1.0.conv1,");
+    memcpy(lay, "layer9", 6);
+    p = write_file("csv", text);
+    CHECK(cost_measurements_read(p, NULL, NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "column layer: 'layer9.0.conv1' is not a layer of rn50-fmnist"));
+    memcpy(lay, "layer1", 6);
+    p = write_file("csv", text);
+    CHECK(cost_measurements_read(p, "a=b", NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "only for tables"));
+    free(text);
+
+    /* The published Apple table, iPhone 15 Pro iOS 18 seed rows with a latency. */
+    const char *apple = RN_SOURCE_DIR "/configs/devices/apple_published_resnet50.csv";
+    if (access(apple, R_OK) != 0) {
+        fprintf(stderr, "skipping the table checks: %s is missing\n", apple);
+        return;
+    }
+    CHECK(cost_measurements_read(apple, "device=iPhone 15 Pro;os=iOS18 seed", NULL, &ms) == 0);
+    CHECK(ms.n == 12 && !ms.has_machine && ms.n_nets == 1);
+    int found = 0;
+    for (int i = 0; i < ms.n; i++) {
+        if (strcmp(ms.s[i].config, "ptq:lut4g16")) continue;
+        found = 1;
+        CHECK(ms.s[i].e2e_ms == 1.38 && ms.s[i].layer_ms == NULL);
+        const struct layer_plan *lp = &ms.s[i].plan.layer[10];
+        CHECK(lp->pal.enabled && lp->pal.n_bits == 4 && lp->pal.granularity == PAL_PER_GROUPED_CHANNEL && lp->pal.group_size == 16);
+    }
+    CHECK(found);
+    cost_measurements_free(&ms);
+    CHECK(cost_measurements_read(apple, "phone=x", NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "has no column 'phone'"));
+    CHECK(cost_measurements_read(apple, "device=Pixel", NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "no rows with a latency"));
+}
+
+static void test_machine(void)
+{
+    struct cost_machine a, b;
+    cost_machine_detect(&a, 2);
+    CHECK(a.cpu[0] && a.cores >= 1 && a.threads == 2 && a.date[0]);
+    b = a;
+    char why[600];
+    CHECK(cost_machine_same(&a, &b, why, sizeof why));
+    b.cores = a.cores + 1;
+    CHECK(!cost_machine_same(&a, &b, why, sizeof why) && has(why, "cores"));
+}
+
+/* The kinds the cost model assumes are the kernels compress_apply attaches (kern_attach). */
+static void test_kinds_match_kernels(void)
+{
+    struct resnet_config cfg;
+    CHECK(resnet_config_load("rn50-fmnist", &cfg) == 0);
+    struct dataset calib;
+    memset(&calib, 0, sizeof calib);
+    const int64_t per = (int64_t)cfg.in_channels * cfg.in_h * cfg.in_w;
+    calib.n = 2;
+    calib.C = cfg.in_channels;
+    calib.H = cfg.in_h;
+    calib.W = cfg.in_w;
+    calib.n_classes = cfg.n_classes;
+    calib.images = malloc(sizeof(float) * (size_t)(2 * per));
+    calib.labels = calloc(2, sizeof *calib.labels);
+    struct rng r;
+    rng_seed(&r, 5);
+    for (int64_t i = 0; i < 2 * per; i++) calib.images[i] = (float)rng_normal(&r);
+    int mismatches = 0, kinds_seen[COST_KIND_COUNT] = { 0 };
+    for (int trial = 0; trial < 8; trial++) {
+        struct resnet *net = NULL;
+        CHECK(resnet_alloc(&cfg, 3, &net) == 0);
+        if (!net) break;
+        struct compress_plan plan;
+        random_plan(net, &r, &plan);
+        if (trial == 0)
+            for (int l = 0; l < plan.n_layers; l++)   /* pruned exactly at the sparse kernel's threshold */
+                if (plan.info[l].OC * plan.info[l].K > 2048) {
+                    CHECK(cost_spec_parse("sp0.5", &plan.layer[l]) == 0);
+                    plan.layer[l].prune.target_sparsity = KERN_SPARSE_MIN;
+                }
+        struct apply_result res;
+        const int rc = compress_apply(net, &plan, &calib, &res);
+        CHECK(rc == 0);
+        for (int l = 0; !rc && l < plan.n_layers; l++) {
+            const enum cost_kind k = cost_plan_layer_kind(net, &plan, l);
+            kinds_seen[k]++;
+            if (strcmp(resnet_conv_kernel_name(net, l), cost_kind_name(k))) {
+                char spec[64];
+                cost_spec_format(&plan.layer[l], spec, sizeof spec);
+                fprintf(stderr, "  trial %d layer %s (%s): runs %s, the cost model assumes %s\n", trial, plan.info[l].name,
+                        spec, resnet_conv_kernel_name(net, l), cost_kind_name(k));
+                mismatches++;
+            }
+        }
+        if (!rc) apply_result_free(&res);
+        format_free_activations(net);
+        compress_plan_free(&plan);
+        resnet_free(net);
+    }
+    CHECK(mismatches == 0);
+    for (int k = 0; k < COST_KIND_COUNT; k++) CHECK(kinds_seen[k] > 0);
+    dataset_free(&calib);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s/rn_test_cost_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    struct resnet_config c18, cfm;
+    struct resnet *nets[2] = { NULL, NULL };
+    CHECK(resnet_config_load("rn50-fmnist", &cfm) == 0 && resnet_alloc(&cfm, 1, &nets[0]) == 0);
+    CHECK(resnet_config_load("resnet18", &c18) == 0 && resnet_alloc(&c18, 1, &nets[1]) == 0);
+    if (!nets[0] || !nets[1]) return check_summary();
+    test_specs(nets[0]);
+    test_fit_recovers(nets);
+    test_fit_degenerate(nets);
+    test_yaml_round_trip();
+    test_bad_profiles();
+    test_predict(nets[0]);
+    test_measurements(nets[0]);
+    test_machine();
+    test_kinds_match_kernels();
+    resnet_free(nets[0]);
+    resnet_free(nets[1]);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_summary();
+}
