@@ -34,7 +34,7 @@ int kern_attach(struct resnet *net, int n_layers, const char *const *names, cons
     const char *off = getenv("RN_NO_KERNELS");
     if (off && *off && strcmp(off, "0") != 0) return STATUS_OK;   /* the simulation, for comparisons */
     const int acts = aq && !aq->calibrating;
-    int rc = STATUS_OK;
+    int rc = STATUS_OK, hooked = 0;
     for (int i = 0; i < n_layers && !rc; i++) {
         const struct compressed_weight *c = &cw[i];
         const int ci = resnet_find_conv(net, names[i]);
@@ -58,6 +58,7 @@ int kern_attach(struct resnet *net, int n_layers, const char *const *names, cons
         if (c->q && acts) {
             const int site = resnet_conv_in_site(net, fc ? net->n_conv : ci);
             k = int8_kernel(&d, H, W, c, bias, &aq->qp[site], &rc);
+            hooked |= !k;   /* stays on the simulation's integer hook */
         } else if (!fc && c->mask && kern_sparsity(w, c->mask, c->OC * c->K) >= KERN_SPARSE_MIN) {
             k = kern_sparse_new(&d, H, W, w, c->mask, bias, c->lut ? KERN_SPARSE_LUT : KERN_SPARSE);
             if (!k) rc = status_error(STATUS_NOMEM, "out of memory for the sparse kernel of %s", names[i]);
@@ -75,5 +76,6 @@ int kern_attach(struct resnet *net, int n_layers, const char *const *names, cons
         return rc;
     }
     net->site_q = acts ? aq->qp : NULL;
+    net->kern_self_contained = !hooked;
     return STATUS_OK;
 }

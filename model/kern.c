@@ -79,7 +79,7 @@ __attribute__((target("avx512f"))) static void kern_fq_avx512(const float *a, co
                  lo = _mm512_set1_ps(q ? (float)q->qmin : 0.0f), hi = _mm512_set1_ps(q ? (float)q->qmax : 0.0f),
                  sc = _mm512_set1_ps(q ? q->scale : 0.0f), z = _mm512_setzero_ps();
     const int quant = q && q->scale > 0, zero = q && !(q->scale > 0);
-    #pragma omp parallel for schedule(static) if (n > 32768)
+    #pragma omp parallel for schedule(static) if (n > 262144)
     for (int64_t i = 0; i < n - n % 16; i += 16) {
         __m512 v = _mm512_loadu_ps(a + i);
         if (b) v = _mm512_add_ps(v, _mm512_loadu_ps(b + i));

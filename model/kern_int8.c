@@ -62,7 +62,7 @@ static inline float k8_out(int32_t acc, float scale, float b, const float *res, 
 static void pack_direct_portable(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int32_t *b)
 {
     const int IC = k->base.d.IC;
-    #pragma omp parallel for schedule(static)
+    #pragma omp for schedule(static)
     for (int g = 0; g < k->G; g++) {
         int32_t *dst = b + (int64_t)g * cols;
         for (int64_t j = 0; j < cols; j++) {
@@ -91,7 +91,7 @@ T512 __attribute__((always_inline)) static inline __m512i k8_code_v(const struct
 T512 static void pack_direct_avx512(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int32_t *b)
 {
     const int IC = k->base.d.IC;
-    #pragma omp parallel for schedule(static)
+    #pragma omp for schedule(static)
     for (int g = 0; g < k->G; g++) {
         int32_t *dst = b + (int64_t)g * cols;
         const int nc = IC - 4 * g < 4 ? IC - 4 * g : 4;
@@ -130,7 +130,7 @@ static void im2col_dwords(const struct k8 *k, const int32_t *src, int n, int32_t
     const int H = k->H, W = k->W, OH = k->OH, OW = k->OW, s = d->stride, p = d->pad, ntap = d->KH * d->KW;
     const int64_t hw = (int64_t)H * W, ohw = (int64_t)OH * OW, cols = n * ohw;
     const int32_t zfill = (int32_t)((uint32_t)k->Z * 0x01010101u);
-    #pragma omp parallel for schedule(static)
+    #pragma omp for schedule(static)
     for (int r = 0; r < k->G * ntap; r++) {
         const int g = r / ntap, t = r % ntap, kh = t / d->KW, kw = t % d->KW;
         /* Output columns whose input column lies inside [0, W). */
@@ -323,7 +323,9 @@ TVNNI static void k8_block_vnni(const struct k8_call *c, int64_t j0, int m0, int
 }
 #endif
 
-/* Runs the GEMM of one call over (column block, output-channel chunk) tasks. */
+/* Runs the GEMM of one call over (column block, output-channel chunk) tasks. Like the packing
+ * functions, it shares its loop among the threads of the enclosing parallel region (k8_forward
+ * opens one per call: fork and join once, not per step). */
 static void k8_gemm(const struct k8_call *c)
 {
     const int OC = c->k->base.d.OC;
@@ -333,7 +335,6 @@ static void k8_gemm(const struct k8_call *c)
 #ifdef KERN_X86
     const int vnni = kern_cpu_vnni();
 #endif
-    #pragma omp parallel
     {
         int64_t have_cb = -1;
 #ifdef KERN_X86
@@ -385,6 +386,8 @@ static void k8_forward(const struct conv_kernel *base, const float *x, int N, in
     RN_ASSERT(scratch_floats >= per);
     int chunk = (int)(scratch_floats / per);
     if (chunk > N) chunk = N;
+    (void)kern_cpu_vnni();   /* detect before the threads ask */
+    #pragma omp parallel
     for (int n0 = 0; n0 < N; n0 += chunk) {
         const int n = N - n0 < chunk ? N - n0 : chunk;
         struct k8_call c = { .k = k, .res = residual ? residual + n0 * ohw : NULL, .relu = relu, .oq = out_q,

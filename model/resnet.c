@@ -231,6 +231,7 @@ void resnet_free_kernels(struct resnet *net)
     if (net->fc_kern) net->fc_kern->free(net->fc_kern);
     net->fc_kern = NULL;
     net->site_q = NULL;
+    net->kern_self_contained = 0;
 }
 
 const char *resnet_conv_kernel_name(const struct resnet *net, int conv)
@@ -640,7 +641,10 @@ void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits)
      * there is no barrier per layer. Under a competing job on the same cores this avoided
      * threads spinning at thousands of per-layer barriers. Needs a share of at least one
      * image of im2col scratch. */
-    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image && !ws->net->act_hook && !ws->prof) {
+    const struct resnet *net = ws->net;
+    /* The kernel path with its own quantization calls no hook: sub-batches are independent. */
+    const int hooks = net->act_hook && !(net->site_q && !net->simulate && net->kern_self_contained);
+    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image && !hooks && !ws->prof) {
         if (sb > ws->max_batch / T) sb = ws->max_batch / T;
         const int nsb = (N + sb - 1) / sb;
         #pragma omp parallel num_threads(T)

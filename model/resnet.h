@@ -101,6 +101,8 @@ struct resnet {
     const struct act_qparams *site_q;
     struct conv_kernel *fc_kern;
     int simulate;
+    int kern_self_contained;   /* the kernel path calls no int_conv / int_fc hook (so sub-batches
+                                  may run in parallel); set with the kernels */
 };
 
 /* The kernel kind a layer runs on, by name: conv in [0, n_conv) (net->conv order), or n_conv for
