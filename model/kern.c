@@ -18,12 +18,12 @@ const char *kern_kind_name(enum kern_kind k)
     return names[k];
 }
 
-static int force_portable;
+static int force_portable;   /* 0: the CPU's best; 1: plain C; 2: AVX2 at most */
 
-void kern_force_portable(int on) { force_portable = on != 0; }
+void kern_force_portable(int mode) { force_portable = mode; }
 
 /* -1 unknown, else the CPU (and environment) answer. */
-static int cpu_avx512 = -1, cpu_vnni = -1;
+static int cpu_avx512 = -1, cpu_vnni = -1, cpu_avx2 = -1;
 
 static void kern_cpu_init(void)
 {
@@ -35,8 +35,9 @@ static void kern_cpu_init(void)
     cpu_avx512 = !off && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512vl");
     cpu_vnni = cpu_avx512 && __builtin_cpu_supports("avx512vnni");
+    cpu_avx2 = __builtin_cpu_supports("avx2");
 #else
-    cpu_avx512 = cpu_vnni = 0;
+    cpu_avx512 = cpu_vnni = cpu_avx2 = 0;
 #endif
 }
 
@@ -50,6 +51,12 @@ int kern_cpu_vnni(void)
 {
     kern_cpu_init();
     return cpu_vnni && !force_portable;
+}
+
+int kern_cpu_avx2(void)
+{
+    kern_cpu_init();
+    return cpu_avx2 && force_portable != 1;
 }
 
 /* One value through the pass; the reference and the vector tail. Same operations, in the same

@@ -40,11 +40,14 @@ struct conv_kernel {
     void (*free)(struct conv_kernel *k);
 };
 
-/* 1 when the CPU has AVX-512F / AVX-512 VNNI (+BW) and RN_NO_AVX512 is not set (to anything but
- * "0"); kern_force_portable(1) turns them off for tests and side-by-side runs. */
+/* 1 when the CPU has AVX-512F+BW+VL / AVX-512 VNNI / AVX2 and RN_NO_AVX512 is not set (to
+ * anything but "0"; it leaves AVX2). kern_force_portable(1) turns all of them off (plain C), (2)
+ * leaves only AVX2 (the int8 kernel's fallback), (0) restores the CPU's choice; for tests and
+ * side-by-side runs. */
 int kern_cpu_avx512(void);
 int kern_cpu_vnni(void);
-void kern_force_portable(int on);
+int kern_cpu_avx2(void);
+void kern_force_portable(int mode);
 
 /* y[i] = fq(relu?(a[i] + (b ? b[i] : 0))) with fq the fake quantization of q (NULL: none), over n
  * values; a and y may alias. The residual add of an int8 engine and the activation quantization

@@ -24,6 +24,7 @@ struct k8 {
     int G;            /* channel groups of 4: ceil(IC/4) */
     int64_t K4;       /* dwords per packed weight row, G * KH * KW, in (group, tap) order */
     int32_t *wp;      /* [OC][K4]: 4 s8 weights per dword */
+    int32_t *wpe, *wpo; /* [OC][K4]: weights 0, 2 and 1, 3 of each dword as int16 pairs (AVX2) */
     int32_t *corr;    /* [OC]: Z * sum_k q_w[oc, k] */
     float *scale;     /* [OC]: s_x * s_w[oc] */
     struct act_qparams in_q;
@@ -323,6 +324,63 @@ TVNNI static void k8_block_vnni(const struct k8_call *c, int64_t j0, int m0, int
 }
 #endif
 
+#ifdef KERN_X86
+#define TAVX2 __attribute__((target("avx2")))
+
+/* The AVX2 fallback: exact, through 16-bit lanes. Each dword lane's codes split into (u0, u2) and
+ * (u1, u3) int16 pairs, the weights likewise (prepared at build), and vpmaddwd sums each pair
+ * into int32 without saturation (vpmaddubsw would saturate). 4 output channels x 16 columns. */
+TAVX2 static void k8_block_avx2(const struct k8_call *c, int64_t j0, int m0, int m1)
+{
+    const struct k8 *k = c->k;
+    uint64_t m[MAXTAP], tl;
+    k8_masks(c, j0, m, &tl);
+    const __m256i zfill = _mm256_set1_epi32((int)((uint32_t)k->Z * 0x01010101u)), lo = _mm256_set1_epi32(0x00ff00ff);
+    const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const int G = (int)(k->K4 / c->ntap);
+    __m256i mv[MAXTAP][2];
+    for (int sub = 0; sub < NB && (tl >> sub & 0xffff); sub += 16) {
+        for (int t = 0; t < c->ntap; t++)
+            for (int h = 0; h < 2; h++) {
+                const __m256i b8 = _mm256_and_si256(_mm256_set1_epi32((int)(m[t] >> (sub + 8 * h) & 0xff)), bits);
+                mv[t][h] = _mm256_cmpeq_epi32(b8, bits);
+            }
+        for (int oc = m0; oc < m1; oc += 4) {
+            const int mr = m1 - oc < 4 ? m1 - oc : 4;
+            __m256i acc[4][2];
+            for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+            for (int g = 0; g < G; g++)
+                for (int t = 0; t < c->ntap; t++) {
+                    const int32_t *bt = c->b + g * c->ldb + j0 + sub + c->shift[t];
+                    const __m256i x0 = _mm256_blendv_epi8(zfill, _mm256_maskload_epi32(bt, mv[t][0]), mv[t][0]);
+                    const __m256i x1 = _mm256_blendv_epi8(zfill, _mm256_maskload_epi32(bt + 8, mv[t][1]), mv[t][1]);
+                    const __m256i e0 = _mm256_and_si256(x0, lo), o0 = _mm256_srli_epi16(x0, 8);
+                    const __m256i e1 = _mm256_and_si256(x1, lo), o1 = _mm256_srli_epi16(x1, 8);
+                    const int64_t kw = (int64_t)g * c->ntap + t;
+                    for (int r = 0; r < mr; r++) {
+                        const __m256i we = _mm256_set1_epi32(k->wpe[(oc + r) * k->K4 + kw]);
+                        const __m256i wo = _mm256_set1_epi32(k->wpo[(oc + r) * k->K4 + kw]);
+                        acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_add_epi32(_mm256_madd_epi16(e0, we), _mm256_madd_epi16(o0, wo)));
+                        acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_add_epi32(_mm256_madd_epi16(e1, we), _mm256_madd_epi16(o1, wo)));
+                    }
+                }
+            for (int r = 0; r < mr; r++) {
+                int32_t a[16];
+                _mm256_storeu_si256((__m256i *)a, acc[r][0]);
+                _mm256_storeu_si256((__m256i *)(a + 8), acc[r][1]);
+                const int o = oc + r;
+                const float b = k->base.bias ? k->base.bias[o] : 0.0f;
+                for (int j = 0; j < 16; j++) {
+                    if (!(tl >> (sub + j) & 1)) continue;
+                    const int64_t at = o * c->ldc + j0 + sub + j;
+                    c->y[at] = k8_out(a[j] - k->corr[o], k->scale[o], b, c->res ? c->res + at : NULL, c->relu, c->oq, c->oinv);
+                }
+            }
+        }
+    }
+}
+#endif
+
 /* Runs the GEMM of one call over (column block, output-channel chunk) tasks. Like the packing
  * functions, it shares its loop among the threads of the enclosing parallel region (k8_forward
  * opens one per call: fork and join once, not per step). */
@@ -333,7 +391,7 @@ static void k8_gemm(const struct k8_call *c)
     const int MC = ncb >= 8 ? 16 * MR : 4 * MR;
     const int64_t nmc = (OC + MC - 1) / MC;
 #ifdef KERN_X86
-    const int vnni = kern_cpu_vnni();
+    const int vnni = kern_cpu_vnni(), avx2 = kern_cpu_avx2();
 #endif
     {
         int64_t have_cb = -1;
@@ -356,6 +414,10 @@ static void k8_gemm(const struct k8_call *c)
                     have_cb = cb;
                 }
                 k8_block_vnni(c, j0, m0, m1, (const __mmask16(*)[NV])mt, tail);
+                continue;
+            }
+            if (avx2) {
+                k8_block_avx2(c, j0, m0, m1);
                 continue;
             }
 #endif
@@ -429,6 +491,8 @@ static void k8_free(struct conv_kernel *base)
     struct k8 *k = (struct k8 *)base;
     if (!k) return;
     free(k->wp);
+    free(k->wpe);
+    free(k->wpo);
     free(k->corr);
     free(k->scale);
     free(k);
@@ -457,9 +521,11 @@ struct conv_kernel *kern_int8_new(const struct conv_desc *d, int H, int W, const
     k->off = in_q->qmin < 0 ? 128 : 0;
     k->Z = in_q->zero_point + k->off;
     k->wp = calloc((size_t)(d->OC * k->K4), sizeof *k->wp);
+    k->wpe = malloc(sizeof *k->wpe * (size_t)(d->OC * k->K4));
+    k->wpo = malloc(sizeof *k->wpo * (size_t)(d->OC * k->K4));
     k->corr = malloc(sizeof *k->corr * (size_t)d->OC);
     k->scale = malloc(sizeof *k->scale * (size_t)d->OC);
-    if (!k->wp || !k->corr || !k->scale) {
+    if (!k->wp || !k->wpe || !k->wpo || !k->corr || !k->scale) {
         k8_free(&k->base);
         return NULL;
     }
@@ -474,6 +540,11 @@ struct conv_kernel *kern_int8_new(const struct conv_desc *d, int H, int W, const
             row[4 * ((int64_t)(ic / 4) * khw + t) + ic % 4] = (uint8_t)w;
         }
         k->corr[oc] = k->Z * sum;
+        for (int64_t i = 0; i < k->K4; i++) {
+            const int8_t *w4 = (const int8_t *)(k->wp + oc * k->K4 + i);
+            k->wpe[oc * k->K4 + i] = (int32_t)((uint32_t)(uint16_t)(int16_t)w4[0] | (uint32_t)(uint16_t)(int16_t)w4[2] << 16);
+            k->wpo[oc * k->K4 + i] = (int32_t)((uint32_t)(uint16_t)(int16_t)w4[1] | (uint32_t)(uint16_t)(int16_t)w4[3] << 16);
+        }
         k->scale[oc] = in_q->scale * w_scale[oc];
     }
     return &k->base;

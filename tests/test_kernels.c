@@ -1,6 +1,6 @@
 /* test_kernels.c — the compressed kernels against their references on odd shapes (1x1 stride 1
  * and 2, 3x3 stride 1 and 2, the 7x7 stem, 1-3 channels, batches of 1-3), on the SIMD path the
- * CPU offers and forced to the portable path; the fused quantization pass; and whole networks:
+ * CPU offers and forced to the portable path (and the int8 kernel's AVX2 fallback); the fused quantization pass; and whole networks:
  * a compressed network on its kernels against the simulation (net->simulate), after
  * compress_apply and after format_save / format_load, with per-layer profiling and kernel names.
  *
@@ -81,7 +81,8 @@ static void test_int8_shape(const struct shape *s, struct rng *r, int symmetric,
         const int64_t scr = k->scratch_per_image(k, (int64_t)out_h(s) * out_w(s));
         /* Room for one image only: the kernel must work through the batch in chunks. */
         float *scratch = malloc(sizeof(float) * (size_t)(scr + 1));
-        for (int portable = 0; portable <= 1; portable++) {
+        /* 0: the CPU's best (VNNI here), 1: plain C, 2: the AVX2 fallback. */
+        for (int portable = 0; portable <= 2; portable++) {
             kern_force_portable(portable);
             memset(y, 0xff, sizeof(float) * n_out);
             k->forward(k, x, s->N, s->H, s->W, rp, 1, oq, y, scratch, scr);
@@ -252,7 +253,7 @@ static void test_network(const char *config_name, const char *kind, const struct
     int n_kind = 0;
     for (int i = 0; i <= net->n_conv; i++) n_kind += strcmp(resnet_conv_kernel_name(net, i), kind) == 0;
     CHECK(n_kind > 0);
-    for (int portable = 0; portable <= 1; portable++) {
+    for (int portable = 0; portable <= 2; portable++) {
         kern_force_portable(portable);
         conv_direct_force(portable ? 0 : -1);
         run(net, x, N, kern, prof);
