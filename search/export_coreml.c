@@ -7,8 +7,8 @@
  * the layers the threshold lets through becomes global_config, a different common setting of the
  * Linear layers becomes the Linear type config, and only the layers that differ get per-name
  * entries (null for a layer left alone). Implements the field-name mapping documented in the
- * header; does not implement fine-tuning schedules or DKM's training knobs (not in the plan's
- * committed fields yet). */
+ * header, including the fine-tuning fields (the pruning scheduler with initial_sparsity, DKM's
+ * palett_tau, kmeans_max_iter and milestone) on our side and the torch side. */
 #include "export_coreml.h"
 
 #include "atomic_file.h"
@@ -60,22 +60,35 @@ static int enabled(const struct layer_plan *lp, enum fam f)
     return f == FAM_PRUNE ? lp->prune.enabled : f == FAM_PAL ? lp->pal.enabled : lp->quant.enabled;
 }
 
+/* The fine-tuning fields with config.c's defaults for values a hand-built plan leaves at 0. */
+static double dkm_tau(const struct palettize_cfg *p) { return p->tau > 0 ? p->tau : 1e-4; }
+static int dkm_iters(const struct palettize_cfg *p) { return p->kmeans_max_iter > 0 ? p->kmeans_max_iter : 3; }
+static double sched_power(const struct prune_cfg *p) { return p->sched.power > 0 ? p->sched.power : 3.0; }
+
 /* Equality of the fields a config file can state (the ones compress_config_load fills). */
 static int same_setting(const struct layer_plan *a, const struct layer_plan *b, enum fam f)
 {
     if (f == FAM_PRUNE) {
         const struct prune_cfg *x = &a->prune, *y = &b->prune;
         /* block_size 0 and 1 both mean no blocks (config.c writes 1). */
-        return x->target_sparsity == y->target_sparsity && x->granularity == y->granularity &&
-               (x->block_size > 1 ? x->block_size : 1) == (y->block_size > 1 ? y->block_size : 1) &&
-               x->n_m_n == y->n_m_n && x->n_m_m == y->n_m_m;
+        if (x->target_sparsity != y->target_sparsity || x->granularity != y->granularity ||
+            (x->block_size > 1 ? x->block_size : 1) != (y->block_size > 1 ? y->block_size : 1) || x->n_m_n != y->n_m_n ||
+            x->n_m_m != y->n_m_m || x->sched.n_update_steps != y->sched.n_update_steps)
+            return 0;
+        if (!x->sched.n_update_steps) return 1;   /* initial_sparsity and power only mean something with steps */
+        if (x->initial_sparsity != y->initial_sparsity || sched_power(x) != sched_power(y)) return 0;
+        for (int i = 0; i < x->sched.n_update_steps; i++)
+            if (x->sched.update_steps[i] != y->sched.update_steps[i]) return 0;
+        return 1;
     }
     if (f == FAM_PAL) {
         const struct palettize_cfg *x = &a->pal, *y = &b->pal;
         return x->n_bits == y->n_bits && x->granularity == y->granularity &&
                (x->granularity == PAL_PER_TENSOR || x->group_size == y->group_size) &&
                x->channel_axis == y->channel_axis && !x->per_channel_scale == !y->per_channel_scale &&
-               x->algorithm == y->algorithm;
+               x->algorithm == y->algorithm &&
+               (x->algorithm != PAL_DKM || (dkm_tau(x) == dkm_tau(y) && dkm_iters(x) == dkm_iters(y) &&
+                                            x->milestone == y->milestone));
     }
     const struct quant_cfg *x = &a->quant, *y = &b->quant;
     return !x->symmetric == !y->symmetric && !x->activations == !y->activations && x->observer == y->observer &&
@@ -196,6 +209,24 @@ static void coreml_name(char *dst, size_t cap, const char *torch_name)
     snprintf(dst + k, cap - k, "%s", coreml_const_suffix);
 }
 
+/* update_steps as "range(begin, end, step)" when evenly spaced (the form coremltools' examples
+ * use), else as a list. */
+static void put_update_steps(struct strbuf *b, const struct prune_schedule *sc)
+{
+    const int n = sc->n_update_steps;
+    int even = n >= 2;
+    const int64_t step = n >= 2 ? sc->update_steps[1] - sc->update_steps[0] : 1;
+    for (int i = 2; i < n && even; i++) even = sc->update_steps[i] - sc->update_steps[i - 1] == step;
+    if (even) {
+        putf(b, "'range(%" PRId64 ", %" PRId64 ", %" PRId64 ")'", sc->update_steps[0], sc->update_steps[n - 1] + step,
+             step);
+        return;
+    }
+    strbuf_str(b, "[");
+    for (int i = 0; i < n; i++) putf(b, "%s%" PRId64, i ? ", " : "", sc->update_steps[i]);
+    strbuf_str(b, "]");
+}
+
 /* thr: the weight_threshold to state inside the mapping, or -1 for none. */
 static void put_setting(struct strbuf *b, enum side side, enum fam f, const struct layer_plan *lp, int64_t thr)
 {
@@ -225,6 +256,16 @@ static void put_setting(struct strbuf *b, enum side side, enum fam f, const stru
             putf(b, ", granularity: %s", compress_prune_granularity_name(p->granularity));
             if (p->block_size > 1) putf(b, ", block_size: %d", p->block_size);
             if (p->n_m_m) putf(b, ", n_m_ratio: [%d, %d]", p->n_m_n, p->n_m_m);
+            if (p->sched.n_update_steps) {
+                /* PolynomialDecayScheduler, the same keys on the torch side and in ours. */
+                strbuf_str(b, ", initial_sparsity: ");
+                put_double(b, p->initial_sparsity);
+                strbuf_str(b, ", scheduler: {update_steps: ");
+                put_update_steps(b, &p->sched);
+                strbuf_str(b, ", power: ");
+                put_double(b, sched_power(p));
+                strbuf_str(b, "}");
+            }
         }
     } else if (f == FAM_PAL) {
         const struct palettize_cfg *p = &lp->pal;
@@ -243,6 +284,13 @@ static void put_setting(struct strbuf *b, enum side side, enum fam f, const stru
         if (p->per_channel_scale) strbuf_str(b, ", enable_per_channel_scale: true");
         if (side == SIDE_OURS && p->algorithm != PAL_KMEANS)
             putf(b, ", algorithm: %s", compress_pal_algorithm_name(p->algorithm));
+        if (side != SIDE_COREML && p->algorithm == PAL_DKM) {
+            /* ModuleDKMPalettizerConfig's names, which ours shares. */
+            strbuf_str(b, ", palett_tau: ");
+            put_double(b, dkm_tau(p));
+            putf(b, ", kmeans_max_iter: %d", dkm_iters(p));
+            if (p->milestone) putf(b, ", milestone: %" PRId64, p->milestone);
+        }
     } else {
         const struct quant_cfg *q = &lp->quant;
         SEP();
@@ -335,6 +383,9 @@ static void put_coreml_note(struct strbuf *b, const struct file_ctx *c, int sett
         putf(b, "%s# %s pruning: no Core ML op config computes it; prune in torch (torch/1_prune.yaml), convert, then "
                 "this stores the zeros\n",
              pad, compress_prune_granularity_name(lp->prune.granularity));
+    if (c->f == FAM_PRUNE && lp->prune.sched.n_update_steps)
+        putf(b, "%s# scheduled pruning with fine-tuning is torch-side (torch/1_prune.yaml); here the final sparsity\n",
+             pad);
     if (c->f == FAM_PRUNE && lp->prune.n_m_m && lp->prune.granularity == PRUNE_PER_SCALAR)
         putf(b, "%s# n:m groups: ours run along the flattened row [IC*KH*KW]; Core ML's along dim 1 (the same for "
                 "1x1 convs and fc)\n",

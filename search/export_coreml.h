@@ -52,8 +52,10 @@
  * `weight_dtype: qint8`, `weight_per_channel`, `activation_dtype` quint8 | float32,
  * `activation_observer`; Core ML `mode` linear_symmetric | linear, `dtype: int8`,
  * `granularity: per_channel`. Every Core ML config states `weight_threshold` (the plan's).
- * Not exported: DKM's training knobs and pruning schedules (fine-tuning fields not in the plan the
- * round trip is tested on). */
+ * Fine-tuning fields (ours and torch side, same names): `initial_sparsity` and `scheduler:
+ * {update_steps, power}` (PolynomialDecayScheduler; evenly spaced steps as 'range(b, e, s)'),
+ * DKM's `palett_tau`, `kmeans_max_iter`, `milestone`; the Core ML side gets the final state with a
+ * comment. */
 #ifndef RN_EXPORT_COREML_H
 #define RN_EXPORT_COREML_H
 

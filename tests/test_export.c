@@ -1,8 +1,8 @@
 /* test_export.c — the chosen config's export (search/export_coreml.c): our own YAML must load back
  * (compress_config_load) into the same plan for every example config and for hand-built plans
  * (global, per-layer mixed at random, joint prune+palettize+quantize, layers left alone, a small
- * layer compressed below the threshold, SKM/DKM, grouped LUTs on either axis, structured
- * pruning); the YAML is compact (global_config for the common setting, per-name entries only for
+ * layer compressed below the threshold, SKM/DKM with its fine-tuning knobs, grouped LUTs on either
+ * axis, structured and scheduled pruning); the YAML is compact (global_config for the common setting, per-name entries only for
  * the exceptions); every file is valid YAML with coremltools' field names. Seed printed. */
 #include "check.h"
 #include "config.h"
@@ -75,7 +75,11 @@ static int same_layer(const struct layer_plan *a, const struct layer_plan *b)
         const struct prune_cfg *x = &a->prune, *y = &b->prune;
         if (x->target_sparsity != y->target_sparsity || x->granularity != y->granularity ||
             (x->block_size > 1 ? x->block_size : 1) != (y->block_size > 1 ? y->block_size : 1) || x->n_m_n != y->n_m_n ||
-            x->n_m_m != y->n_m_m)
+            x->n_m_m != y->n_m_m || x->sched.n_update_steps != y->sched.n_update_steps)
+            return 0;
+        if (x->sched.n_update_steps &&
+            (x->initial_sparsity != y->initial_sparsity || x->sched.power != y->sched.power ||
+             memcmp(x->sched.update_steps, y->sched.update_steps, (size_t)x->sched.n_update_steps * sizeof(int64_t))))
             return 0;
     }
     if (a->pal.enabled) {
@@ -83,6 +87,9 @@ static int same_layer(const struct layer_plan *a, const struct layer_plan *b)
         if (x->n_bits != y->n_bits || x->granularity != y->granularity || x->channel_axis != y->channel_axis ||
             !x->per_channel_scale != !y->per_channel_scale || x->algorithm != y->algorithm ||
             (x->granularity == PAL_PER_GROUPED_CHANNEL && x->group_size != y->group_size))
+            return 0;
+        if (x->algorithm == PAL_DKM &&
+            (x->tau != y->tau || x->kmeans_max_iter != y->kmeans_max_iter || x->milestone != y->milestone))
             return 0;
     }
     if (a->quant.enabled) {
@@ -155,6 +162,8 @@ static struct layer_plan pal(int bits, int grouped, int group, int axis, int sca
     lp.pal.channel_axis = axis;
     lp.pal.per_channel_scale = scale;
     lp.pal.algorithm = alg;
+    lp.pal.tau = 1e-4;   /* config.c's defaults, compared for DKM */
+    lp.pal.kmeans_max_iter = 3;
     return lp;
 }
 
@@ -282,6 +291,20 @@ static void test_hand_built(const struct resnet *net)
                 default: break;   /* left alone */
                 }
             }
+            if (lp->pal.enabled && lp->pal.algorithm == PAL_DKM) {   /* the fine-tuning knobs */
+                lp->pal.tau = rnd() % 2 ? 1e-4 : 3e-4;
+                lp->pal.kmeans_max_iter = 1 + (int)(rnd() % 5);
+                lp->pal.milestone = rnd() % 2 ? 0 : 100;
+            }
+            if (lp->prune.enabled && rnd() % 3 == 0) {   /* PolynomialDecayScheduler */
+                struct prune_schedule *sc = &lp->prune.sched;
+                sc->n_update_steps = 2 + (int)(rnd() % 10);
+                const int even = rnd() % 2;
+                for (int k = 0; k < sc->n_update_steps; k++)
+                    sc->update_steps[k] = even ? 40 * k : (k ? sc->update_steps[k - 1] + 1 + rnd() % 50 : rnd() % 7);
+                sc->power = rnd() % 2 ? 3.0 : 2.0;
+                lp->prune.initial_sparsity = (rnd() % 4) * 0.1;
+            }
             if (rnd() % 4 == 0)
                 set_quant(lp, (int)(rnd() % 2), (int)(rnd() % 2), (enum quant_observer)(rnd() % 2),
                           rnd() % 2 ? 128 : 32);
@@ -337,6 +360,26 @@ static void test_hand_built(const struct resnet *net)
     free(y);
     y = read_out("torch/1_prune.yaml");
     CHECK(y && strstr(y, "MagnitudePrunerConfig") && strstr(y, "granularity: per_kernel") && strstr(y, "n_m_ratio: [2, 4]"));
+    free(y);
+
+    /* Fine-tuning fields: the scheduler (evenly spaced steps as a range) and DKM's knobs. */
+    for (int i = 0; i < L; i++) {
+        p.layer[i] = pal(2, 0, 0, 0, 0, PAL_DKM);
+        p.layer[i].pal.tau = 2.5e-4;
+        p.layer[i].pal.milestone = 50;
+        set_prune(&p.layer[i], 0.9, PRUNE_PER_SCALAR, 1, 0, 0);
+        p.layer[i].prune.initial_sparsity = 0.0;
+        p.layer[i].prune.sched.n_update_steps = 10;
+        p.layer[i].prune.sched.power = 3;
+        for (int k = 0; k < 10; k++) p.layer[i].prune.sched.update_steps[k] = 40 * k;
+    }
+    CHECK(round_trip(net, &p, "fine-tuning fields"));
+    y = read_out("config.yaml");
+    CHECK(y && strstr(y, "scheduler: {update_steps: 'range(0, 400, 40)', power: 3}"));
+    CHECK(y && strstr(y, "algorithm: dkm, palett_tau: 0.00025, kmeans_max_iter: 3, milestone: 50"));
+    free(y);
+    y = read_out("torch/2_palettize_dkm.yaml");
+    CHECK(y && strstr(y, "DKMPalettizerConfig") && strstr(y, "palett_tau: 0.00025"));
     free(y);
 
     /* Nothing compressed: {} and no coremltools files (also none left from before). */
