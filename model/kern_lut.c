@@ -1,6 +1,8 @@
 /* kern_lut.c — palettized layers on their cached decoded weights (see kern_lut.h). */
 #include "kern_lut.h"
 
+#include "kern_x86.h"
+
 #include <stdlib.h>
 
 struct klut {
@@ -31,4 +33,36 @@ struct conv_kernel *kern_lut_new(const struct conv_desc *d, const float *w, cons
                                     .scratch_per_image = klut_scratch_per_image, .free = klut_free };
     k->w = w;
     return &k->base;
+}
+
+static void decode_portable(const uint8_t *idx, int64_t n, const float *table, float *out)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = table[idx[i]];
+}
+
+#ifdef KERN_X86
+__attribute__((target("avx512f"))) static void decode_avx512(const uint8_t *idx, int64_t n, const float *table,
+                                                             int n_bits, float *out)
+{
+    float t16[16] = { 0 };
+    for (int i = 0; i < 1 << n_bits; i++) t16[i] = table[i];
+    const __m512 t = _mm512_loadu_ps(t16);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(idx + i)));
+        _mm512_storeu_ps(out + i, _mm512_permutexvar_ps(v, t));
+    }
+    decode_portable(idx + i, n - i, table, out + i);
+}
+#endif
+
+void kern_lut_decode(const uint8_t *idx, int64_t n, const float *table, int n_bits, float *out)
+{
+#ifdef KERN_X86
+    if (n_bits <= 4 && kern_cpu_avx512()) {
+        decode_avx512(idx, n, table, n_bits, out);
+        return;
+    }
+#endif
+    decode_portable(idx, n, table, out);
 }

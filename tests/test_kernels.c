@@ -206,6 +206,28 @@ static void test_fq(struct rng *r)
     free(yr);
 }
 
+/* The LUT decoder against plain indexing, SIMD (<= 4 bits) and portable, ragged lengths. */
+static void test_lut_decode(struct rng *r)
+{
+    const int64_t n = 1003;
+    uint8_t *idx = malloc((size_t)n);
+    float *out = malloc(sizeof(float) * n), table[256];
+    for (int bits = 1; bits <= 8; bits++) {
+        for (int v = 0; v < 1 << bits; v++) table[v] = (float)rng_normal(r);
+        for (int64_t i = 0; i < n; i++) idx[i] = (uint8_t)rng_below(r, 1u << bits);
+        for (int portable = 0; portable <= 1; portable++) {
+            kern_force_portable(portable);
+            kern_lut_decode(idx, n - bits, table, bits, out);
+            int same = 1;
+            for (int64_t i = 0; i < n - bits; i++) same &= out[i] == table[idx[i]];
+            CHECK(same);
+        }
+    }
+    kern_force_portable(0);
+    free(idx);
+    free(out);
+}
+
 static struct resnet *fixture_net(void)
 {
     char yaml[1024], weights[1024];
@@ -307,6 +329,7 @@ int main(void)
     struct rng r;
     rng_seed(&r, SEED);
     test_fq(&r);
+    test_lut_decode(&r);
     for (int i = 0; i < N_SHAPES; i++) {
         for (int sym = 0; sym <= 1; sym++) test_int8_shape(&shapes[i], &r, sym, 0, 1);
         test_int8_shape(&shapes[i], &r, 0, 1, 0);
