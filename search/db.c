@@ -44,11 +44,11 @@ static const char db_schema[] =
     "CREATE TABLE IF NOT EXISTS evals ("
     " id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, config_hash TEXT NOT NULL, split TEXT NOT NULL,"
     " n_images INTEGER NOT NULL, workflow TEXT NOT NULL, stage TEXT NOT NULL, name TEXT NOT NULL,"
-    " config TEXT NOT NULL, correct INTEGER NOT NULL, loss REAL NOT NULL, bytes REAL NOT NULL,"
+    " config TEXT NOT NULL, correct INTEGER NOT NULL, lost INTEGER NOT NULL, gained INTEGER NOT NULL, loss REAL NOT NULL, bytes REAL NOT NULL,"
     " latency_ms REAL, compress_seconds REAL NOT NULL, eval_seconds REAL NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
-#define DB_COLUMNS "id,key,config_hash,split,n_images,workflow,stage,name,config,correct,loss,bytes,latency_ms,compress_seconds,eval_seconds"
+#define DB_COLUMNS "id,key,config_hash,split,n_images,workflow,stage,name,config,correct,loss,bytes,latency_ms,compress_seconds,eval_seconds,lost,gained"
 
 int db_open(const char *path, int create, struct db **out)
 {
@@ -75,7 +75,7 @@ int db_open(const char *path, int create, struct db **out)
     if (sqlite3_prepare_v2(db->h, "SELECT " DB_COLUMNS " FROM evals WHERE key = ?1", -1, &db->find, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db->h,
                            "INSERT INTO evals (key,config_hash,split,n_images,workflow,stage,name,config,correct,loss,bytes,"
-                           "latency_ms,compress_seconds,eval_seconds) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+                           "latency_ms,compress_seconds,eval_seconds,lost,gained) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
                            -1, &db->insert, NULL) != SQLITE_OK) {
         rc = db_fail(db, "not a results database of rn50-tune");
         goto fail;
@@ -119,6 +119,8 @@ static void db_row(sqlite3_stmt *s, struct db_eval *e)
     e->latency_ms = sqlite3_column_type(s, 12) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 12);
     e->compress_seconds = sqlite3_column_double(s, 13);
     e->eval_seconds = sqlite3_column_double(s, 14);
+    e->lost = sqlite3_column_int64(s, 15);
+    e->gained = sqlite3_column_int64(s, 16);
 }
 
 int db_find(struct db *db, const char *key, struct db_eval *out, int *found)
@@ -154,6 +156,8 @@ int db_insert(struct db *db, struct db_eval *e)
     else sqlite3_bind_double(s, 12, e->latency_ms);
     sqlite3_bind_double(s, 13, e->compress_seconds);
     sqlite3_bind_double(s, 14, e->eval_seconds);
+    sqlite3_bind_int64(s, 15, e->lost);
+    sqlite3_bind_int64(s, 16, e->gained);
     const int r = sqlite3_step(s);
     sqlite3_reset(s);
     if (r == SQLITE_CONSTRAINT)

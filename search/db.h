@@ -38,6 +38,8 @@ struct db_eval {
     char name[96];                  /* short human label */
     char config[256];               /* the config file, relative to the run directory */
     int64_t correct;                /* top-1 hits */
+    int64_t lost, gained;           /* images the uncompressed model gets right and this one wrong, and
+                                     * the reverse (paired comparison; 0 on test) */
     double loss;                    /* summed cross-entropy over the images */
     double bytes;                   /* deployment size (compress/size.h) */
     double latency_ms;              /* predicted; NaN when no device model */

@@ -5,14 +5,12 @@
 #include "apply.h"
 #include "cli.h"
 #include "config.h"
+#include "cost.h"
 #include "data.h"
 #include "db.h"
 #include "format.h"
 #include "size.h"
 #include "status.h"
-#ifdef RN_HAVE_COST
-#include "cost.h"
-#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,14 +18,17 @@
 
 #define EVAL_BATCH 250
 
+struct evaluator;
+static int evaluator_run_ex(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
+                            struct eval_result *out, unsigned char *correct_out);
+
 struct evaluator {
     struct resnet *net;          /* working copy, restored before every use */
     float *original;             /* [net->n_floats] the loaded parameters */
     uint64_t model_hash;
     struct dataset split[EVAL_SPLIT_COUNT];
-#ifdef RN_HAVE_COST
-    struct cost_model *cost;
-#endif
+    struct cost_model *cost;     /* NULL: no latency */
+    unsigned char *ref_correct;  /* [val n] 1 where the fp16 baseline is right */
     int has_latency;
 };
 
@@ -64,14 +65,18 @@ int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
         }
     }
     if (setup->device) {
-#ifdef RN_HAVE_COST
         if ((rc = cost_model_load(setup->device, &ev->cost))) goto fail;
         ev->has_latency = 1;
-#else
-        rc = status_error(STATUS_BAD_INPUT, "--device %s: this build has no cost model (cost/ is not built yet); use --device none",
-                          setup->device);
-        goto fail;
-#endif
+    }
+    ev->ref_correct = malloc((size_t)ev->split[EVAL_VAL].n);
+    if (!ev->ref_correct) { rc = status_error(STATUS_NOMEM, "out of memory"); goto fail; }
+    {
+        struct eval_result r;
+        unsigned char *ref = ev->ref_correct;
+        ev->ref_correct = NULL;   /* not yet a reference while it is computed */
+        rc = evaluator_run_ex(ev, NULL, EVAL_VAL, ev->split[EVAL_VAL].n, &r, ref);
+        ev->ref_correct = ref;
+        if (rc) goto fail;
     }
     *out = ev;
     return STATUS_OK;
@@ -88,10 +93,9 @@ void evaluator_free(struct evaluator *ev)
         cli_free_model(ev->net);
     }
     free(ev->original);
+    free(ev->ref_correct);
     for (int s = 0; s < EVAL_SPLIT_COUNT; s++) dataset_free(&ev->split[s]);
-#ifdef RN_HAVE_COST
     cost_model_free(ev->cost);
-#endif
     free(ev);
 }
 
@@ -133,17 +137,12 @@ static int evaluator_compress(struct evaluator *ev, const struct compress_plan *
 static int evaluator_latency(struct evaluator *ev, const struct compress_plan *plan, double *ms)
 {
     *ms = NAN;
-#ifdef RN_HAVE_COST
-    if (ev->cost) return cost_predict(ev->cost, ev->net, plan, ms);
-#else
-    (void)ev;
-    (void)plan;
-#endif
-    return STATUS_OK;
+    return ev->cost ? cost_predict(ev->cost, ev->net, plan, ms) : STATUS_OK;
 }
 
-int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
-                  struct eval_result *out)
+/* evaluator_run, also writing each image's correctness into correct_out[n] when non-NULL. */
+static int evaluator_run_ex(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
+                            struct eval_result *out, unsigned char *correct_out)
 {
     memset(out, 0, sizeof *out);
     const struct dataset *d = &ev->split[split];
@@ -186,6 +185,11 @@ int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum e
             for (int c = 0; c < classes; c++) sum += exp((double)z[c] - mx);
             out->loss += log(sum) - ((double)z[label] - mx);
             out->correct += rank == 0;
+            if (correct_out) correct_out[i + k] = rank == 0;
+            if (split == EVAL_VAL && ev->ref_correct) {
+                out->lost += ev->ref_correct[i + k] && rank != 0;
+                out->gained += !ev->ref_correct[i + k] && rank == 0;
+            }
         }
     }
     out->eval_seconds = cli_now() - t0;
@@ -199,6 +203,12 @@ done:
     compress_plan_free(&empty);
     evaluator_restore(ev);
     return rc;
+}
+
+int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
+                  struct eval_result *out)
+{
+    return evaluator_run_ex(ev, plan, split, n, out, NULL);
 }
 
 int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, double *bytes, double *latency_ms)

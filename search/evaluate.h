@@ -27,6 +27,8 @@ struct eval_setup {
 
 struct eval_result {
     int64_t correct, n;           /* top-1 hits out of n images */
+    int64_t lost, gained;         /* val: images the uncompressed (fp16) model classifies right and
+                                   * this one wrong, and the reverse; 0 on test */
     double top1;                  /* percent */
     double loss;                  /* summed cross-entropy (nats) */
     double bytes;                 /* deployment size, compress/size.h, from the compressed weights */
@@ -36,7 +38,9 @@ struct eval_result {
 
 struct evaluator;
 
-/* Loads the model, both splits and the cost model. Errors as their loaders report them. */
+/* Loads the model, both splits and the cost model, and classifies the val split once with the
+ * uncompressed (fp16) model: the reference of the paired counts (lost, gained). Errors as their
+ * loaders report them. */
 int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out);
 void evaluator_free(struct evaluator *ev);   /* NULL is a no-op */
 

@@ -45,6 +45,7 @@ struct cand {
     struct compress_plan plan;
     unsigned char *genome;         /* mixed: the choice of each eligible layer */
     int64_t n, correct;            /* at the largest val prefix evaluated */
+    int64_t lost, gained;          /* paired counts against the baseline on that prefix */
     double loss, bytes, latency, compress_s;
     int64_t full_id;               /* store id of the full-val evaluation, or -1 */
     int alive;
@@ -319,6 +320,8 @@ static int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, st
         snprintf(out->name, sizeof out->name, "%s", c->name);
         snprintf(out->config, sizeof out->config, "%s", c->config);
         out->correct = r.correct;
+        out->lost = r.lost;
+        out->gained = r.gained;
         out->loss = r.loss;
         out->bytes = r.bytes;
         out->latency_ms = r.latency_ms;
@@ -332,6 +335,8 @@ static int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, st
         if (n >= c->n) {
             c->n = n;
             c->correct = out->correct;
+            c->lost = out->lost;
+            c->gained = out->gained;
             c->loss = out->loss;
         }
         if (n == t->n_val) c->full_id = out->id;
@@ -361,23 +366,44 @@ static int check_time(struct tune *t)
 
 static double top1_of(const struct cand *c) { return c->n ? 100.0 * (double)c->correct / (double)c->n : NAN; }
 
-/* 1 if d surely dominates c at the current evaluations: d's accuracy lower bound above c's upper
- * bound, and d no larger and no slower. */
-static int surely_dominates(const struct tune *t, const struct cand *d, const struct cand *c)
+/* The interval of c's full-val top-1 from its prefix: the baseline's full-val top-1 plus the paired
+ * difference on the same images (McNemar): of the m images where c and the baseline disagree,
+ * c wins `gained`; a Wilson interval on that fraction (one pseudo-win and pseudo-loss, so that no
+ * disagreement yet is not certainty) bounds the difference m (2q - 1) / n. Pairing cancels the
+ * images both get right or wrong, which makes the interval several times narrower than a
+ * binomial one on top-1 alone. A fully evaluated candidate is its measurement. */
+static void cand_interval(const struct tune *t, const struct cand *c, double *lo, double *hi)
 {
-    double dlo, dhi, clo, chi;
-    tune_wilson(d->correct, d->n, t->o->z, &dlo, &dhi);
-    tune_wilson(c->correct, c->n, t->o->z, &clo, &chi);
-    if (!(dlo > chi)) return 0;
-    if (d->bytes > c->bytes) return 0;
-    if (t->has_lat && d->latency > c->latency) return 0;
-    return 1;
+    if (c->n >= t->n_val) {
+        *lo = *hi = top1_of(c);
+        return;
+    }
+    const double base = top1_of(&t->c[t->base]);
+    const int64_t m = c->lost + c->gained + 2;
+    double qlo, qhi;
+    tune_wilson(c->gained + 1, m, t->o->z, &qlo, &qhi);
+    *lo = base + (double)m * (2.0 * qlo / 100.0 - 1.0) * 100.0 / (double)c->n;
+    *hi = base + (double)m * (2.0 * qhi / 100.0 - 1.0) * 100.0 / (double)c->n;
+}
+
+/* The latency of the hypervolume's reference point: 1.05 x the slowest prediction so far. */
+static void update_ref_lat(struct tune *t)
+{
+    for (int i = 0; i < t->n; i++)
+        if (isfinite(t->c[i].latency) && t->c[i].latency * 1.05 > t->ref_lat) t->ref_lat = t->c[i].latency * 1.05;
+}
+
+/* Hypervolume of pts against (budget threshold, baseline bytes, ref latency); 2-D without latency. */
+static double hv_points(const struct tune *t, const struct pareto_point *pts, int k)
+{
+    const struct pareto_point ref = { t->thr_budget, t->c[t->base].bytes, t->has_lat ? t->ref_lat : 1, -1 };
+    return t->has_lat ? pareto_hypervolume_3d(pts, k, &ref) : pareto_hypervolume_2d(pts, k, PARETO_ACCURACY | PARETO_SIZE, &ref);
 }
 
 /* Successive halving over candidates idx[0..m): each alive candidate is evaluated on prefix
- * rungs[r]; before the next rung, those that cannot meet the budget or are surely dominated (by
- * any candidate evaluated at least as far, the earlier stages' included) drop out. The last rung
- * must be the full split. */
+ * rungs[r]; before the next rung, those that cannot meet the budget or could add too little
+ * hypervolume (against every candidate evaluated at least as far, the earlier stages' included)
+ * drop out. The last rung must be the full split. */
 static int screen(struct tune *t, const int *idx, int m, const int64_t *rungs, int n_rungs)
 {
     int rc = STATUS_OK;
@@ -391,27 +417,46 @@ static int screen(struct tune *t, const int *idx, int m, const int64_t *rungs, i
             rc = cand_eval(t, idx[j], EVAL_VAL, rungs[r], &e);
         }
         if (rc || r == n_rungs - 1) break;
-        /* Decide on everything evaluated at this rung or further (earlier stages too). */
+        /* Decide on everything evaluated at this rung or further (earlier stages too), all
+         * decisions against the state before any of them. */
+        update_ref_lat(t);
+        unsigned char *drop = calloc((size_t)m, 1);
+        struct pareto_point *pts = malloc(sizeof *pts * (size_t)(t->n + 1));
+        if (!drop || !pts) {
+            free(drop);
+            free(pts);
+            return status_error(STATUS_NOMEM, "out of memory");
+        }
         for (int j = 0; j < m; j++) {
             struct cand *c = &t->c[idx[j]];
             if (!c->alive) continue;
             double lo, hi;
-            tune_wilson(c->correct, c->n, t->o->z, &lo, &hi);
-            if (hi < t->thr) {
-                c->alive = 0;
-                continue;
-            }
-            if ((t->o->max_bytes > 0 && c->bytes > t->o->max_bytes) ||
+            cand_interval(t, c, &lo, &hi);
+            if (hi < t->thr || (t->o->max_bytes > 0 && c->bytes > t->o->max_bytes) ||
                 (t->o->max_latency_ms > 0 && t->has_lat && c->latency > t->o->max_latency_ms)) {
-                c->alive = 0;
+                drop[j] = 1;
                 continue;
             }
-            for (int i = 0; i < t->n && c->alive; i++) {
+            /* The hypervolume c could add at its accuracy upper bound to the others at their
+             * lower bounds. Zero when some other point surely dominates it; below hv_delta of
+             * the total, c cannot matter to the front enough to be worth a larger rung. */
+            int k = 0;
+            for (int i = 0; i < t->n; i++) {
                 const struct cand *d = &t->c[i];
                 if (d == c || d->n < rungs[r] || (!d->alive && d->full_id < 0)) continue;
-                if (surely_dominates(t, d, c)) c->alive = 0;
+                double dlo, dhi;
+                cand_interval(t, d, &dlo, &dhi);
+                pts[k++] = (struct pareto_point){ dlo, d->bytes, t->has_lat ? d->latency : 0, i };
             }
+            const double without = hv_points(t, pts, k);
+            pts[k] = (struct pareto_point){ hi, c->bytes, t->has_lat ? c->latency : 0, idx[j] };
+            const double with = hv_points(t, pts, k + 1);
+            if (!(with - without > t->o->hv_delta * without)) drop[j] = 1;
         }
+        for (int j = 0; j < m; j++)
+            if (drop[j]) t->c[idx[j]].alive = 0;
+        free(drop);
+        free(pts);
     }
     return rc;
 }
@@ -875,14 +920,12 @@ static double tune_hv(const struct tune *t, const int *idx, int m)
     struct pareto_point *pts = malloc(sizeof *pts * (size_t)(n + 1));
     if (!pts) return NAN;
     int k = 0;
-    for (int j = 0; j < n; j++) {
-        const struct cand *c = &t->c[idx ? idx[j] : j];
-        if (c->full_id < 0) continue;
+    for (int j = 0; j <= n; j++) {   /* j == n: the baseline, always a point of the run */
+        const struct cand *c = &t->c[j == n ? t->base : idx ? idx[j] : j];
+        if (c->full_id < 0 || (j < n && c == &t->c[t->base])) continue;
         pts[k++] = (struct pareto_point){ top1_of(c), c->bytes, t->has_lat ? c->latency : 0, c->full_id };
     }
-    const struct cand *b = &t->c[t->base];
-    const struct pareto_point ref = { t->thr_budget, b->bytes, t->has_lat ? t->ref_lat : 1, -1 };
-    const double hv = t->has_lat ? pareto_hypervolume_3d(pts, k, &ref) : pareto_hypervolume_2d(pts, k, PARETO_ACCURACY | PARETO_SIZE, &ref);
+    const double hv = hv_points(t, pts, k);
     free(pts);
     return hv;
 }
@@ -1099,12 +1142,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
     if (!rc && t.o->objective == TUNE_LATENCY && !t.has_lat)
         rc = status_error(STATUS_BAD_INPUT, "--objective latency needs a device with a cost model (--device)");
     if (!rc) rc = stage_global(&t, &gidx, &m_global);
-    if (!rc) {
-        t.ref_lat = t.c[t.base].latency;
-        for (int i = 0; i < t.n; i++)
-            if (isfinite(t.c[i].latency)) t.ref_lat = fmax(t.ref_lat, t.c[i].latency);
-        t.ref_lat *= 1.05;
-    }
+    if (!rc) update_ref_lat(&t);
     if (!rc && o->compare_exhaustive) {
         sum->staged_hv = tune_hv(&t, gidx, m_global);
         for (int j = 0; j < m_global; j++) sum->staged_full += t.c[gidx[j]].full_id >= 0;

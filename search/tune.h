@@ -4,9 +4,11 @@
  *   baseline      the uncompressed (fp16) model on the full val split
  *   global        every global combination the space allows, screened by successive halving:
  *                 evaluated on growing prefixes of val (rungs) and promoted to the next rung only
- *                 while the Wilson interval of its top-1 leaves it able to meet the budget and
- *                 not surely dominated (accuracy lower bound above its upper bound, no larger and
- *                 no slower) by another candidate
+ *                 while, at the upper end of its top-1's interval, it meets the budget and
+ *                 would add more than hv_delta to the hypervolume of the other candidates taken
+ *                 at the lower ends of theirs (so a surely dominated one drops out); the
+ *                 interval is the baseline's full-val top-1 plus a Wilson (binomial) interval on
+ *                 the paired disagreements with the baseline on the same prefix
  *   sensitivity   per eligible layer and per-layer choice, that layer alone compressed: the change
  *                 of the mean cross-entropy and of top-1 against the baseline on the same images
  *   mixed         for a ladder of size (or latency) targets, the per-layer assignment of least
@@ -45,6 +47,7 @@ struct tune_options {
     int64_t mixed_rung;             /* screening prefix for mixed candidates */
     int64_t sens_images;            /* images per sensitivity evaluation */
     double z;                       /* Wilson interval width in standard errors */
+    double hv_delta;                /* promote only if the optimistic hypervolume gain exceeds this fraction */
     int ladder;                     /* targets of the dynamic-programming ladder */
     int generations, offspring;     /* NSGA-II */
     int global_only;                /* stop after the global stage (benchmark) */

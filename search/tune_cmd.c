@@ -42,6 +42,8 @@ static const char tune_usage[] =
     "  --sens-images N    images per sensitivity evaluation (default 500)\n"
     "  --ladder N         targets of the per-layer ladder (default 8)\n"
     "  --generations N    NSGA-II generations (default 3)   --offspring N  children each (default 8)\n"
+    "  --hv-delta F       promote a screened config only if it could add more than F of the\n"
+    "                     hypervolume (default 0.002)\n"
     "  --global-only      stop after the global stage\n"
     "  --compare-exhaustive  then evaluate every global config on full val; print both hypervolumes\n"
     "  --threads T        threads (default: all cores)   --json  one-line JSON summary last\n"
@@ -109,6 +111,7 @@ int cmd_tune(int argc, char **argv)
     o.mixed_rung = 1000;
     o.sens_images = 500;
     o.z = 2.0;
+    o.hv_delta = 0.002;
     o.ladder = 8;
     o.generations = 3;
     o.offspring = 8;
@@ -150,6 +153,7 @@ int cmd_tune(int argc, char **argv)
         else if (cli_is(&a, "--ladder")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--ladder", v, 1, 64, &o.ladder); }
         else if (cli_is(&a, "--generations")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--generations", v, 0, 1000, &o.generations); }
         else if (cli_is(&a, "--offspring")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--offspring", v, 1, 1000, &o.offspring); }
+        else if (cli_is(&a, "--hv-delta")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--hv-delta", v, 0, 1, &o.hv_delta); }
         else if (cli_is(&a, "--global-only")) o.global_only = 1;
         else if (cli_is(&a, "--compare-exhaustive")) o.compare_exhaustive = o.global_only = 1;
         else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);

@@ -29,6 +29,8 @@ static struct db_eval make_eval(int i)
     snprintf(e.name, sizeof e.name, "pal%d \"quoted\" ü", i);
     snprintf(e.config, sizeof e.config, "configs/%d.yaml", i);
     e.correct = 400 + i;
+    e.lost = 7 * i;
+    e.gained = 3 + i;
     e.loss = 123.456789012345 + i;
     e.bytes = 3048276.0 + i;
     e.latency_ms = i % 4 ? 1.25 * i : NAN;
@@ -41,7 +43,7 @@ static int same(const struct db_eval *a, const struct db_eval *b)
 {
     return strcmp(a->key, b->key) == 0 && strcmp(a->config_hash, b->config_hash) == 0 && strcmp(a->split, b->split) == 0 &&
            a->n_images == b->n_images && strcmp(a->workflow, b->workflow) == 0 && strcmp(a->stage, b->stage) == 0 &&
-           strcmp(a->name, b->name) == 0 && strcmp(a->config, b->config) == 0 && a->correct == b->correct &&
+           strcmp(a->name, b->name) == 0 && strcmp(a->config, b->config) == 0 && a->correct == b->correct && a->lost == b->lost && a->gained == b->gained &&
            a->loss == b->loss && a->bytes == b->bytes &&
            (isnan(a->latency_ms) ? isnan(b->latency_ms) : a->latency_ms == b->latency_ms) &&
            a->compress_seconds == b->compress_seconds && a->eval_seconds == b->eval_seconds;
