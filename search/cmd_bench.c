@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "config.h"
 #include "data.h"
+#include "format.h"
 #include "rng.h"
 #include "status.h"
 #include "strbuf.h"
@@ -127,6 +128,24 @@ static int bench_variant_load(const char *model, const char *weights, const char
     return rc;
 }
 
+/* s as the body of a JSON string (quotes, backslashes and control characters escaped). */
+static void json_escape(const char *s, char *out, size_t n)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < n; s++) {
+        const unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            o += (size_t)snprintf(out + o, n - o, "\\u%04x", ch);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = 0;
+}
+
 /* Per-layer milliseconds per pass of every variant (profiled passes, interleaved). */
 static void print_layers(struct bench_variant *var, int n_var, const float *x, int batch, float *logits, int reps)
 {
@@ -192,8 +211,8 @@ int cmd_bench(int argc, char **argv)
     threads = cm.threads;
     json = cm.json;
     if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune bench --help)");
-    if (!rc && train && (n_configs || compare))
-        rc = status_error(STATUS_BAD_INPUT, "--train: times the fp32 training step; it takes no --config or --compare");
+    if (!rc && train && (n_configs || compare || (weights && format_is_compressed(weights))))
+        rc = status_error(STATUS_BAD_INPUT, "--train: times the fp32 training step; it takes no --config, --compare or compressed --weights");
     if (rc) {
         for (int i = 0; i < n_lists; i++) free(config_lists[i]);
         return cli_fail(rc);
@@ -201,17 +220,24 @@ int cmd_bench(int argc, char **argv)
 
     threads = ops_set_threads(threads);
     /* Variants: [dense,] then one per config; without configs and --compare, the model itself. */
-    struct bench_variant var[BENCH_MAX_CONFIGS + 1];
+    /* A compressed --weights file is a variant of its own, compared with the dense model. */
+    const int weights_compressed = weights && format_is_compressed(weights);
+    struct bench_variant var[BENCH_MAX_CONFIGS + 2];
     memset(var, 0, sizeof var);
     int n_var = 0;
-    if (compare || !n_configs) var[n_var++].label = "dense";
+    if (compare || (!n_configs && !weights_compressed)) var[n_var++].label = "dense";
+    if (weights_compressed) var[n_var++].label = weights;
     for (int i = 0; i < n_configs; i++) var[n_var++].label = configs[i];
     float *x = NULL, *logits = NULL;
     int64_t *labels = NULL;
     struct trainer *tr = NULL;
-    for (int i = 0; i < n_var && !rc; i++)
-        rc = bench_variant_load(model, weights, strcmp(var[i].label, "dense") == 0 && (compare || !n_configs) && i == 0 ? NULL : var[i].label,
-                                data, &var[i]);
+    for (int i = 0; i < n_var && !rc; i++) {
+        const int is_dense = i == 0 && strcmp(var[i].label, "dense") == 0;
+        const int is_file = weights_compressed && var[i].label == weights;
+        /* dense: the model's own (or random) fp32 weights, never the compressed file's */
+        rc = bench_variant_load(model, is_dense && weights_compressed ? NULL : weights,
+                                is_dense || is_file ? NULL : var[i].label, data, &var[i]);
+    }
     if (rc) goto done;
     struct resnet *net = var[0].net;
     const struct resnet_config *cfg = &net->cfg;
@@ -258,10 +284,10 @@ int cmd_bench(int argc, char **argv)
         kernel_summary(var[i].net, var[i].kernels, sizeof var[i].kernels);
         const double gflops = (train ? 3.0 : 1.0) * 1e-9 * net->flops * batch / (var[i].median * 1e-3);
         printf("bench%s: %s%s%s, batch %d, %d threads: median %.3f ms, min %.3f, max %.3f (%d reps), %.1f images/s, %.1f GFLOP/s",
-               train ? " --train" : "", cfg->name, n_var > 1 || n_configs ? " " : "", n_var > 1 || n_configs ? var[i].label : "",
+               train ? " --train" : "", cfg->name, n_var > 1 ? " " : "", n_var > 1 ? var[i].label : "",
                batch, threads, var[i].median, ms[0], ms[reps - 1], reps, batch / (var[i].median * 1e-3), gflops);
         if (compare && i > 0) printf(", %.2fx dense", var[0].median / var[i].median);
-        if (!train && n_configs) printf(" [kernels: %s]", var[i].kernels);
+        if (!train && (n_configs || weights_compressed)) printf(" [kernels: %s]", var[i].kernels);
         printf("\n");
     }
     if (layers && !train) print_layers(var, n_var, x, batch, logits, reps);
@@ -282,13 +308,14 @@ int cmd_bench(int argc, char **argv)
         jout_num(&j, "max_ms", m->ms[reps - 1]);
         jout_num(&j, "images_per_s", batch / (m->median * 1e-3));
         jout_num(&j, "gflops", (train ? 3.0 : 1.0) * 1e-9 * net->flops * batch / (m->median * 1e-3));
-        if (n_var > 1 || n_configs) {
+        if (n_var > 1 || n_configs || weights_compressed) {
             struct strbuf sb = { 0 };
-            char item[512];
+            char item[2560], label[2048];
             strbuf_str(&sb, "[");
             for (int i = 0; i < n_var; i++) {
+                json_escape(var[i].label, label, sizeof label);
                 snprintf(item, sizeof item, "%s{\"label\":\"%s\",\"median_ms\":%.6g,\"speedup\":%.6g,\"kernels\":\"%s\"}",
-                         i ? "," : "", var[i].label, var[i].median, compare ? var[0].median / var[i].median : 1.0,
+                         i ? "," : "", label, var[i].median, compare ? var[0].median / var[i].median : 1.0,
                          var[i].kernels);
                 strbuf_str(&sb, item);
             }
