@@ -454,10 +454,19 @@ int finetune_alloc(struct resnet *net, const struct compress_plan *plan, const c
         }
     }
     RN_ASSERT(p == f->state + f->n_state);
+    /* The output must have the target sparsity and palettized weights: only validations after
+     * the last mask update and the last DKM milestone compete for it. */
+    int64_t min_best = 0;
+    for (int i = 0; i < f->n; i++) {
+        const struct ft_layer *l = &f->L[i];
+        if (l->prune && schedule_last_update(&l->lp->prune) + 1 > min_best) min_best = schedule_last_update(&l->lp->prune) + 1;
+        if (l->dkm && l->lp->pal.milestone + 1 > min_best) min_best = l->lp->pal.milestone + 1;
+    }
     f->hooks = (struct train_hooks){ .ctx = f, .transform = hook_transform, .transform_backward = hook_transform_backward,
                                       .step_begin = hook_step_begin, .after_update = hook_after_update,
                                       .eval_begin = hook_eval_begin, .eval_end = hook_eval_end,
-                                      .save_best = hook_save_best, .state = f->state, .n_state = f->n_state };
+                                      .save_best = hook_save_best, .state = f->state, .n_state = f->n_state,
+                                      .min_best_step = min_best };
     *out = f;
     return STATUS_OK;
 fail:

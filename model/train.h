@@ -60,6 +60,9 @@ struct train_hooks {
     /* State kept in checkpoints ("finetune.state", F32): n_state floats at `state`. */
     float *state;
     int64_t n_state;
+    /* Validations before this many steps do not compete for the best output (a pruning schedule
+     * or a DKM milestone not reached yet), except the last epoch's when none did. */
+    int64_t min_best_step;
 };
 
 /* Makes trainer_step use h (NULL: none). Allocates the transformed-weights buffer. Returns

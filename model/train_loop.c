@@ -321,7 +321,8 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
         const struct train_hooks *h = o->hooks;
         if (h && h->eval_begin && (rc = h->eval_begin(h->ctx))) break;
         if (val && val->n > 0) rc = train_evaluate(net, val, 250, &vtop1);
-        if (!rc && vtop1 > best_val) {
+        const int eligible = !h || steps >= h->min_best_step || (epoch + 1 == o->epochs && best_epoch < 0);
+        if (!rc && eligible && vtop1 > best_val) {
             best_val = vtop1;
             best_epoch = epoch + 1;
             if (o->out) {
