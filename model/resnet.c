@@ -250,6 +250,7 @@ int resnet_find_conv(const struct resnet *net, const char *name)
 
 void resnet_fold(struct resnet *net)
 {
+    resnet_free_kernels(net);   /* they hold (or read) the weights being replaced */
     for (int i = 0; i < net->n_conv; i++) {
         struct resnet_conv *c = &net->conv[i];
         bn_fold(c->d.OC, conv_k(&c->d), resnet_param_data(net, c->w), resnet_param_data(net, c->gamma),
@@ -453,7 +454,10 @@ static int infer_conv(const struct resnet_infer *ws, const struct infer_slice *s
     const struct resnet_conv *c = &net->conv[ci];
     const double t0 = ws->prof ? omp_get_wtime() : 0.0;
     int fused = 0;
-    if (!ref && !net->simulate && c->kern) {
+    /* A workspace allocated before the kernels were attached may lack their scratch: such a
+     * call takes the simulation's path (same results, slower). */
+    if (!ref && !net->simulate && c->kern &&
+        c->kern->scratch_per_image(c->kern, (int64_t)c->OH * c->OW) <= sl->scratch_floats) {
         fused = out_q && c->kern->fuses_out_q;
         c->kern->forward(c->kern, in, N, c->H, c->W, res, relu, fused ? out_q : NULL, out, sl->scratch,
                          sl->scratch_floats);
@@ -474,7 +478,7 @@ static void infer_fc(const struct resnet_infer *ws, const struct infer_slice *sl
     const struct resnet *net = ws->net;
     const int C = net->features, OUT = net->cfg.n_classes;
     const double t0 = ws->prof ? omp_get_wtime() : 0.0;
-    if (!ref && !net->simulate && net->fc_kern) {
+    if (!ref && !net->simulate && net->fc_kern && net->fc_kern->scratch_per_image(net->fc_kern, 1) <= sl->scratch_floats) {
         net->fc_kern->forward(net->fc_kern, sl->pooled, N, 1, 1, NULL, 0, NULL, tmp, sl->scratch, sl->scratch_floats);
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OUT; o++) logits[(int64_t)n * OUT + o] = tmp[(int64_t)o * N + n];

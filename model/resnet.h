@@ -143,7 +143,8 @@ int resnet_load_weights(struct resnet *net, const char *path);
 int resnet_save_weights(const struct resnet *net, const char *path, int dtype, const char *metadata_key,
                         const char *metadata_value);
 
-/* Recomputes every conv's folded weights from the current parameters. */
+/* Recomputes every conv's folded weights from the current parameters (and drops any compressed
+ * kernels: they were built from the old weights). */
 void resnet_fold(struct resnet *net);
 
 /* Inference workspace for up to max_batch images at the configured input size. */
