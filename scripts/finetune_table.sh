@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Training-time compression table on the default model (issue 5): for each committed finalized
+# model, top-1 on val and test as `rn50-tune eval` computes it from the file, and, from the run's
+# log (the JSON summary `rn50-tune finetune --json` printed last), its deployment bytes, the time to
+# compress (fine-tuning seconds) and the peak RSS. Writes results/rn50-fmnist/finetune.csv (whole or
+# not at all).
+#   scripts/finetune_table.sh [build/rn50-tune]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${1:-$ROOT/build/rn50-tune}
+R=results/rn50-fmnist
+OUT=$ROOT/$R/finetune.csv
+NAMES="dkm-2bit dkm-1bit prune-90-ft"
+
+field() { grep -o "\"$1\":[^,}]*" | head -n 1 | cut -d: -f2 | tr -d '"'; }
+
+cd "$ROOT"
+TMP=$(mktemp)
+trap 'rm -f "$TMP"' EXIT
+echo "name,config,model,top1_val,top1_test,bytes,seconds,peak_rss_mb" >"$TMP"
+for name in $NAMES; do
+    model=$R/$name.safetensors
+    [ -e "$model" ] || { echo "skip $name: no $model" >&2; continue; }
+    summary=$(grep '^{"command":"finetune"' "$R/finetune-$name.log" | tail -n 1)
+    val=$("$BIN" eval --model rn50-fmnist --weights "$model" --data fmnist --split val --json 2>/dev/null | tail -n 1)
+    test=$("$BIN" eval --model rn50-fmnist --weights "$model" --data fmnist --split test --json 2>/dev/null | tail -n 1)
+    row="$name,$(echo "$summary" | field config),$model,$(echo "$val" | field top1),$(echo "$test" | field top1)"
+    row="$row,$(echo "$summary" | field bytes),$(echo "$summary" | field seconds),$(echo "$summary" | field peak_rss_mb)"
+    echo "$row" | tee -a "$TMP"
+done
+mv "$TMP" "$OUT"
+trap - EXIT
+echo "wrote $OUT"
