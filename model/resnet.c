@@ -3,6 +3,8 @@
  * batched fp32 inference with the kernels of ops.h. Training lives in train.c. */
 #include "resnet.h"
 
+#include "kern_pool.h"
+
 #include "rng.h"
 #include "safetensors.h"
 #include "status.h"
@@ -528,7 +530,7 @@ static void infer_run(struct resnet_infer *ws, const struct infer_slice *sl, con
         if (ref)
             maxpool_forward_ref(cur, stem->d.OC, N, H, W, 3, 2, 1, p);
         else
-            maxpool_forward(cur, stem->d.OC, N, H, W, 3, 2, 1, p, NULL);
+            kern_maxpool(cur, stem->d.OC, N, H, W, 3, 2, 1, p);
         H = conv_out_size(H, 3, 2, 1);
         W = conv_out_size(W, 3, 2, 1);
         cur = p;

@@ -16,6 +16,7 @@
 #include "kern.h"
 #include "kern_int8.h"
 #include "kern_lut.h"
+#include "kern_pool.h"
 #include "kern_sparse.h"
 #include "rng.h"
 #include "status.h"
@@ -228,6 +229,25 @@ static void test_lut_decode(struct rng *r)
     free(out);
 }
 
+/* The inference max-pool equals the reference (stem 3x3/2 pad 1, odd sizes, batch 2). */
+static void test_maxpool(struct rng *r)
+{
+    const int C = 3, N = 2, dims[][5] = { { 13, 11, 3, 2, 1 }, { 8, 8, 3, 2, 1 }, { 7, 9, 2, 2, 0 }, { 5, 6, 3, 1, 1 } };
+    for (int t = 0; t < 4; t++) {
+        const int H = dims[t][0], W = dims[t][1], k = dims[t][2], s = dims[t][3], p = dims[t][4];
+        const int OH = conv_out_size(H, k, s, p), OW = conv_out_size(W, k, s, p);
+        float *x = malloc(sizeof(float) * C * N * H * W), *y = malloc(sizeof(float) * C * N * OH * OW),
+              *yr = malloc(sizeof(float) * C * N * OH * OW);
+        for (int i = 0; i < C * N * H * W; i++) x[i] = (float)rng_normal(r) - 3.0f;
+        maxpool_forward_ref(x, C, N, H, W, k, s, p, yr);
+        kern_maxpool(x, C, N, H, W, k, s, p, y);
+        CHECK(memcmp(y, yr, sizeof(float) * C * N * OH * OW) == 0);
+        free(x);
+        free(y);
+        free(yr);
+    }
+}
+
 static struct resnet *fixture_net(void)
 {
     char yaml[1024], weights[1024];
@@ -332,6 +352,7 @@ int main(void)
     rng_seed(&r, SEED);
     test_fq(&r);
     test_lut_decode(&r);
+    test_maxpool(&r);
     for (int i = 0; i < N_SHAPES; i++) {
         for (int sym = 0; sym <= 1; sym++) test_int8_shape(&shapes[i], &r, sym, 0, 1);
         test_int8_shape(&shapes[i], &r, 0, 1, 0);
