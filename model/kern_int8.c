@@ -270,10 +270,15 @@ k8_tile(const int nv, const int ntap, int mr, int G, const int32_t *a, int64_t l
     for (int g = 0; g < G; g++) {
         for (int t = 0; t < ntap; t++) {
             const int32_t *bt = b + shift[t];
-            const __m512i x0 = _mm512_mask_loadu_epi32(zfill, mt[t][0], bt);
-            const __m512i x1 = nv > 1 ? _mm512_mask_loadu_epi32(zfill, mt[t][1], bt + 16) : z;
-            const __m512i x2 = nv > 2 ? _mm512_mask_loadu_epi32(zfill, mt[t][2], bt + 32) : z;
-            const __m512i x3 = nv > 3 ? _mm512_mask_loadu_epi32(zfill, mt[t][3], bt + 48) : z;
+            /* One tap (1x1, im2col) has no padding: masked-off lanes are past the last column and
+             * never stored, so zero-masking does (no merge with the Z codes: a register and a
+             * move per load fewer). */
+#define K8_LOAD(v) (ntap == 1 ? _mm512_maskz_loadu_epi32(mt[t][v], bt + 16 * v) : _mm512_mask_loadu_epi32(zfill, mt[t][v], bt + 16 * v))
+            const __m512i x0 = K8_LOAD(0);
+            const __m512i x1 = nv > 1 ? K8_LOAD(1) : z;
+            const __m512i x2 = nv > 2 ? K8_LOAD(2) : z;
+            const __m512i x3 = nv > 3 ? K8_LOAD(3) : z;
+#undef K8_LOAD
             DOT_ROW(0) DOT_ROW(1) DOT_ROW(2) DOT_ROW(3) DOT_ROW(4) DOT_ROW(5)
         }
         b += ldb;
