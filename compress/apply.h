@@ -3,7 +3,9 @@
  * order (SPEC §3 joint order); layers left alone are stored fp16, like biases. The decoded
  * weights are installed into the network, so `resnet_infer` evaluates the compressed model.
  * With 8-bit activations, the activation ranges are calibrated on `calib` and the network's
- * act_hook is set. */
+ * act_hook is set. Finally every layer is put on the kernel of its compressed form
+ * (compress/kern_attach.h: int8, sparse, lut, sparse-lut); net->simulate = 1 (or the environment
+ * variable RN_NO_KERNELS=1 before applying) runs the simulation instead. */
 #ifndef RN_APPLY_H
 #define RN_APPLY_H
 

@@ -28,7 +28,8 @@ int format_save(const char *path, const struct resnet *net, const struct compres
 int format_is_compressed(const char *path);
 
 /* Builds the network described in the file and installs the decoded weights (a ready-to-run
- * network: conv wf/bf and fc hold the decoded values; do not call resnet_fold on it). cw_out (may
+ * network: conv wf/bf and fc hold the decoded values; do not call resnet_fold on it), and puts
+ * its layers on their compressed kernels as compress_apply does (kern_attach). cw_out (may
  * be NULL) receives the per-layer compressed forms, [net->n_conv + 1], to free with
  * compressed_weight_free each and free(). */
 int format_load(const char *path, struct resnet **net_out, struct compressed_weight **cw_out);

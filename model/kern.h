@@ -3,7 +3,14 @@
  * resnet_infer. Each kind has a portable C reference beside its SIMD version; the SIMD version is
  * picked at run time from the CPU's features (kern_cpu_*), never at compile time.
  *
- * Kinds and names: see resnet_conv_kernel_name in resnet.h. */
+ * Kinds and names: see resnet_conv_kernel_name in resnet.h. The kernels: kern_int8.h (W8A8,
+ * AVX-512 VNNI / AVX2 / C), kern_sparse.h (sparse fp32, AVX-512 / C), kern_lut.h (palettized:
+ * decoded once, then the dense kernel), kern_pool.h (the inference max-pool). With 8-bit
+ * activations the engine quantizes every activation site itself on the kernel path
+ * (resnet.site_q): int8 kernels requantize their output in their epilogue, the residual add,
+ * ReLU and the next block's quantization are one pass (kern_fq), and activations travel between
+ * layers as fp32 values that are exactly their quantized levels (scale * (q - zero point)); an
+ * int8 kernel turns its input back into 8-bit codes while packing it. */
 #ifndef RN_KERN_H
 #define RN_KERN_H
 
