@@ -8,6 +8,7 @@
 #include "status.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,22 +60,21 @@ static inline float k8_out(int32_t acc, float scale, float b, const float *res, 
 
 /* ---- packing ---- */
 
-/* Direct: b[g][j] = codes of channels 4g..4g+3 at pixel j, for cols pixels of rows x + c*ldx. */
-static void pack_direct_portable(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int32_t *b)
+/* Direct packing of channel group g, pixels [j0, j1): b[g][j] = codes of channels 4g..4g+3 at
+ * pixel j of rows x + c*ldx (rows of b have cols dwords). */
+static void pack_group_portable(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int g, int64_t j0,
+                                int64_t j1, int32_t *b)
 {
     const int IC = k->base.d.IC;
-    #pragma omp for schedule(static)
-    for (int g = 0; g < k->G; g++) {
-        int32_t *dst = b + (int64_t)g * cols;
-        for (int64_t j = 0; j < cols; j++) {
-            uint32_t v = 0;
-            for (int i = 0; i < 4; i++) {
-                const int c = 4 * g + i;
-                const uint32_t u = (uint32_t)(c < IC ? k8_code(k, x[c * ldx + j]) : k->Z);
-                v |= u << (8 * i);
-            }
-            dst[j] = (int32_t)v;
+    int32_t *dst = b + (int64_t)g * cols;
+    for (int64_t j = j0; j < j1; j++) {
+        uint32_t v = 0;
+        for (int i = 0; i < 4; i++) {
+            const int c = 4 * g + i;
+            const uint32_t u = (uint32_t)(c < IC ? k8_code(k, x[c * ldx + j]) : k->Z);
+            v |= u << (8 * i);
         }
+        dst[j] = (int32_t)v;
     }
 }
 
@@ -89,38 +89,42 @@ T512 __attribute__((always_inline)) static inline __m512i k8_code_v(const struct
     return _mm512_add_epi32(_mm512_cvtps_epi32(r), _mm512_set1_epi32(k->off));
 }
 
-T512 static void pack_direct_avx512(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int32_t *b)
+T512 static void pack_group_avx512(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int g, int64_t j0,
+                                   int64_t j1, int32_t *b)
 {
     const int IC = k->base.d.IC;
-    #pragma omp for schedule(static)
-    for (int g = 0; g < k->G; g++) {
-        int32_t *dst = b + (int64_t)g * cols;
-        const int nc = IC - 4 * g < 4 ? IC - 4 * g : 4;
-        const float *src = x + 4 * g * ldx;
-        for (int64_t j = 0; j < cols; j += 16) {
-            const __mmask16 m = cols - j >= 16 ? 0xffff : (__mmask16)((1u << (cols - j)) - 1);
-            __m512i v = _mm512_setzero_si512();
-            for (int i = 0; i < 4; i++) {
-                const __m512i u = i < nc ? k8_code_v(k, _mm512_maskz_loadu_ps(m, src + i * ldx + j))
-                                         : _mm512_set1_epi32(k->Z);
-                v = _mm512_or_si512(v, _mm512_slli_epi32(u, 8 * i));
-            }
-            _mm512_mask_storeu_epi32(dst + j, m, v);
+    int32_t *dst = b + (int64_t)g * cols;
+    const int nc = IC - 4 * g < 4 ? IC - 4 * g : 4;
+    const float *src = x + 4 * g * ldx;
+    for (int64_t j = j0; j < j1; j += 16) {
+        const __mmask16 m = j1 - j >= 16 ? 0xffff : (__mmask16)((1u << (j1 - j)) - 1);
+        __m512i v = _mm512_setzero_si512();
+        for (int i = 0; i < 4; i++) {
+            const __m512i u = i < nc ? k8_code_v(k, _mm512_maskz_loadu_ps(m, src + i * ldx + j)) : _mm512_set1_epi32(k->Z);
+            v = _mm512_or_si512(v, _mm512_slli_epi32(u, 8 * i));
         }
+        _mm512_mask_storeu_epi32(dst + j, m, v);
     }
 }
 #endif
 
-/* Direct packing: the portable or AVX-512 version. */
-static void pack_direct(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int32_t *b)
+static void pack_group(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int g, int64_t j0, int64_t j1,
+                       int32_t *b)
 {
 #ifdef KERN_X86
     if (kern_cpu_avx512()) {
-        pack_direct_avx512(k, x, ldx, cols, b);
+        pack_group_avx512(k, x, ldx, cols, g, j0, j1, b);
         return;
     }
 #endif
-    pack_direct_portable(k, x, ldx, cols, b);
+    pack_group_portable(k, x, ldx, cols, g, j0, j1, b);
+}
+
+/* Direct packing of every group, shared among the threads of the enclosing region (by group). */
+static void pack_direct(const struct k8 *k, const float *x, int64_t ldx, int64_t cols, int32_t *b)
+{
+    #pragma omp for schedule(static)
+    for (int g = 0; g < k->G; g++) pack_group(k, x, ldx, cols, g, 0, cols, b);
 }
 
 /* im2col over the packed input: src [G][n*H*W] dwords -> dst [G*ntap][n*OH*OW], row g*ntap + t
@@ -386,6 +390,44 @@ TAVX2 static void k8_block_avx2(const struct k8_call *c, int64_t j0, int m0, int
 }
 #endif
 
+/* One column block, output channels [m0, m1), on the best path the CPU has. */
+static void k8_block(const struct k8_call *c, int64_t j0, int m0, int m1)
+{
+#ifdef KERN_X86
+    if (kern_cpu_vnni()) {
+        __mmask16 mt[MAXTAP][NV], tail[NV];
+        uint64_t m[MAXTAP], tl;
+        k8_masks(c, j0, m, &tl);
+        for (int v = 0; v < NV; v++) {
+            tail[v] = (__mmask16)(tl >> (16 * v));
+            for (int t = 0; t < c->ntap; t++) mt[t][v] = (__mmask16)(m[t] >> (16 * v));
+        }
+        k8_block_vnni(c, j0, m0, m1, (const __mmask16(*)[NV])mt, tail);
+        return;
+    }
+    if (kern_cpu_avx2()) {
+        k8_block_avx2(c, j0, m0, m1);
+        return;
+    }
+#endif
+    k8_block_portable(c, j0, m0, m1);
+}
+
+/* Column-split mode of a 1x1 conv with enough column blocks: each thread of the enclosing region
+ * packs the pixels of its own column blocks and computes every output channel of them, so no
+ * thread waits for another between packing and the GEMM (a barrier fewer per layer, which is
+ * what a busy machine charges for). */
+static void k8_split(const struct k8_call *c, const float *x, int64_t ldx, int32_t *b)
+{
+    const struct k8 *k = c->k;
+    const int64_t ncb = (c->cols + NB - 1) / NB;
+    const int T = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int64_t cb0 = ncb * tid / T, cb1 = ncb * (tid + 1) / T;
+    const int64_t j0 = cb0 * NB, j1 = cb1 * NB < c->cols ? cb1 * NB : c->cols;
+    for (int g = 0; g < k->G; g++) pack_group(k, x, ldx, c->cols, g, j0, j1, b);
+    for (int64_t cb = cb0; cb < cb1; cb++) k8_block(c, cb * NB, 0, k->base.d.OC);
+}
+
 /* Runs the GEMM of one call over (column block, output-channel chunk) tasks. Like the packing
  * functions, it shares its loop among the threads of the enclosing parallel region (k8_forward
  * opens one per call: fork and join once, not per step). */
@@ -403,7 +445,7 @@ static void k8_gemm(const struct k8_call *c)
 #ifdef KERN_X86
         __mmask16 mt[MAXTAP][NV], tail[NV];
 #endif
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(static) nowait
         for (int64_t task = 0; task < ncb * nmc; task++) {
             const int64_t cb = task / nmc, j0 = cb * NB;
             const int m0 = (int)(task % nmc) * MC, m1 = m0 + MC < OC ? m0 + MC : OC;
@@ -461,33 +503,52 @@ static void k8_forward(const struct conv_kernel *base, const float *x, int N, in
                              .y = y + n0 * ohw, .ldc = (int64_t)N * ohw };
         c.oinv = out_q && out_q->scale > 0 ? 1.0f / out_q->scale : 0.0f;
         int32_t *b = (int32_t *)scratch;
-        pack_direct(k, x + n0 * hw, (int64_t)N * hw, n * hw, b);
-        if (k->direct) {
-            c.cols = n * hw;
-            c.hw = hw;
-            c.N = n;
-            c.H = H;
-            c.W = W;
-            c.KW = base->d.KW;
-            c.pad = base->d.pad;
-            c.ntap = k->ntap;
-        } else {
-            int32_t *col = b + k->G * n * hw;
-            im2col_dwords(k, b, n, col);
-            b = col;
-            c.cols = n * ohw;
-            c.hw = c.cols;
+        const int64_t ncb = (n * hw + NB - 1) / NB;
+        if (k->direct && k->ntap == 1 && ncb >= 2 * omp_get_num_threads()) {
+            c.cols = c.hw = n * hw;
             c.N = 1;
             c.H = 1;
             c.W = (int)c.cols;
             c.KW = 1;
             c.pad = 0;
             c.ntap = 1;
+            c.shift[0] = 0;
+            c.b = b;
+            c.ldb = c.cols;
+            k8_split(&c, x + n0 * hw, (int64_t)N * hw, b);
+        } else {
+            pack_direct(k, x + n0 * hw, (int64_t)N * hw, n * hw, b);
+            if (k->direct) {
+                c.cols = n * hw;
+                c.hw = hw;
+                c.N = n;
+                c.H = H;
+                c.W = W;
+                c.KW = base->d.KW;
+                c.pad = base->d.pad;
+                c.ntap = k->ntap;
+            } else {
+                int32_t *col = b + k->G * n * hw;
+                im2col_dwords(k, b, n, col);
+                b = col;
+                c.cols = n * ohw;
+                c.hw = c.cols;
+                c.N = 1;
+                c.H = 1;
+                c.W = (int)c.cols;
+                c.KW = 1;
+                c.pad = 0;
+                c.ntap = 1;
+            }
+            c.b = b;
+            c.ldb = c.cols;
+            for (int t = 0; t < c.ntap; t++) c.shift[t] = (int64_t)(t / c.KW - c.pad) * c.W + (t % c.KW - c.pad);
+            k8_gemm(&c);
         }
-        c.b = b;
-        c.ldb = c.cols;
-        for (int t = 0; t < c.ntap; t++) c.shift[t] = (int64_t)(t / c.KW - c.pad) * c.W + (t % c.KW - c.pad);
-        k8_gemm(&c);
+        /* The next chunk reuses the scratch (the last one ends at the region's join). */
+        if (n0 + chunk < N) {
+            #pragma omp barrier
+        }
     }
 }
 
