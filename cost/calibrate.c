@@ -8,17 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* This machine's kernels: per kind a per-layer overhead, the multiply-adds actually done, the
- * im2col and output traffic; LUT decode and int8 activations their own; outside the layers, a
- * per-network constant, the elementwise work (residual adds, pooling) and the activation
- * quantization an int8 network does at every site. Chosen on the designed profile's
- * leave-one-configuration-out error (see results/cost/README.md). */
+/* This machine's kernels: per kind a per-layer overhead, the multiply-adds actually done (all of
+ * them for dense, lut and int8 — the int8 kernel does not skip zeros —, the kept ones for the
+ * sparse kinds), the im2col and output traffic, the weight bytes where the kernel streams a
+ * compressed form, the input quantization of int8 layers; outside the layers, a per-network
+ * constant, the elementwise work (residual adds, pooling), the activation quantization an int8
+ * network does at every site and the crossings between int8 and float layers. Chosen on the
+ * designed profile's leave-one-configuration-out error (see results/cost/README.md). */
 const char cost_default_terms_profile[] =
     "dense.one,dense.gmacs,dense.im2col_m,dense.out_m,"
     "lut.one,lut.gmacs,lut.im2col_m,lut.out_m,lut.weight_mb,"
     "sparse.one,sparse.gmacs_nz,sparse.im2col_m,sparse.out_m,sparse.weight_mb,"
     "sparse-lut.one,sparse-lut.gmacs_nz,sparse-lut.im2col_m,sparse-lut.out_m,sparse-lut.weight_mb,"
-    "int8.one,int8.gmacs_nz,int8.im2col_m,int8.out_m,int8.in_m,"
+    "int8.one,int8.gmacs,int8.im2col_m,int8.out_m,int8.in_m,"
     "net.one,net.out_m,net.act8_m,net.bounds";
 
 /* An end-to-end table of one network: few rows, so few shared terms: the constant, the weight
@@ -59,14 +61,16 @@ static void record_path(const char *path, char *buf, size_t cap)
 }
 
 int cost_calibrate(const char *device, const char *measurements, const char *select, const char *table_model,
-                   const char *terms, const char *out_path, FILE *report, struct cost_model **out)
+                   const char *terms, const char *statistic, const char *out_path, FILE *report, struct cost_model **out)
 {
     if (out) *out = NULL;
     struct cost_measurements ms;
     struct cost_fit_result fr;
     memset(&fr, 0, sizeof fr);
     struct cost_model *m = NULL;
-    int rc = cost_measurements_read(measurements, select, table_model, &ms);
+    const int stat = statistic ? cost_stat_parse(statistic) : COST_STAT_MEDIAN;
+    if (stat < 0) return status_error(STATUS_BAD_INPUT, "--stat: '%s' is not median, p10 or min", statistic);
+    int rc = cost_measurements_read(measurements, select, table_model, (enum cost_stat)stat, &ms);
     if (rc) return rc;
     int term_ids[COST_TERMS], n_terms = 0;
     if (!terms) terms = ms.has_machine ? cost_default_terms_profile : cost_default_terms_table;
@@ -110,6 +114,7 @@ int cost_calibrate(const char *device, const char *measurements, const char *sel
     m->machine = ms.machine;
     record_path(measurements, m->measurements, sizeof m->measurements);
     if (select) snprintf(m->select, sizeof m->select, "%s", select);
+    if (ms.has_machine) snprintf(m->statistic, sizeof m->statistic, "%s", cost_stat_name((enum cost_stat)stat));
     if ((rc = cost_model_set_fit(m, &fr, ms.s, ms.n))) goto done;
     char path[1024];
     if (out_path) snprintf(path, sizeof path, "%s", out_path);

@@ -251,8 +251,8 @@ static int rd_data(struct rd *r, const yaml_node_t *seq, struct cost_model *m)
     return STATUS_OK;
 }
 
-enum { TK_DEVICE, TK_SOURCE, TK_MACHINE, TK_MEASUREMENTS, TK_SELECT, TK_TERMS, TK_FIT, TK_DATA, TK_COUNT };
-static const char *top_keys[] = { "device", "source", "machine", "measurements", "select", "terms", "fit", "data" };
+enum { TK_DEVICE, TK_SOURCE, TK_MACHINE, TK_MEASUREMENTS, TK_SELECT, TK_STATISTIC, TK_TERMS, TK_FIT, TK_DATA, TK_COUNT };
+static const char *top_keys[] = { "device", "source", "machine", "measurements", "select", "statistic", "terms", "fit", "data" };
 _Static_assert(sizeof top_keys / sizeof *top_keys == TK_COUNT, "top_keys");
 
 void cost_model_free(struct cost_model *m)
@@ -314,6 +314,12 @@ int cost_model_read(const char *path, struct cost_model **out)
             break;
         case TK_MEASUREMENTS: rc = rd_string(&r, v, "measurements", m->measurements, sizeof m->measurements); break;
         case TK_SELECT: rc = rd_string(&r, v, "select", m->select, sizeof m->select); break;
+        case TK_STATISTIC:
+            if (!(rc = rd_string(&r, v, "statistic", m->statistic, sizeof m->statistic)) && strcmp(m->statistic, "median") &&
+                strcmp(m->statistic, "p10") && strcmp(m->statistic, "min"))
+                rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'statistic': '%s' is not allowed (expected median, p10 or min)",
+                                  path, line_of(v), m->statistic);
+            break;
         case TK_TERMS: rc = rd_terms(&r, v, m); break;
         case TK_FIT: rc = rd_fit(&r, v, m); break;
         default: rc = rd_data(&r, v, m); break;
@@ -439,6 +445,7 @@ static int write_profile(FILE *f, void *ctx)
     }
     if (m->measurements[0]) ok = ok && fputs("measurements: ", f) != EOF && put_str(f, m->measurements) && fputc('\n', f) != EOF;
     if (m->select[0]) ok = ok && fputs("select: ", f) != EOF && put_str(f, m->select) && fputc('\n', f) != EOF;
+    if (m->statistic[0]) ok = ok && fprintf(f, "statistic: %s\n", m->statistic) > 0;
     ok = ok && fputs("terms:\n", f) != EOF;
     for (int t = 0; t < COST_TERMS && ok; t++) {
         if (!m->used[t]) continue;

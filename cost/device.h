@@ -9,6 +9,7 @@
  *     machine: {cpu: "...", features: "...", cores: 2, threads: 2, date: "..."}   # profile only
  *     measurements: results/cost/cpu-local.csv   # the file the fit used (relative to the project)
  *     select: "device=iPhone 15 Pro;os=iOS18 seed"   # the rows of a table the fit used
+ *     statistic: median            # of a profile's timed passes: median, p10 or min
  *     terms: {dense.gmacs: 12.5, net.one: 0.4, ...}   # ms per feature unit (cost/layer_features.h)
  *     fit: {rows: 3300, layer_rows: 3240, configs: 60, rank: 30, fit_mape_pct: 1.1,
  *           fit_max_pct: 3.0, loo_mape_pct: 1.4, loo_max_pct: 4.2, loo_deficient_folds: 0}
@@ -41,6 +42,7 @@ struct cost_model {
     struct cost_machine machine;
     char measurements[512];
     char select[256];
+    char statistic[16];           /* of the profile's passes the fit used: median, p10 or min ("" = median) */
     double coef[COST_TERMS];
     unsigned char used[COST_TERMS];
     struct {
@@ -71,11 +73,11 @@ extern const char cost_default_terms_profile[];
 extern const char cost_default_terms_table[];
 
 /* Calibrates a device: reads `measurements` (profile CSV or table; select and table_model as in
- * cost_measurements_read), fits `terms` (NULL: the default for the file's kind), and writes the
+ * cost_measurements_read; statistic NULL: median), fits `terms` (NULL: the default for the file's kind), and writes the
  * profile to out_path (NULL: cost_device_path(device)). *out (may be NULL) receives the model,
  * and, when non-NULL, the fit's per-configuration table is printed to `report`. */
 int cost_calibrate(const char *device, const char *measurements, const char *select, const char *table_model,
-                   const char *terms, const char *out_path, FILE *report, struct cost_model **out);
+                   const char *terms, const char *statistic, const char *out_path, FILE *report, struct cost_model **out);
 
 /* The command that re-profiles this machine (printed in warnings and written in profiles). */
 #define COST_REPROFILE_COMMAND "rn50-tune profile --device cpu-local --fit"

@@ -15,7 +15,21 @@
 
 #define MAX_FIELDS 32
 
-static const char profile_header[] = "config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms";
+static const char profile_header[] = COST_PROFILE_HEADER;
+
+static const char *const stat_names[] = { "median", "p10", "min" };
+static const int stat_column[] = { 7, 10, 11 };
+_Static_assert(sizeof stat_names / sizeof *stat_names == COST_STAT_COUNT, "stat_names");
+_Static_assert(sizeof stat_column / sizeof *stat_column == COST_STAT_COUNT, "stat_column");
+
+const char *cost_stat_name(enum cost_stat s) { return stat_names[s]; }
+
+int cost_stat_parse(const char *name)
+{
+    for (int i = 0; i < COST_STAT_COUNT; i++)
+        if (!strcmp(name, stat_names[i])) return i;
+    return -1;
+}
 
 void cost_measurements_free(struct cost_measurements *m)
 {
@@ -112,7 +126,7 @@ static void read_meta(struct cost_measurements *m, const char *line)
     }
 }
 
-static int read_profile_csv(FILE *f, const char *path, int header_line, struct cost_measurements *m)
+static int read_profile_csv(FILE *f, const char *path, int header_line, enum cost_stat stat, struct cost_measurements *m)
 {
     char buf[4096], *fld[MAX_FIELDS];
     int line = header_line, cap = 0, rc = STATUS_OK;
@@ -123,8 +137,8 @@ static int read_profile_csv(FILE *f, const char *path, int header_line, struct c
         if (buf[0] == '#') { read_meta(m, buf); continue; }
         if (buf[0] == '\n' || buf[0] == '\r') continue;
         const int nf = split(buf, fld);
-        if (nf != 10) {
-            rc = status_error(STATUS_BAD_INPUT, "%s:%d: expected 10 comma-separated fields (%s), got %d", path, line,
+        if (nf != 12) {
+            rc = status_error(STATUS_BAD_INPUT, "%s:%d: expected 12 comma-separated fields (%s), got %d", path, line,
                               profile_header, nf);
             goto done;
         }
@@ -139,7 +153,9 @@ static int read_profile_csv(FILE *f, const char *path, int header_line, struct c
             goto done;
         }
         double ms = NAN;
-        if ((rc = parse_ms(path, line, "median_ms", fld[7], &ms))) goto done;
+        char col[24];
+        snprintf(col, sizeof col, "%s_ms", stat_names[stat]);
+        if ((rc = parse_ms(path, line, col, fld[stat_column[stat]], &ms))) goto done;
         int idx = -1;
         for (int i = 0; i < m->n && idx < 0; i++)
             if (!strcmp(m->s[i].config, config) && !strcmp(m->s[i].model, model)) idx = i;
@@ -175,7 +191,7 @@ static int read_profile_csv(FILE *f, const char *path, int header_line, struct c
                 goto done;
             }
             if (isnan(ms)) {
-                rc = status_error(STATUS_BAD_INPUT, "%s:%d: column median_ms: the network row needs a time", path, line);
+                rc = status_error(STATUS_BAD_INPUT, "%s:%d: column %s: the network row needs a time", path, line, col);
                 goto done;
             }
             s->e2e_ms = ms;
@@ -334,7 +350,8 @@ static int read_table_csv(FILE *f, char *header, const char *path, int header_li
     return STATUS_OK;
 }
 
-int cost_measurements_read(const char *path, const char *select, const char *table_model, struct cost_measurements *m)
+int cost_measurements_read(const char *path, const char *select, const char *table_model, enum cost_stat stat,
+                           struct cost_measurements *m)
 {
     memset(m, 0, sizeof *m);
     FILE *f = fopen(path, "r");
@@ -356,7 +373,7 @@ int cost_measurements_read(const char *path, const char *select, const char *tab
             rc = status_error(STATUS_BAD_INPUT, "--select: only for tables; %s is a profile (all its rows are used)", path);
         else {
             *m = tmp;
-            rc = read_profile_csv(f, path, line, m);
+            rc = read_profile_csv(f, path, line, stat, m);
         }
     } else {
         rc = read_table_csv(f, buf, path, line, select, table_model ? table_model : "resnet50", m);

@@ -17,17 +17,19 @@
 #include <string.h>
 #include <time.h>
 
-/* The designed set: each kernel kind, palettization bit widths and group sizes, sparsities,
- * the joint forms, W8A8 alone and pruned, W8A16, and per-layer mixtures (PROFILE_MIXED of them,
- * drawn like the held-out ones) so that transitions between kinds are seen too. */
+/* The designed set: each kernel kind, palettization bit widths and group sizes, sparsities
+ * (mostly from the sparse kernel's threshold, KERN_SPARSE_MIN = 0.8, up: below it pruned layers
+ * run dense), the joint forms, W8A8 alone and pruned, W8A16, and per-layer mixtures
+ * (PROFILE_MIXED of them, drawn like the held-out ones) so that transitions between kinds are
+ * seen too. */
 static const char *const profile_designed[] = {
-    "dense",    "lut2",        "lut4",        "lut6",       "lut8",          "lut4g8",    "lut4g32",
-    "lut2g16",  "sp0.5",       "sp0.75",      "sp0.9",      "sp0.95",        "sp0.5+lut4", "sp0.75+lut4",
-    "sp0.9+lut2", "sp0.75+lut6g16", "w8a8",   "sp0.5+w8a8", "sp0.85+w8a8",   "w8a16",
+    "dense",  "lut2",        "lut4",          "lut8",          "lut4g8",     "lut4g32", "sp0.8",  "sp0.85",
+    "sp0.9",  "sp0.95",      "sp0.98",        "sp0.8+lut4",    "sp0.9+lut2", "sp0.95+lut4g16",
+    "w8a8",   "sp0.5+w8a8",  "w8a16",         "sp0.5",
 };
-#define PROFILE_MIXED 4
+#define PROFILE_MIXED 6
 /* Groups of configurations timed interleaved, as many as fit in this many MB of networks. */
-#define PROFILE_GROUP_MB 2048
+#define PROFILE_GROUP_MB 6144
 #define PROFILE_MAX_REPS 400
 
 static double now_s(void)
@@ -181,6 +183,7 @@ struct pconf {
     double *layer;      /* [reps][n_layers] ms */
     int reps;
     double est_ms;      /* one pass, from the warm-up */
+    char (*kind)[16];   /* [n_layers] the kernel each layer ran on */
 };
 
 static void pconf_release_net(struct pconf *p)
@@ -199,19 +202,25 @@ static void pconf_free(struct pconf *p)
     compress_plan_free(&p->plan);
     free(p->e2e);
     free(p->layer);
+    free(p->kind);
     memset(p, 0, sizeof *p);
 }
 
 static int pconf_build(struct pconf *p, const struct resnet_config *cfg, uint64_t seed, const struct dataset *calib)
 {
+    p->kind = calloc((size_t)p->plan.n_layers, sizeof *p->kind);
+    if (!p->kind) return status_error(STATUS_NOMEM, "profile: out of memory");
     int rc = resnet_alloc(cfg, seed, &p->net);
     if (rc) return rc;
     /* The plan was made on another instance of the same architecture; its names are the same. */
     if ((rc = compress_apply(p->net, &p->plan, plan_quantizes_activations(&p->plan) ? calib : NULL, &p->res))) return rc;
+    /* The kernels keep their own copies of the compressed weights: the compressed forms can go, so
+     * that more networks fit in memory at once. */
+    apply_result_free(&p->res);
+    for (int l = 0; l < p->plan.n_layers; l++)
+        snprintf(p->kind[l], sizeof p->kind[l], "%s", resnet_conv_kernel_name(p->net, l));
     return resnet_infer_alloc(p->net, 1, &p->ws);
 }
-
-static double median_of(double *v, int n, double *q1, double *q3);
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -233,6 +242,14 @@ static double median_of(double *v, int n, double *q1, double *q3)
     if (q1) *q1 = quantile_sorted(v, n, 0.25);
     if (q3) *q3 = quantile_sorted(v, n, 0.75);
     return quantile_sorted(v, n, 0.5);
+}
+
+/* "median,q1,q3,p10,min" of v[0..n) (sorted in place) into buf. */
+static void stats_csv(double *v, int n, char *buf, size_t cap)
+{
+    double q1, q3;
+    const double med = median_of(v, n, &q1, &q3);
+    snprintf(buf, cap, "%.6f,%.6f,%.6f,%.6f,%.6f", med, q1, q3, quantile_sorted(v, n, 0.1), v[0]);
 }
 
 /* Times a group of built configurations: warm-up, then rounds of one pass each. */
@@ -296,21 +313,21 @@ static void emit_rows(struct strbuf *b, const struct pconf *p, const char *model
     if (!uniform[0]) snprintf(uniform, sizeof uniform, "dense");
     double *v = malloc(sizeof(double) * (size_t)p->reps);
     if (!v) { b->oom = 1; return; }
-    double q1, q3, med;
+    char st[160];
     memcpy(v, p->e2e, sizeof(double) * (size_t)p->reps);
-    med = median_of(v, p->reps, &q1, &q3);
-    snprintf(line, sizeof line, "%s,%s,network,,%s,,%d,%.6f,%.6f,%.6f\n", p->name, model, uniform, p->reps, med, q1, q3);
+    stats_csv(v, p->reps, st, sizeof st);
+    snprintf(line, sizeof line, "%s,%s,network,,%s,,%d,%s\n", p->name, model, uniform, p->reps, st);
     strbuf_str(b, line);
     for (int l = 0; l < n_layers; l++) {
         cost_spec_format(&p->plan.layer[l], spec, sizeof spec);
-        const char *kind = resnet_conv_kernel_name(p->net, l);
         if (per_layer) {
             for (int r = 0; r < p->reps; r++) v[r] = p->layer[(size_t)r * n_layers + l];
-            med = median_of(v, p->reps, &q1, &q3);
-            snprintf(line, sizeof line, "%s,%s,layer,%s,%s,%s,%d,%.6f,%.6f,%.6f\n", p->name, model, p->plan.info[l].name,
-                     spec, kind, p->reps, med, q1, q3);
+            stats_csv(v, p->reps, st, sizeof st);
+            snprintf(line, sizeof line, "%s,%s,layer,%s,%s,%s,%d,%s\n", p->name, model, p->plan.info[l].name, spec,
+                     p->kind[l], p->reps, st);
         } else {
-            snprintf(line, sizeof line, "%s,%s,layer,%s,%s,%s,0,,,\n", p->name, model, p->plan.info[l].name, spec, kind);
+            snprintf(line, sizeof line, "%s,%s,layer,%s,%s,%s,0,,,,,\n", p->name, model, p->plan.info[l].name, spec,
+                     p->kind[l]);
         }
         strbuf_str(b, line);
     }
@@ -404,24 +421,31 @@ static int profile_model(const struct cost_profile_opts *o, const char *model, s
     const double net_mb = 3.0 * 4.0 * (double)shape->n_floats / 1e6;
     int group = (int)(PROFILE_GROUP_MB / (net_mb > 1.0 ? net_mb : 1.0));
     if (group < 1) group = 1;
-    if (group > n) group = n;
     const int n_groups = (n + group - 1) / group;
     const double t_model = now_s();
     progress(o, "profile %s: %d configurations in %d group%s, %s\n", cfg.name, n, n_groups, n_groups > 1 ? "s" : "",
              o->per_layer ? "per layer and end to end" : "end to end");
-    for (int g0 = 0; g0 < n; g0 += group) {
-        const int gn = n - g0 < group ? n - g0 : group;
-        for (int i = g0; i < g0 + gn; i++) {
+    /* Group g holds configurations g, g + n_groups, ...: every group mixes kinds, so a change of
+     * load between groups does not fall on one kind. */
+    struct pconf *gbuf = malloc(sizeof *gbuf * (size_t)group);
+    if (!gbuf) { rc = status_error(STATUS_NOMEM, "profile: out of memory"); goto done; }
+    for (int g = 0; g < n_groups && !rc; g++) {
+        int gn = 0;
+        for (int i = g; i < n && !rc; i += n_groups) {
             progress(o, "  building %s (%d/%d)\n", c[i].name, i + 1, n);
-            if (o->configs_dir && (rc = check_config_file(o, shape, &c[i]))) goto done;
-            if ((rc = pconf_build(&c[i], &cfg, o->seed, &calib))) goto done;
+            if (o->configs_dir && (rc = check_config_file(o, shape, &c[i]))) break;
+            if ((rc = pconf_build(&c[i], &cfg, o->seed, &calib))) break;
+            gbuf[gn++] = c[i];
         }
-        if ((rc = time_group(o, c + g0, gn, o->seconds * gn / n, x, cfg.n_classes))) goto done;
-        for (int i = g0; i < g0 + gn; i++) {
-            emit_rows(csv, &c[i], cfg.name, o->per_layer);
+        if (!rc) rc = time_group(o, gbuf, gn, o->seconds * gn / n, x, cfg.n_classes);
+        for (int i = g, j = 0; i < n && j < gn; i += n_groups, j++) {
+            c[i] = gbuf[j];   /* the timings came back in the copies */
             pconf_release_net(&c[i]);
         }
     }
+    free(gbuf);
+    if (rc) goto done;
+    for (int i = 0; i < n; i++) emit_rows(csv, &c[i], cfg.name, o->per_layer);
     progress(o, "profile %s: done in %.0f s\n", cfg.name, now_s() - t_model);
 done:
     for (int i = 0; i < n; i++) pconf_free(&c[i]);
@@ -445,7 +469,7 @@ int cost_profile_run(const struct cost_profile_opts *o, const char *out_csv)
     snprintf(line, sizeof line, "# command: %s\n# warmup: %d, timing budget per model: %g s, at least %d passes\n",
              o->command ? o->command : "", o->warmup, o->seconds, o->min_reps);
     strbuf_str(&b, line);
-    strbuf_str(&b, "config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms\n");
+    strbuf_str(&b, COST_PROFILE_HEADER "\n");
     int rc = STATUS_OK;
     for (int i = 0; i < o->n_models && !rc; i++) rc = profile_model(o, o->models[i], &b);
     if (!rc && b.oom) rc = status_error(STATUS_NOMEM, "profile: out of memory for the measurements");

@@ -10,7 +10,7 @@
 
 static const char cost_usage[] =
     "usage: rn50-tune cost fit --device D --measurements F.csv [--select 'COL=VAL;...'] [--model M]\n"
-    "                          [--terms T1,T2,...] [--out P.yaml] [--json]\n"
+    "                          [--terms T1,T2,...] [--stat median|p10|min] [--out P.yaml] [--json]\n"
     "       rn50-tune cost predict --device D --model M [--config C.yaml] [--json]\n"
     "\n"
     "fit: least-squares calibration (GSL) of the per-layer additive cost model: each layer costs the\n"
@@ -22,6 +22,8 @@ static const char cost_usage[] =
     "  --terms   GROUP.FEATURE list (groups dense, lut, sparse, sparse-lut, int8, any, net; features\n"
     "            one, gmacs, gmacs_nz, weight_mb, in_m, out_m, im2col_m, luts, act8_m, bounds);\n"
     "            default: per-kind terms for profiles, a few shared ones for tables\n"
+    "  --stat    which statistic of a profile's timed passes to fit (default median; p10 and min\n"
+    "            are less disturbed by other work on the machine)\n"
     "\n"
     "predict: the predicted batch-1 latency of model M compressed with config C (without --config,\n"
     "the uncompressed baseline). Runs nothing.\n"
@@ -34,6 +36,7 @@ static const char cost_usage[] =
 static int cost_fit_cmd(int argc, char **argv)
 {
     const char *device = NULL, *measurements = NULL, *select = NULL, *model = NULL, *terms = NULL, *out = NULL;
+    const char *stat = NULL;
     int json = 0, rc = STATUS_OK;
     struct cli_args a = cli_args_init(argc, argv);
     while (!rc && cli_next(&a)) {
@@ -43,6 +46,7 @@ static int cost_fit_cmd(int argc, char **argv)
         else if (cli_is(&a, "--select")) rc = cli_value(&a, &select);
         else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
         else if (cli_is(&a, "--terms")) rc = cli_value(&a, &terms);
+        else if (cli_is(&a, "--stat")) rc = cli_value(&a, &stat);
         else if (cli_is(&a, "--out")) rc = cli_value(&a, &out);
         else if (cli_is(&a, "--json")) json = 1;
         else rc = cli_unknown(&a);
@@ -53,7 +57,7 @@ static int cost_fit_cmd(int argc, char **argv)
         rc = status_error(STATUS_BAD_INPUT, "--device: '%s' is not a device name (use --out for a path)", device);
     if (rc) return cli_fail(rc);
     struct cost_model *m = NULL;
-    if ((rc = cost_calibrate(device, measurements, select, model, terms, out, stdout, &m))) return cli_fail(rc);
+    if ((rc = cost_calibrate(device, measurements, select, model, terms, stat, out, stdout, &m))) return cli_fail(rc);
     printf("cost fit: wrote %s\n", m->path);
     if (json) {
         struct jout j;

@@ -124,7 +124,7 @@ int cmd_profile(int argc, char **argv)
            t_profile, o.threads, out);
     struct cost_model *m = NULL;
     if (fit) {
-        if ((rc = cost_calibrate(device, out, NULL, NULL, NULL, NULL, stdout, &m))) return cli_fail(rc);
+        if ((rc = cost_calibrate(device, out, NULL, NULL, NULL, NULL, NULL, stdout, &m))) return cli_fail(rc);
         printf("profile: device profile written to %s\n", m->path);
     }
     if (json) {

@@ -396,16 +396,16 @@ static void test_measurements(struct resnet *fm)
     char *text = malloc(1 << 20);
     size_t n = 0;
     n += (size_t)sprintf(text + n, "# cpu: Test CPU\n# features: avx2\n# cores: 4\n# threads: 2\n# date: x\n"
-                                   "config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms\n");
+                                   COST_PROFILE_HEADER "\n");
     for (int c = 0; c < 2; c++) {
-        n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,network,,mixed,,5,%d.5,1,3\n", c, 2 + c);
+        n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,network,,mixed,,5,%d.5,1,3,1,1\n", c, 2 + c);
         for (int l = 0; l <= fm->n_conv; l++)
-            n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,layer,%s,%s,dense,5,0.01,0.01,0.02\n", c,
+            n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,layer,%s,%s,dense,5,0.01,0.01,0.02,0.01,0.005\n", c,
                                  l < fm->n_conv ? fm->conv[l].name : "fc", c == 1 && l == 3 ? "sp0.9+lut4" : "dense");
     }
     const char *p = write_file("csv", text);
     struct cost_measurements ms;
-    CHECK(cost_measurements_read(p, NULL, NULL, &ms) == 0);
+    CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MEDIAN, &ms) == 0);
     CHECK(ms.n == 2 && ms.n_nets == 1 && ms.has_machine && ms.machine.cores == 4 && !strcmp(ms.machine.cpu, "Test CPU"));
     if (ms.n == 2) {
         CHECK(ms.s[1].e2e_ms == 3.5 && ms.s[1].layer_ms && ms.s[1].layer_ms[2] == 0.01);
@@ -413,28 +413,31 @@ static void test_measurements(struct resnet *fm)
         CHECK(cost_plan_layer_kind(fm, &ms.s[0].plan, 3) == COST_DENSE);
     }
     cost_measurements_free(&ms);
+    CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MIN, &ms) == 0);   /* another statistic's column */
+    CHECK(ms.n == 2 && ms.s[0].e2e_ms == 1.0 && ms.s[0].layer_ms && ms.s[0].layer_ms[0] == 0.005);
+    cost_measurements_free(&ms);
     /* errors: a missing layer row, a bad number, an unknown layer, a --select on a profile */
     char *cut = strstr(text, "cfg1,rn50-fmnist,layer,fc");
     char saved = cut[0];
     cut[0] = '\0';
     p = write_file("csv", text);
-    CHECK(cost_measurements_read(p, NULL, NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "configuration cfg1 (rn50-fmnist): no row for layer fc"));
     cut[0] = saved;
     char *num = strstr(text, "0.01,0.01,0.02");
     memcpy(num, "0.0x", 4);
     p = write_file("csv", text);
-    CHECK(cost_measurements_read(p, NULL, NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), ":8: column median_ms: '0.0x'"));
     memcpy(num, "0.01", 4);
     char *lay = strstr(text, "layer1.0.conv1,");
     memcpy(lay, "layer9", 6);
     p = write_file("csv", text);
-    CHECK(cost_measurements_read(p, NULL, NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "column layer: 'layer9.0.conv1' is not a layer of rn50-fmnist"));
     memcpy(lay, "layer1", 6);
     p = write_file("csv", text);
-    CHECK(cost_measurements_read(p, "a=b", NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(cost_measurements_read(p, "a=b", NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "only for tables"));
     free(text);
 
@@ -444,7 +447,7 @@ static void test_measurements(struct resnet *fm)
         fprintf(stderr, "skipping the table checks: %s is missing\n", apple);
         return;
     }
-    CHECK(cost_measurements_read(apple, "device=iPhone 15 Pro;os=iOS18 seed", NULL, &ms) == 0);
+    CHECK(cost_measurements_read(apple, "device=iPhone 15 Pro;os=iOS18 seed", NULL, COST_STAT_MEDIAN, &ms) == 0);
     CHECK(ms.n == 12 && !ms.has_machine && ms.n_nets == 1);
     int found = 0;
     for (int i = 0; i < ms.n; i++) {
@@ -456,9 +459,9 @@ static void test_measurements(struct resnet *fm)
     }
     CHECK(found);
     cost_measurements_free(&ms);
-    CHECK(cost_measurements_read(apple, "phone=x", NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(cost_measurements_read(apple, "phone=x", NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "has no column 'phone'"));
-    CHECK(cost_measurements_read(apple, "device=Pixel", NULL, &ms) == STATUS_BAD_INPUT);
+    CHECK(cost_measurements_read(apple, "device=Pixel", NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "no rows with a latency"));
 }
 
