@@ -438,15 +438,17 @@ static int screen(struct tune *t, const int *idx, int m, const int64_t *rungs, i
                 continue;
             }
             /* The hypervolume c could add at its accuracy upper bound to the others at their
-             * lower bounds. Zero when some other point surely dominates it; below hv_delta of
-             * the total, c cannot matter to the front enough to be worth a larger rung. */
+             * current estimates (the middle of their intervals; a fully evaluated one is its
+             * measurement). Zero when another point dominates even c's optimistic value; below
+             * hv_delta of the total, c cannot matter to the front enough to be worth a larger
+             * rung. */
             int k = 0;
             for (int i = 0; i < t->n; i++) {
                 const struct cand *d = &t->c[i];
                 if (d == c || d->n < rungs[r] || (!d->alive && d->full_id < 0)) continue;
                 double dlo, dhi;
                 cand_interval(t, d, &dlo, &dhi);
-                pts[k++] = (struct pareto_point){ dlo, d->bytes, t->has_lat ? d->latency : 0, i };
+                pts[k++] = (struct pareto_point){ 0.5 * (dlo + dhi), d->bytes, t->has_lat ? d->latency : 0, i };
             }
             const double without = hv_points(t, pts, k);
             pts[k] = (struct pareto_point){ hi, c->bytes, t->has_lat ? c->latency : 0, idx[j] };
@@ -554,6 +556,8 @@ static void mixed_yaml(const struct tune *t, const unsigned char *genome, const 
             else if (ch->kind == CH_PAL)
                 sb_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", esc, ch->bits, t->mixed_alg);
             else if (ch->kind == CH_PRUNE) sb_printf(b, "    %s: {target_sparsity: %g, granularity: per_scalar}\n", esc, ch->sparsity);
+            else if (ch->bits == 8)
+                sb_printf(b, "    %s: {weight_dtype: int8, activation_dtype: int8, activation_observer: moving_average_min_max}\n", esc);
             else sb_printf(b, "    %s: {weight_dtype: int8, activation_dtype: float16}\n", esc);
         }
     }
@@ -665,7 +669,11 @@ static int mixed_setup(struct tune *t)
             snprintf(c.name, sizeof c.name, "prune%.0f", 100 * c.sparsity);
             t->choice[t->n_choice++] = c;
         }
-        if (t->sp->w8a16 || t->sp->w8a8) t->choice[t->n_choice++] = (struct choice){ .kind = CH_INT8, .name = "int8" };
+        /* int8 weights; with 8-bit activations (W8A8, int8 kernels) when the space and the
+         * calibration workflow allow them. Activation quantization is global in the engine: any
+         * W8A8 layer quantizes every activation site. */
+        if (t->sp->w8a8 && (t->o->workflows & SPACE_CALIB)) t->choice[t->n_choice++] = (struct choice){ .kind = CH_INT8, .bits = 8, .name = "w8a8" };
+        else if (t->sp->w8a16) t->choice[t->n_choice++] = (struct choice){ .kind = CH_INT8, .name = "w8a16" };
     }
     /* Sensitive k-means when calibration data is allowed: it is never worse than plain k-means
      * on this model (results/rn50-fmnist/ptq.csv); the sensitivities are measured with plain
@@ -771,8 +779,10 @@ static int stage_mixed(struct tune *t, const double *dloss, const double *saving
     const double ref = best_metric(t, 0);
     int n = 0, rc = STATUS_OK;
     for (int l = 0; l < t->o->ladder && !rc; l++) {
-        /* Targets from the best global point down to 55 % of it. */
-        const double target = ref * (1.0 - 0.45 * (double)l / (double)(t->o->ladder > 1 ? t->o->ladder - 1 : 1));
+        /* Targets between the best global point and the least the choices allow, denser near
+         * the former (quadratic spacing): the useful points lie just below the global ones. */
+        const double f = (double)(l + 1) / (double)t->o->ladder;
+        const double target = ref - (ref - (base - max_saving)) * f * f;
         const int need = (int)ceil((base - target) / unit);
         if (need > TUNE_DP_UNITS || tune_knapsack(m, k, dloss, gain, need, genome)) continue;
         int ci = -1;
@@ -1137,6 +1147,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
         snprintf(v, sizeof v, "%lld", (long long)t.n_val);
         rc = check_meta(&t, "model", t.model_hex);
         if (!rc) rc = check_meta(&t, "val_images", v);
+        if (!rc) rc = check_meta(&t, "device", o->device_name ? o->device_name : "none");   /* stored latencies are its */
     }
     if (!rc) rc = stage_baseline(&t);
     if (!rc && t.o->objective == TUNE_LATENCY && !t.has_lat)

@@ -5,8 +5,8 @@
  *   global        every global combination the space allows, screened by successive halving:
  *                 evaluated on growing prefixes of val (rungs) and promoted to the next rung only
  *                 while, at the upper end of its top-1's interval, it meets the budget and
- *                 would add more than hv_delta to the hypervolume of the other candidates taken
- *                 at the lower ends of theirs (so a surely dominated one drops out); the
+ *                 would add more than hv_delta to the hypervolume of the other candidates at
+ *                 their current estimates (so a dominated one drops out); the
  *                 interval is the baseline's full-val top-1 plus a Wilson (binomial) interval on
  *                 the paired disagreements with the baseline on the same prefix
  *   sensitivity   per eligible layer and per-layer choice, that layer alone compressed: the change
