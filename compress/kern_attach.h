@@ -13,9 +13,9 @@
 
 /* Below this fraction of zeros a pruned layer runs dense (or "lut"): the sparse kernel reads
  * one activation strip per nonzero where the dense one reuses it across 6 output channels, so it
- * wins only when most weights are gone. Measured on ResNet50 (bench --compare --layers, 2
- * threads): whole-network 0.58x dense at 50 % (every layer slower), about parity at 75 %,
- * 1.9x at 90 %. */
+ * wins only when most weights are gone. Measured on ResNet50 with every layer on the sparse
+ * kernel (bench --compare --layers, 2 threads, busy machine): the network 0.58x dense at 50 %
+ * (every layer slower); at 75 % about half the layers faster, half slower; 1.9-2.0x at 90 %. */
 #define KERN_SPARSE_MIN 0.8
 
 /* cw[i] is the compressed form of the layer named names[i] (a conv or "fc"); aq (NULL without
