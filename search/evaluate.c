@@ -211,6 +211,11 @@ int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum e
     return evaluator_run_ex(ev, plan, split, n, out, NULL);
 }
 
+int evaluator_predict_ms(struct evaluator *ev, const struct compress_plan *plan, double *ms)
+{
+    return evaluator_latency(ev, plan, ms);
+}
+
 int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, double *bytes, double *latency_ms)
 {
     struct size_report size;

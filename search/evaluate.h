@@ -61,6 +61,9 @@ int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum e
 /* Size and predicted latency of plan from shapes alone, without compressing (for planning). */
 int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, double *bytes, double *latency_ms);
 
+/* The cost model's latency for plan (NaN without a device); cheap, runs nothing. */
+int evaluator_predict_ms(struct evaluator *ev, const struct compress_plan *plan, double *ms);
+
 /* Median batch-1 forward latency in ms of the model compressed with plan, measured here (reps
  * timed passes after warm-ups). */
 int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms);

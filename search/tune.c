@@ -304,6 +304,9 @@ static int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, st
     int rc = db_find(t->db, key, out, &found);
     if (rc) return rc;
     if (found) {
+        /* Latency is the device model's, not the store's: a run resumed or repeated with another
+         * --device reuses every accuracy and size and predicts latency afresh. */
+        if ((rc = evaluator_predict_ms(t->ev, &c->plan, &out->latency_ms))) return rc;
         t->loaded++;
     } else {
         struct eval_result r;
@@ -1147,7 +1150,6 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
         snprintf(v, sizeof v, "%lld", (long long)t.n_val);
         rc = check_meta(&t, "model", t.model_hex);
         if (!rc) rc = check_meta(&t, "val_images", v);
-        if (!rc) rc = check_meta(&t, "device", o->device_name ? o->device_name : "none");   /* stored latencies are its */
     }
     if (!rc) rc = stage_baseline(&t);
     if (!rc && t.o->objective == TUNE_LATENCY && !t.has_lat)
