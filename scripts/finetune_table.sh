@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-$ROOT/build/rn50-tune}
 R=results/rn50-fmnist
 OUT=$ROOT/$R/finetune.csv
-NAMES="dkm-2bit dkm-1bit prune-90-ft"
+NAMES="dkm-2bit dkm-1bit prune-90-ft prune-90-ft-3ep"
 
 field() { grep -o "\"$1\":[^,}]*" | head -n 1 | cut -d: -f2 | tr -d '"'; }
 
@@ -21,7 +21,8 @@ echo "name,config,model,top1_val,top1_test,bytes,seconds,peak_rss_mb" >"$TMP"
 for name in $NAMES; do
     model=$R/$name.safetensors
     [ -e "$model" ] || { echo "skip $name: no $model" >&2; continue; }
-    summary=$(grep '^{"command":"finetune"' "$R/finetune-$name.log" | tail -n 1)
+    log=$R/finetune-$name.log
+    summary=$(grep '^{"command":"finetune"' "$log" | tail -n 1)
     val=$("$BIN" eval --model rn50-fmnist --weights "$model" --data fmnist --split val --json 2>/dev/null | tail -n 1)
     test=$("$BIN" eval --model rn50-fmnist --weights "$model" --data fmnist --split test --json 2>/dev/null | tail -n 1)
     row="$name,$(echo "$summary" | field config),$model,$(echo "$val" | field top1),$(echo "$test" | field top1)"
