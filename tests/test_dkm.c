@@ -200,7 +200,7 @@ int main(void)
     forward_vs_ref(5000, 4, 3, 1e-4, 0.05);
     forward_vs_ref(3000, 2, 3, 1e-4, 0.05);
     forward_vs_ref(2000, 16, 2, 1e-3, 0.1);
-    forward_vs_ref(40000, 4, 3, 1e-4, 0.05);   /* above the threaded threshold */
+    forward_vs_ref(20000, 4, 3, 1e-4, 0.05);   /* above the threaded threshold (16384 rows) */
     gradient_check(24, 4, 3, 0.3);
     gradient_check(30, 2, 2, 0.5);
     gradient_check(20, 8, 1, 0.2);
