@@ -316,8 +316,8 @@ int cost_model_read(const char *path, struct cost_model **out)
         case TK_SELECT: rc = rd_string(&r, v, "select", m->select, sizeof m->select); break;
         case TK_STATISTIC:
             if (!(rc = rd_string(&r, v, "statistic", m->statistic, sizeof m->statistic)) && strcmp(m->statistic, "median") &&
-                strcmp(m->statistic, "p10") && strcmp(m->statistic, "min"))
-                rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'statistic': '%s' is not allowed (expected median, p10 or min)",
+                strcmp(m->statistic, "p10") && strcmp(m->statistic, "min") && strcmp(m->statistic, "quiet"))
+                rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'statistic': '%s' is not allowed (expected median, p10, min or quiet)",
                                   path, line_of(v), m->statistic);
             break;
         case TK_TERMS: rc = rd_terms(&r, v, m); break;

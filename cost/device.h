@@ -42,7 +42,7 @@ struct cost_model {
     struct cost_machine machine;
     char measurements[512];
     char select[256];
-    char statistic[16];           /* of the profile's passes the fit used: median, p10 or min ("" = median) */
+    char statistic[16];           /* of the profile's passes the fit used: median, p10, min or quiet ("": a table) */
     double coef[COST_TERMS];
     unsigned char used[COST_TERMS];
     struct {
@@ -73,7 +73,7 @@ extern const char cost_default_terms_profile[];
 extern const char cost_default_terms_table[];
 
 /* Calibrates a device: reads `measurements` (profile CSV or table; select and table_model as in
- * cost_measurements_read; statistic NULL: median), fits `terms` (NULL: the default for the file's kind), and writes the
+ * cost_measurements_read; statistic NULL: quiet), fits `terms` (NULL: the default for the file's kind), and writes the
  * profile to out_path (NULL: cost_device_path(device)). *out (may be NULL) receives the model,
  * and, when non-NULL, the fit's per-configuration table is printed to `report`. */
 int cost_calibrate(const char *device, const char *measurements, const char *select, const char *table_model,

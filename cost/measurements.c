@@ -17,8 +17,8 @@
 
 static const char profile_header[] = COST_PROFILE_HEADER;
 
-static const char *const stat_names[] = { "median", "p10", "min" };
-static const int stat_column[] = { 7, 10, 11 };
+static const char *const stat_names[] = { "median", "p10", "min", "quiet" };
+static const int stat_column[] = { 7, 10, 11, 12 };
 _Static_assert(sizeof stat_names / sizeof *stat_names == COST_STAT_COUNT, "stat_names");
 _Static_assert(sizeof stat_column / sizeof *stat_column == COST_STAT_COUNT, "stat_column");
 
@@ -137,8 +137,8 @@ static int read_profile_csv(FILE *f, const char *path, int header_line, enum cos
         if (buf[0] == '#') { read_meta(m, buf); continue; }
         if (buf[0] == '\n' || buf[0] == '\r') continue;
         const int nf = split(buf, fld);
-        if (nf != 12) {
-            rc = status_error(STATUS_BAD_INPUT, "%s:%d: expected 12 comma-separated fields (%s), got %d", path, line,
+        if (nf != 14) {
+            rc = status_error(STATUS_BAD_INPUT, "%s:%d: expected 14 comma-separated fields (%s), got %d", path, line,
                               profile_header, nf);
             goto done;
         }

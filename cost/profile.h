@@ -10,12 +10,16 @@
  *
  * Measurements file (CSV, '#' lines are metadata: cpu, features, cores, threads, date, command):
  *
- *     config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms,p10_ms,min_ms
- *     d-lut4,resnet50,network,,lut4,,15,81.2,80.9,81.8,80.5,80.1
- *     d-lut4,resnet50,layer,conv1,lut4,lut,15,2.31,2.29,2.40,2.28,2.27
+ *     config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms,p10_ms,min_ms,quiet_ms,rq_delay_ms
+ *     d-lut4,resnet50,network,,lut4,,40,81.2,80.9,81.8,80.5,80.1,80.6,0.4
+ *     d-lut4,resnet50,layer,conv1,lut4,lut,40,2.31,2.29,2.40,2.28,2.27,2.30,
  *
- * The statistics are over the timed passes: median and quartiles, the 10th percentile and the
- * minimum (on a machine shared with other work, the low ones are the least disturbed).
+ * The statistics are over the timed passes: median and quartiles, the 10th percentile, the
+ * minimum, and `quiet`: the median over the quarter of the passes (at least 5) during which this
+ * process's threads waited least for a CPU (Linux run-queue delay, /proc/self/task/TID/schedstat;
+ * rq_delay_ms is its median per pass). On a machine shared with other jobs the quiet passes are
+ * the ones that measure our kernels rather than the others' load; per-layer quiet times are
+ * taken over the same passes, so they add up like the network's.
  * A configuration's layer rows define its plan (spec per layer, cost/layer_features.h); their times
  * may be empty (not measured per layer). kind is the kernel the layer actually ran on. */
 #ifndef RN_COST_PROFILE_H
@@ -28,7 +32,8 @@
 #include <stdio.h>
 
 #define COST_PROFILE_MAX_MODELS 8
-#define COST_PROFILE_HEADER "config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms,p10_ms,min_ms"
+#define COST_PROFILE_HEADER \
+    "config,model,scope,layer,spec,kind,reps,median_ms,q1_ms,q3_ms,p10_ms,min_ms,quiet_ms,rq_delay_ms"
 
 struct cost_profile_opts {
     const char *models[COST_PROFILE_MAX_MODELS];   /* names or YAML model files */
@@ -65,8 +70,8 @@ struct cost_measurements {
  * weight_int8, act_int8, latency_ms; other columns are ignored or used by `select`) whose rows
  * are all of `table_model`. select: "COLUMN=VALUE;COLUMN=VALUE" keeps only the matching rows
  * (NULL or "": all). Rows with an empty latency are skipped. Errors name file, line and column. */
-enum cost_stat { COST_STAT_MEDIAN, COST_STAT_P10, COST_STAT_MIN, COST_STAT_COUNT };
-const char *cost_stat_name(enum cost_stat s);   /* "median", "p10", "min" */
+enum cost_stat { COST_STAT_MEDIAN, COST_STAT_P10, COST_STAT_MIN, COST_STAT_QUIET, COST_STAT_COUNT };
+const char *cost_stat_name(enum cost_stat s);   /* "median", "p10", "min", "quiet" */
 int cost_stat_parse(const char *name);           /* or -1 */
 
 /* stat: which statistic of a profile's timed passes to read (tables have one latency). */

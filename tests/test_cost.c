@@ -398,9 +398,9 @@ static void test_measurements(struct resnet *fm)
     n += (size_t)sprintf(text + n, "# cpu: Test CPU\n# features: avx2\n# cores: 4\n# threads: 2\n# date: x\n"
                                    COST_PROFILE_HEADER "\n");
     for (int c = 0; c < 2; c++) {
-        n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,network,,mixed,,5,%d.5,1,3,1,1\n", c, 2 + c);
+        n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,network,,mixed,,5,%d.5,1,3,1,1,1.25,0.1\n", c, 2 + c);
         for (int l = 0; l <= fm->n_conv; l++)
-            n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,layer,%s,%s,dense,5,0.01,0.01,0.02,0.01,0.005\n", c,
+            n += (size_t)sprintf(text + n, "cfg%d,rn50-fmnist,layer,%s,%s,dense,5,0.01,0.01,0.02,0.01,0.005,0.0125,\n", c,
                                  l < fm->n_conv ? fm->conv[l].name : "fc", c == 1 && l == 3 ? "sp0.9+lut4" : "dense");
     }
     const char *p = write_file("csv", text);
@@ -415,6 +415,9 @@ static void test_measurements(struct resnet *fm)
     cost_measurements_free(&ms);
     CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MIN, &ms) == 0);   /* another statistic's column */
     CHECK(ms.n == 2 && ms.s[0].e2e_ms == 1.0 && ms.s[0].layer_ms && ms.s[0].layer_ms[0] == 0.005);
+    cost_measurements_free(&ms);
+    CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_QUIET, &ms) == 0);
+    CHECK(ms.n == 2 && ms.s[0].e2e_ms == 1.25 && ms.s[0].layer_ms && ms.s[0].layer_ms[0] == 0.0125);
     cost_measurements_free(&ms);
     /* errors: a missing layer row, a bad number, an unknown layer, a --select on a profile */
     char *cut = strstr(text, "cfg1,rn50-fmnist,layer,fc");

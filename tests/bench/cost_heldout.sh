@@ -11,7 +11,7 @@
 #   N     random configurations per model (default 20)
 #   SEED  seed of the configurations (default 7; the designed profile's mixtures use another stream)
 # environment: DEVICE (default cpu-local), MODELS (default "resnet50 rn50-fmnist"), SECONDS_PER_MODEL
-#   (timing budget per model, default 60), KEEP=DIR (keep the measurements, configs and table there),
+#   (timing budget per model, default 100), KEEP=DIR (keep the measurements, configs and table there),
 #   REUSE=1 (with KEEP: no new measurements, predict again, e.g. after a refit)
 set -euo pipefail
 BIN=${1:-build/rn50-tune}
@@ -34,15 +34,15 @@ if [ -z "${REUSE:-}" ]; then
     model_args=()
     for m in $MODELS; do model_args+=(--model "$m"); done
     "$BIN" profile --device "$DEVICE" "${model_args[@]}" --random "$N" --seed "$SEED" --configs-dir "$DIR" \
-        --seconds "${SECONDS_PER_MODEL:-60}" --out "$DIR/heldout.csv" >&2
+        --seconds "${SECONDS_PER_MODEL:-100}" --out "$DIR/heldout.csv" >&2
 fi
 
-# The statistic of the timed passes the device profile was fitted on (median, p10 or min) is the
-# one compared: column 8, 11 or 12 of the measurements.
+# The statistic of the timed passes the device profile was fitted on (median, p10, min or quiet) is
+# the one compared: column 8, 11, 12 or 13 of the measurements.
 profile_yaml=${PROFILE_YAML:-$(dirname "$0")/../../configs/devices/$DEVICE.yaml}
 STAT=$(sed -n 's/^statistic: *//p' "$profile_yaml" 2>/dev/null || true)
-STAT=${STAT:-median}
-case $STAT in median) col=8 ;; p10) col=11 ;; min) col=12 ;; *) echo "cost_heldout: unknown statistic $STAT" >&2; exit 1 ;; esac
+STAT=${STAT:-quiet}
+case $STAT in median) col=8 ;; p10) col=11 ;; min) col=12 ;; quiet) col=13 ;; *) echo "cost_heldout: unknown statistic $STAT" >&2; exit 1 ;; esac
 
 # One line per configuration: model config spec measured predicted.
 awk -F, -v c="$col" '!/^#/ && $3 == "network" { print $2, $1, $5, $c }' "$DIR/heldout.csv" |
@@ -59,7 +59,7 @@ done > "$DIR/table.txt"
 machine=$(sed -n 's/^# cpu: //p' "$DIR/heldout.csv")
 threads=$(sed -n 's/^# threads: //p' "$DIR/heldout.csv")
 echo "cost_heldout: device $DEVICE on $machine, $threads threads, seed $SEED, $N random configurations per model, statistic $STAT of the timed passes"
-echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); median run-queue delay per pass (ms, per configuration): $(awk -F, '!/^#/ && $3 == "network" { printf "%s ", $14 }' "$DIR/heldout.csv")"
 awk '
     { ape = 100 * ($5 - $4) / $4; a = ape < 0 ? -ape : ape
       printf "%-12s %-4s %-22s measured %9.3f ms  predicted %9.3f ms  error %+7.2f %%\n", $1, $2, $3, $4, $5, ape
