@@ -686,6 +686,52 @@ static int mixed_setup(struct tune *t)
     return STATUS_OK;
 }
 
+/* A layer's plan for choice ch, as the config reader resolves the mixed YAML (for estimates of
+ * size and latency only; evaluated candidates always go through their config file). */
+static void choice_apply(const struct tune *t, const struct choice *ch, struct layer_plan *lp)
+{
+    memset(lp, 0, sizeof *lp);
+    if (ch->kind == CH_PAL) {
+        lp->pal = (struct palettize_cfg){ .enabled = 1, .n_bits = ch->bits, .granularity = PAL_PER_TENSOR,
+                                          .algorithm = strcmp(t->mixed_alg, "skm") == 0 ? PAL_SKM : PAL_KMEANS };
+    } else if (ch->kind == CH_PRUNE) {
+        lp->prune = (struct prune_cfg){ .enabled = 1, .target_sparsity = ch->sparsity, .granularity = PRUNE_PER_SCALAR, .block_size = 1 };
+    } else if (ch->kind == CH_INT8) {
+        lp->quant = (struct quant_cfg){ .enabled = 1, .symmetric = 1, .activations = ch->bits == 8,
+                                        .observer = QUANT_MOVING_AVERAGE_MIN_MAX, .calibration_samples = 128 };
+    }
+}
+
+/* Per-layer savings of each choice, marginal at the point where every eligible layer takes that
+ * choice: metric(all at c, layer i left alone) - metric(all at c). Bytes are additive, so this is
+ * the layer's own saving; latency is not quite (8-bit activations cost once, at every site, as
+ * soon as one layer quantizes them), and the marginal form keeps that shared cost out of every
+ * layer's saving. */
+static int marginal_savings(struct tune *t, double *saving)
+{
+    const struct compress_plan *base = &t->c[t->base].plan;
+    struct compress_plan p = *base;
+    p.layer = malloc(sizeof *p.layer * (size_t)base->n_layers);
+    if (!p.layer) return status_error(STATUS_NOMEM, "out of memory");
+    int rc = STATUS_OK;
+    for (int c = 0; c < t->n_choice && !rc; c++) {
+        memcpy(p.layer, base->layer, sizeof *p.layer * (size_t)base->n_layers);
+        for (int i = 0; i < t->n_elig; i++) choice_apply(t, &t->choice[c], &p.layer[t->elig[i]]);
+        double all_b, all_l;
+        if ((rc = evaluator_estimate(t->ev, &p, &all_b, &all_l))) break;
+        for (int i = 0; i < t->n_elig && !rc; i++) {
+            const struct layer_plan keep = p.layer[t->elig[i]];
+            p.layer[t->elig[i]] = base->layer[t->elig[i]];
+            double b, l;
+            rc = evaluator_estimate(t->ev, &p, &b, &l);
+            p.layer[t->elig[i]] = keep;
+            saving[i * t->n_choice + c] = c == 0 ? 0.0 : t->o->objective == TUNE_LATENCY ? l - all_l : b - all_b;
+        }
+    }
+    free(p.layer);
+    return rc;
+}
+
 /* Sensitivity tables: dloss[i*k+c] (mean cross-entropy increase per image), gain in bytes or ms. */
 static int stage_sensitivity(struct tune *t, double *dloss, double *saving)
 {
@@ -697,14 +743,18 @@ static int stage_sensitivity(struct tune *t, double *dloss, double *saving)
     t->planned += 1 + t->n_elig * (k - 1);
     if ((rc = cand_eval(t, t->base, EVAL_VAL, n, &e))) return rc;
     const double base_loss = e.loss / (double)n;
-    double base_bytes, base_lat;
-    if ((rc = evaluator_estimate(t->ev, &t->c[t->base].plan, &base_bytes, &base_lat))) return rc;
+    if ((rc = marginal_savings(t, saving))) return rc;
     unsigned char *genome = calloc((size_t)t->n_elig, 1);
     if (!genome) return status_error(STATUS_NOMEM, "out of memory");
     for (int i = 0; i < t->n_elig && !rc; i++) {
         dloss[i * k] = 0;
-        saving[i * k] = 0;
         for (int c = 1; c < k && !rc; c++) {
+            /* A choice that saves nothing is never taken (the knapsack marks it unavailable):
+             * no need to measure what it costs in accuracy. */
+            if (!(saving[i * k + c] > 0)) {
+                t->planned--;
+                continue;
+            }
             memset(genome, 0, (size_t)t->n_elig);
             genome[i] = (unsigned char)c;
             char name[128];
@@ -721,9 +771,6 @@ static int stage_sensitivity(struct tune *t, double *dloss, double *saving)
             if (rc) break;
             if ((rc = cand_eval(t, idx, EVAL_VAL, n, &e))) break;
             dloss[i * k + c] = fmax(0.0, e.loss / (double)n - base_loss);
-            double bytes, lat;
-            if ((rc = evaluator_estimate(t->ev, &t->c[idx].plan, &bytes, &lat))) break;
-            saving[i * k + c] = t->o->objective == TUNE_LATENCY ? base_lat - lat : base_bytes - bytes;
         }
     }
     free(genome);

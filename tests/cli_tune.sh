@@ -18,8 +18,8 @@ fails=0
 passes=0
 ok() { if eval "$1"; then passes=$((passes + 1)); else echo "FAIL: $2"; fails=$((fails + 1)); fi; }
 export OMP_WAIT_POLICY=PASSIVE
-ARGS=(--objective size --budget 5% --device none --space "$SRC/configs/spaces/tiny.yaml" --val-limit 300 --test-limit 300
-      --screen 100 --mixed-screen 150 --sens-images 100 --ladder 3 --generations 1 --offspring 3 --threads 2 --json)
+ARGS=(--objective size --budget 5% --device none --space "$SRC/configs/spaces/tiny.yaml" --val-limit 200 --test-limit 200
+      --screen 100 --mixed-screen 100 --sens-images 64 --ladder 2 --generations 1 --offspring 2 --threads 2 --json)
 rows() { sqlite3 "$1/results.db" "select count(*) from evals"; }
 dups() { sqlite3 "$1/results.db" "select count(*) - count(distinct key) from evals"; }
 front() { cut -d, -f1-8 "$1/front.csv"; }
@@ -41,7 +41,7 @@ while IFS=, read -r id wf config val test rest; do
     ok '[ -n "$test" ]' "front point $id has a test accuracy"
 done < <(tail -n +2 "$T/a/front.csv")
 # The chosen model file evaluates.
-"$BIN" eval --model rn50-fmnist --weights "$T/a/chosen.safetensors" --data fmnist --split val --limit 300 --json >"$T/e.out" 2>/dev/null
+"$BIN" eval --model rn50-fmnist --weights "$T/a/chosen.safetensors" --data fmnist --split val --limit 200 --json >"$T/e.out" 2>/dev/null
 ok 'tail -n 1 "$T/e.out" | grep -q "\"top1\":"' "the chosen compressed model evaluates"
 
 # B: the same run killed with SIGKILL part-way, then resumed.
@@ -79,7 +79,7 @@ err() {   # err EXPECTED_FRAGMENT ARGS...
 }
 err "add --resume" tune "${ARGS[@]}" --out "$T/a"
 err "no run in" tune "${ARGS[@]}" --out "$T/none" --resume
-err "val_images" tune "${ARGS[@]/--val-limit/--test-limit}" --val-limit 200 --out "$T/a" --resume
+err "val_images" tune "${ARGS[@]/--val-limit/--test-limit}" --val-limit 150 --out "$T/a" --resume
 err "finetune" --objective size --workflows ptq,finetune --out "$T/c"
 err "--budget '5'" --objective size --budget 5 --out "$T/c"
 err "expected size, latency or accuracy" --objective speed --out "$T/c"
