@@ -73,7 +73,7 @@ extern const char cost_default_terms_profile[];
 extern const char cost_default_terms_table[];
 
 /* Calibrates a device: reads `measurements` (profile CSV or table; select and table_model as in
- * cost_measurements_read; statistic NULL: quiet), fits `terms` (NULL: the default for the file's kind), and writes the
+ * cost_measurements_read; statistic NULL: p10), fits `terms` (NULL: the default for the file's kind), and writes the
  * profile to out_path (NULL: cost_device_path(device)). *out (may be NULL) receives the model,
  * and, when non-NULL, the fit's per-configuration table is printed to `report`. */
 int cost_calibrate(const char *device, const char *measurements, const char *select, const char *table_model,

@@ -10,7 +10,7 @@
 
 static const char cost_usage[] =
     "usage: rn50-tune cost fit --device D --measurements F.csv [--select 'COL=VAL;...'] [--model M]\n"
-    "                          [--terms T1,T2,...] [--stat quiet|median|p10|min] [--out P.yaml] [--json]\n"
+    "                          [--terms T1,T2,...] [--stat p10|median|min|quiet] [--out P.yaml] [--json]\n"
     "       rn50-tune cost predict --device D --model M [--config C.yaml] [--json]\n"
     "\n"
     "fit: least-squares calibration (GSL) of the per-layer additive cost model: each layer costs the\n"
@@ -22,8 +22,9 @@ static const char cost_usage[] =
     "  --terms   GROUP.FEATURE list (groups dense, lut, sparse, sparse-lut, int8, any, net; features\n"
     "            one, gmacs, gmacs_nz, weight_mb, in_m, out_m, im2col_m, luts, act8_m, bounds);\n"
     "            default: per-kind terms for profiles, a few shared ones for tables\n"
-    "  --stat    which statistic of a profile's timed passes to fit: quiet (default: the median\n"
-    "            over the passes that waited least for a CPU), median, p10 or min\n"
+    "  --stat    which statistic of a profile's timed passes to fit: p10 (default: the 10th\n"
+    "            percentile), median, min or quiet (the median over the passes that waited least\n"
+    "            for a CPU)\n"
     "\n"
     "predict: the predicted batch-1 latency of model M compressed with config C (without --config,\n"
     "the uncompressed baseline). Runs nothing.\n"

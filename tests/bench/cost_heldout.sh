@@ -41,7 +41,7 @@ fi
 # the one compared: column 8, 11, 12 or 13 of the measurements.
 profile_yaml=${PROFILE_YAML:-$(dirname "$0")/../../configs/devices/$DEVICE.yaml}
 STAT=$(sed -n 's/^statistic: *//p' "$profile_yaml" 2>/dev/null || true)
-STAT=${STAT:-quiet}
+STAT=${STAT:-p10}
 case $STAT in median) col=8 ;; p10) col=11 ;; min) col=12 ;; quiet) col=13 ;; *) echo "cost_heldout: unknown statistic $STAT" >&2; exit 1 ;; esac
 
 # One line per configuration: model config spec measured predicted.
