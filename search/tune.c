@@ -255,6 +255,13 @@ static int cand_add(struct tune *t, const char *name, const char *stage, int mix
     for (int i = 0; i < t->n; i++)
         if (strcmp(t->c[i].config_hash, c.config_hash) == 0) {
             compress_plan_free(&c.plan);
+            /* A global config that equals a per-layer genome (every layer the same) takes the
+             * genome, so that NSGA-II can cross it. */
+            if (genome && !t->c[i].genome) {
+                t->c[i].genome = malloc((size_t)t->n_elig);
+                if (!t->c[i].genome) return status_error(STATUS_NOMEM, "out of memory");
+                memcpy(t->c[i].genome, genome, (size_t)t->n_elig);
+            }
             *idx = i;
             return STATUS_OK;
         }
