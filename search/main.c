@@ -14,6 +14,7 @@ static const char main_usage[] =
     "  train    train a model (SGD, cosine schedule, checkpoints, resume)\n"
     "  compress compress a model with a config (palettization, pruning, int8) into a file\n"
     "  size     deployment (Core ML mlpackage) size of a model under a config\n"
+    "  finetune compress while training (DKM palettization, scheduled pruning) into a file\n"
     "  tune     search compressions: Pareto front of accuracy, size, latency under a budget\n"
     "           (the default: `rn50-tune --objective size --budget 5%` runs tune)\n"
     "  plot     redraw a run's Pareto plots (PNG, SVG via gnuplot) from results/RUN's files\n"
@@ -26,7 +27,7 @@ int main(int argc, char **argv)
 {
     static const struct { const char *name; int (*run)(int, char **); } commands[] = {
         { "eval", cmd_eval }, { "infer", cmd_infer }, { "bench", cmd_bench }, { "train", cmd_train },
-        { "compress", cmd_compress }, { "size", cmd_size }, { "tune", cmd_tune },
+        { "compress", cmd_compress }, { "size", cmd_size }, { "finetune", cmd_finetune }, { "tune", cmd_tune },
         { "plot", cmd_plot }, { "profile", cmd_profile }, { "cost", cmd_cost },
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
