@@ -779,6 +779,14 @@ static int stage_sensitivity(struct tune *t, double *dloss, double *saving)
             if ((rc = cand_eval(t, idx, EVAL_VAL, n, &e))) break;
             dloss[i * k + c] = fmax(0.0, e.loss / (double)n - base_loss);
         }
+        /* Fewer bits never hurt less: a measured loss below that of more bits (noise on a few
+         * hundred images, clipped at zero) would make aggressive choices look free to the
+         * knapsack. Palettization costs are made monotone in the bit width. */
+        for (int c = 1; c < k; c++)
+            for (int d = 1; d < k; d++)
+                if (t->choice[c].kind == CH_PAL && t->choice[d].kind == CH_PAL && t->choice[c].bits < t->choice[d].bits &&
+                    saving[i * k + d] > 0 && dloss[i * k + c] < dloss[i * k + d])
+                    dloss[i * k + c] = dloss[i * k + d];
     }
     free(genome);
     return rc;
