@@ -78,6 +78,7 @@ struct tune {
     const char *stage;
     int out_of_time;
     double ref_lat;
+    unsigned screen_2d;            /* non-zero: screen on accuracy and this one objective (mixed stages) */
 };
 
 /* ---- small helpers ---- */
@@ -407,6 +408,7 @@ static void update_ref_lat(struct tune *t)
 static double hv_points(const struct tune *t, const struct pareto_point *pts, int k)
 {
     const struct pareto_point ref = { t->thr_budget, t->c[t->base].bytes, t->has_lat ? t->ref_lat : 1, -1 };
+    if (t->screen_2d) return pareto_hypervolume_2d(pts, k, t->screen_2d, &ref);
     return t->has_lat ? pareto_hypervolume_3d(pts, k, &ref) : pareto_hypervolume_2d(pts, k, PARETO_ACCURACY | PARETO_SIZE, &ref);
 }
 
@@ -825,6 +827,9 @@ static int stage_mixed(struct tune *t, const double *dloss, const double *saving
 {
     t->stage = "mixed";
     const int m = t->n_elig, k = t->n_choice;
+    /* The per-layer stages refine the objective: they screen on accuracy and it alone (in three
+     * dimensions, latency differences of a fraction of a percent dilute a real size gain). */
+    t->screen_2d = PARETO_ACCURACY | (t->o->objective == TUNE_LATENCY ? PARETO_LATENCY : PARETO_SIZE);
     /* The best global point within budget anchors the ladder. When it palettizes per tensor at b
      * bits, per-layer palettization below b - 1 bits is left out: the sensitivities are measured
      * one layer at a time and add up, while the damage of many layers at very few bits compounds
@@ -1038,6 +1043,7 @@ static double tune_hv(const struct tune *t, const int *idx, int m)
 static int stage_final(struct tune *t, struct report_run *run, struct report_point **pts_out, int *n_pts)
 {
     t->stage = "final";
+    t->screen_2d = 0;
     const struct tune_options *o = t->o;
     int n_full = 0;
     for (int i = 0; i < t->n; i++) n_full += t->c[i].full_id >= 0;
