@@ -21,7 +21,7 @@ static const char main_usage[] =
     "  profile  measure this machine's compressed kernels (per layer) for its cost model\n"
     "  cost     fit a device's latency model (cost fit), predict a model's latency (cost predict)\n"
     "\n"
-    "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n";
+    "example: rn50-tune --objective size --budget 5%   (tune the embedded rn50-fmnist)\n";
 
 int main(int argc, char **argv)
 {
@@ -38,6 +38,6 @@ int main(int argc, char **argv)
     if (strncmp(argv[1], "--", 2) == 0) return cmd_tune(argc, argv);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected eval, infer, bench, train, compress or size; see rn50-tune --help)\n", argv[1]);
+    fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected tune, eval, infer, bench, train, finetune, compress, size, plot, profile or cost; see rn50-tune --help)\n", argv[1]);
     return 2;
 }
