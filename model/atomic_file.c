@@ -2,6 +2,7 @@
 #include "atomic_file.h"
 
 #include "status.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,5 +36,26 @@ int file_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), voi
     }
     if (rc) remove(tmp);
     free(tmp);
+    return rc;
+}
+
+static int write_strbuf(FILE *f, void *ctx)
+{
+    const struct strbuf *b = ctx;
+    return b->len == 0 || fwrite(b->p, 1, b->len, f) == b->len;
+}
+
+int file_save_strbuf(const char *dir, const char *name, struct strbuf *b)
+{
+    char path[4096];
+    int rc;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        rc = status_error(STATUS_BAD_INPUT, "%s: path too long", dir);
+    else if (b->oom)
+        rc = status_error(STATUS_NOMEM, "%s: out of memory", path);
+    else
+        rc = file_write_atomic(path, write_strbuf, b);
+    free(b->p);
+    *b = (struct strbuf){ 0 };
     return rc;
 }

@@ -12,4 +12,9 @@
  * STATUS_NOMEM. */
 int file_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx);
 
+struct strbuf;
+/* Writes the text built in b to DIR/NAME atomically, then frees b's memory and zeroes it (also on
+ * error). A buffer that ran out of memory is STATUS_NOMEM and writes nothing. */
+int file_save_strbuf(const char *dir, const char *name, struct strbuf *b);
+
 #endif

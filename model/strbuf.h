@@ -14,5 +14,11 @@ struct strbuf {
 
 void strbuf_put(struct strbuf *b, const char *s, size_t n);
 void strbuf_str(struct strbuf *b, const char *s);
+/* printf into the buffer (no length limit). */
+void strbuf_printf(struct strbuf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 #endif

@@ -30,22 +30,6 @@ enum fam { FAM_PRUNE, FAM_PAL, FAM_QUANT, FAM_COUNT_ };
 /* Where a file goes: our config, the torch side, the Core ML side (weights), Core ML activations. */
 enum side { SIDE_OURS, SIDE_TORCH, SIDE_COREML, SIDE_COREML_ACT };
 
-static void putf(struct strbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void putf(struct strbuf *b, const char *fmt, ...)
-{
-    char s[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(s, sizeof s, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    strbuf_put(b, s, (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
-}
-
 static void put_double(struct strbuf *b, double v)
 {
     char s[40];
@@ -218,12 +202,12 @@ static void put_update_steps(struct strbuf *b, const struct prune_schedule *sc)
     const int64_t step = n >= 2 ? sc->update_steps[1] - sc->update_steps[0] : 1;
     for (int i = 2; i < n && even; i++) even = sc->update_steps[i] - sc->update_steps[i - 1] == step;
     if (even) {
-        putf(b, "'range(%" PRId64 ", %" PRId64 ", %" PRId64 ")'", sc->update_steps[0], sc->update_steps[n - 1] + step,
+        strbuf_printf(b, "'range(%" PRId64 ", %" PRId64 ", %" PRId64 ")'", sc->update_steps[0], sc->update_steps[n - 1] + step,
              step);
         return;
     }
     strbuf_str(b, "[");
-    for (int i = 0; i < n; i++) putf(b, "%s%" PRId64, i ? ", " : "", sc->update_steps[i]);
+    for (int i = 0; i < n; i++) strbuf_printf(b, "%s%" PRId64, i ? ", " : "", sc->update_steps[i]);
     strbuf_str(b, "]");
 }
 
@@ -242,20 +226,20 @@ static void put_setting(struct strbuf *b, enum side side, enum fam f, const stru
                 strbuf_str(b, "config_type: OpThresholdPrunerConfig, threshold: 1.0e-12, minimum_sparsity_percentile: 0.0");
             } else if (p->n_m_m) {
                 SEP();
-                putf(b, "n_m_ratio: [%d, %d], dim: 1", p->n_m_n, p->n_m_m);
+                strbuf_printf(b, "n_m_ratio: [%d, %d], dim: 1", p->n_m_n, p->n_m_m);
             } else {
                 SEP();
                 strbuf_str(b, "target_sparsity: ");
                 put_double(b, p->target_sparsity);
-                if (p->block_size > 1) putf(b, ", block_size: %d, dim: 0", p->block_size);
+                if (p->block_size > 1) strbuf_printf(b, ", block_size: %d, dim: 0", p->block_size);
             }
         } else {
             SEP();
             strbuf_str(b, "target_sparsity: ");
             put_double(b, p->target_sparsity);
-            putf(b, ", granularity: %s", compress_prune_granularity_name(p->granularity));
-            if (p->block_size > 1) putf(b, ", block_size: %d", p->block_size);
-            if (p->n_m_m) putf(b, ", n_m_ratio: [%d, %d]", p->n_m_n, p->n_m_m);
+            strbuf_printf(b, ", granularity: %s", compress_prune_granularity_name(p->granularity));
+            if (p->block_size > 1) strbuf_printf(b, ", block_size: %d", p->block_size);
+            if (p->n_m_m) strbuf_printf(b, ", n_m_ratio: [%d, %d]", p->n_m_n, p->n_m_m);
             if (p->sched.n_update_steps) {
                 /* PolynomialDecayScheduler, the same keys on the torch side and in ours. */
                 strbuf_str(b, ", initial_sparsity: ");
@@ -271,40 +255,40 @@ static void put_setting(struct strbuf *b, enum side side, enum fam f, const stru
         const struct palettize_cfg *p = &lp->pal;
         SEP();
         if (side == SIDE_COREML)
-            putf(b, "mode: kmeans, nbits: %d", p->n_bits);
+            strbuf_printf(b, "mode: kmeans, nbits: %d", p->n_bits);
         else
-            putf(b, "n_bits: %d", p->n_bits);
+            strbuf_printf(b, "n_bits: %d", p->n_bits);
         /* Defaults left out: channel_axis matters only for grouped LUTs, the per-channel scale is
          * off and the algorithm kmeans unless stated (the same defaults in coremltools and ours). */
-        putf(b, ", granularity: %s", compress_pal_granularity_name(p->granularity));
+        strbuf_printf(b, ", granularity: %s", compress_pal_granularity_name(p->granularity));
         if (p->granularity == PAL_PER_GROUPED_CHANNEL)
-            putf(b, ", group_size: %d, channel_axis: %d", p->group_size, p->channel_axis);
+            strbuf_printf(b, ", group_size: %d, channel_axis: %d", p->group_size, p->channel_axis);
         else if (side == SIDE_OURS && p->channel_axis)   /* kept for an exact round trip */
-            putf(b, ", channel_axis: %d", p->channel_axis);
+            strbuf_printf(b, ", channel_axis: %d", p->channel_axis);
         if (p->per_channel_scale) strbuf_str(b, ", enable_per_channel_scale: true");
         if (side == SIDE_OURS && p->algorithm != PAL_KMEANS)
-            putf(b, ", algorithm: %s", compress_pal_algorithm_name(p->algorithm));
+            strbuf_printf(b, ", algorithm: %s", compress_pal_algorithm_name(p->algorithm));
         if (side != SIDE_COREML && p->algorithm == PAL_DKM) {
             /* ModuleDKMPalettizerConfig's names, which ours shares. */
             strbuf_str(b, ", palett_tau: ");
             put_double(b, dkm_tau(p));
-            putf(b, ", kmeans_max_iter: %d", dkm_iters(p));
-            if (p->milestone) putf(b, ", milestone: %" PRId64, p->milestone);
+            strbuf_printf(b, ", kmeans_max_iter: %d", dkm_iters(p));
+            if (p->milestone) strbuf_printf(b, ", milestone: %" PRId64, p->milestone);
         }
     } else {
         const struct quant_cfg *q = &lp->quant;
         SEP();
         if (side == SIDE_COREML) {
-            putf(b, "mode: %s, dtype: int8, granularity: per_channel", q->symmetric ? "linear_symmetric" : "linear");
+            strbuf_printf(b, "mode: %s, dtype: int8, granularity: per_channel", q->symmetric ? "linear_symmetric" : "linear");
         } else if (side == SIDE_COREML_ACT) {
             strbuf_str(b, "mode: linear_symmetric, dtype: int8");
         } else if (side == SIDE_TORCH) {
-            putf(b, "quantization_scheme: %s, weight_dtype: qint8, weight_per_channel: true, activation_dtype: %s, "
+            strbuf_printf(b, "quantization_scheme: %s, weight_dtype: qint8, weight_per_channel: true, activation_dtype: %s, "
                     "activation_observer: %s",
                  q->symmetric ? "symmetric" : "affine", q->activations ? "quint8" : "float32",
                  compress_quant_observer_name(q->observer));
         } else {
-            putf(b, "quantization_scheme: %s, weight_dtype: int8, activation_dtype: %s, activation_observer: %s, "
+            strbuf_printf(b, "quantization_scheme: %s, weight_dtype: int8, activation_dtype: %s, activation_observer: %s, "
                     "calibration_samples: %d",
                  q->symmetric ? "symmetric" : "affine", q->activations ? "int8" : "none",
                  compress_quant_observer_name(q->observer), q->calibration_samples);
@@ -312,7 +296,7 @@ static void put_setting(struct strbuf *b, enum side side, enum fam f, const stru
     }
     if (thr >= 0) {
         SEP();
-        putf(b, "weight_threshold: %" PRId64, thr);
+        strbuf_printf(b, "weight_threshold: %" PRId64, thr);
     }
 #undef SEP
     strbuf_str(b, "}");
@@ -373,21 +357,21 @@ static void put_coreml_note(struct strbuf *b, const struct file_ctx *c, int sett
     if (setting < 0 || c->side != SIDE_COREML) return;
     const struct layer_plan *lp = &c->plan->layer[c->v->rep[setting]];
     if (c->f == FAM_PAL && lp->pal.algorithm != PAL_KMEANS)
-        putf(b, "%s# %s: the LUT comes from the torch side (torch/2_palettize_%s.yaml); kmeans here is the data-free "
+        strbuf_printf(b, "%s# %s: the LUT comes from the torch side (torch/2_palettize_%s.yaml); kmeans here is the data-free "
                 "stand-in\n",
              pad, compress_pal_algorithm_name(lp->pal.algorithm), compress_pal_algorithm_name(lp->pal.algorithm));
     if (c->f == FAM_PAL && (lp->pal.n_bits == 5 || lp->pal.n_bits == 7))
-        putf(b, "%s# nbits %d: OpPalettizerConfig accepts 1, 2, 3, 4, 6 or 8 only; coremltools will refuse this entry\n",
+        strbuf_printf(b, "%s# nbits %d: OpPalettizerConfig accepts 1, 2, 3, 4, 6 or 8 only; coremltools will refuse this entry\n",
              pad, lp->pal.n_bits);
     if (c->f == FAM_PRUNE && lp->prune.granularity != PRUNE_PER_SCALAR)
-        putf(b, "%s# %s pruning: no Core ML op config computes it; prune in torch (torch/1_prune.yaml), convert, then "
+        strbuf_printf(b, "%s# %s pruning: no Core ML op config computes it; prune in torch (torch/1_prune.yaml), convert, then "
                 "this stores the zeros\n",
              pad, compress_prune_granularity_name(lp->prune.granularity));
     if (c->f == FAM_PRUNE && lp->prune.sched.n_update_steps)
-        putf(b, "%s# scheduled pruning with fine-tuning is torch-side (torch/1_prune.yaml); here the final sparsity\n",
+        strbuf_printf(b, "%s# scheduled pruning with fine-tuning is torch-side (torch/1_prune.yaml); here the final sparsity\n",
              pad);
     if (c->f == FAM_PRUNE && lp->prune.n_m_m && lp->prune.granularity == PRUNE_PER_SCALAR)
-        putf(b, "%s# n:m groups: ours run along the flattened row [IC*KH*KW]; Core ML's along dim 1 (the same for "
+        strbuf_printf(b, "%s# n:m groups: ours run along the flattened row [IC*KH*KW]; Core ML's along dim 1 (the same for "
                 "1x1 convs and fc)\n",
              pad);
 }
@@ -398,13 +382,13 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
     const int coreml = c->side == SIDE_COREML || c->side == SIDE_COREML_ACT;
     if (c->L->global != NONE && c->L->global >= 0) {
         put_coreml_note(b, c, c->L->global, pad);
-        putf(b, "%sglobal_config: ", pad);
+        strbuf_printf(b, "%sglobal_config: ", pad);
         put_value(b, c, c->L->global, 0);
         strbuf_str(b, "\n");
     }
     if (c->L->linear != NONE) {
         put_coreml_note(b, c, c->L->linear, pad);
-        putf(b, "%s%s:\n%s  %s: ", pad, coreml ? "op_type_configs" : "module_type_configs", pad,
+        strbuf_printf(b, "%s%s:\n%s  %s: ", pad, coreml ? "op_type_configs" : "module_type_configs", pad,
              coreml ? "linear" : "Linear");
         put_value(b, c, c->L->linear, 0);
         strbuf_str(b, "\n");
@@ -412,7 +396,7 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
     int any = 0;
     for (int i = 0; i < c->v->n_layers; i++) any |= c->L->name[i] != NONE;
     if (!any) return;
-    putf(b, "%s%s:\n", pad, coreml ? "op_name_configs" : "module_name_configs");
+    strbuf_printf(b, "%s%s:\n", pad, coreml ? "op_name_configs" : "module_name_configs");
     if (c->side == SIDE_OURS) {
         /* One key per distinct entry: the escaped names joined by '|', in layer order. */
         char *done = calloc((size_t)c->v->n_layers, 1);
@@ -429,7 +413,7 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
                 put_ere_escaped(&key, c->plan->info[j].name);
                 done[j] = 1;
             }
-            putf(b, "%s  ", pad);
+            strbuf_printf(b, "%s  ", pad);
             if (key.oom) b->oom = 1;
             put_yaml_squoted(b, key.p ? key.p : "");
             strbuf_str(b, ": ");
@@ -450,7 +434,7 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
         char pad2[16];
         snprintf(pad2, sizeof pad2, "%s  ", pad);
         put_coreml_note(b, c, c->L->name[i], pad2);
-        putf(b, "%s  ", pad);
+        strbuf_printf(b, "%s  ", pad);
         put_yaml_squoted(b, nm);
         strbuf_str(b, ": ");
         put_value(b, c, c->L->name[i], c->L->zero_thr[i]);
@@ -459,27 +443,6 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
 }
 
 /* ---- files ---- */
-
-static int write_strbuf(FILE *f, void *ctx)
-{
-    const struct strbuf *b = ctx;
-    return b->len == 0 || fwrite(b->p, 1, b->len, f) == b->len;
-}
-
-static int save(const char *dir, const char *name, struct strbuf *b)
-{
-    char path[4096];
-    int rc;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
-        rc = status_error(STATUS_BAD_INPUT, "%s: path too long", dir);
-    else if (b->oom)
-        rc = status_error(STATUS_NOMEM, "%s: out of memory", path);
-    else
-        rc = file_write_atomic(path, write_strbuf, b);
-    free(b->p);
-    *b = (struct strbuf){ 0 };
-    return rc;
-}
 
 static int make_dir(const char *path)
 {
@@ -504,7 +467,7 @@ static int write_ours(const char *dir, const struct compress_plan *plan)
         ok = view_init(&v, plan, (enum fam)f, -1) && levels_init(&L, &v, plan, plan->weight_threshold);
         if (ok && v.n_settings > 0) {
             any = 1;
-            putf(&b, "%s:\n  weight_threshold: %" PRId64 "\n", family_key[f], plan->weight_threshold);
+            strbuf_printf(&b, "%s:\n  weight_threshold: %" PRId64 "\n", family_key[f], plan->weight_threshold);
             struct file_ctx c = { plan, &v, &L, SIDE_OURS, (enum fam)f, -1, "  " };
             write_levels(&b, &c);
         }
@@ -516,7 +479,7 @@ static int write_ours(const char *dir, const struct compress_plan *plan)
         return status_error(STATUS_NOMEM, "%s/config.yaml: out of memory", dir);
     }
     if (!any) strbuf_str(&b, "{}\n");
-    return save(dir, "config.yaml", &b);
+    return file_save_strbuf(dir, "config.yaml", &b);
 }
 
 static int write_coreml(const char *dir, const struct compress_plan *plan, int *written)
@@ -551,7 +514,7 @@ static int write_coreml(const char *dir, const struct compress_plan *plan, int *
                 rc = status_error(STATUS_NOMEM, "%s: out of memory", dir);
             } else {
                 struct strbuf b = { 0 };
-                putf(&b,
+                strbuf_printf(&b,
                      "# coremltools.optimize.coreml: config = OptimizationConfig.from_yaml(this file); then %s.\n"
                      "# Op names are the Core ML weight consts of ct.convert(torch.jit.trace(model)) at the default\n"
                      "# compute precision float16: torchvision name, dots as underscores, + '_weight_to_fp16'\n"
@@ -560,7 +523,7 @@ static int write_coreml(const char *dir, const struct compress_plan *plan, int *
                      files[k].call, files[k].config_type);
                 struct file_ctx c = { plan, &v, &L, files[k].side, files[k].f, plan->weight_threshold, "" };
                 write_levels(&b, &c);
-                rc = save(dir, files[k].file, &b);
+                rc = file_save_strbuf(dir, files[k].file, &b);
                 (*written)++;
             }
         }
@@ -599,7 +562,7 @@ static int write_torch(const char *dir, const struct compress_plan *plan, int *w
                 rc = status_error(STATUS_NOMEM, "%s: out of memory", dir);
             } else {
                 struct strbuf b = { 0 };
-                putf(&b,
+                strbuf_printf(&b,
                      "# %s.from_yaml(this file). Module names are torchvision's, exact.\n"
                      "# No config_type key: the class above reads the file.\n",
                      files[k].cls);
@@ -607,7 +570,7 @@ static int write_torch(const char *dir, const struct compress_plan *plan, int *w
                     strbuf_str(&b, "# DKM's own weight_threshold (default 2048) is on top of the listing below.\n");
                 struct file_ctx c = { plan, &v, &L, SIDE_TORCH, files[k].f, -1, "" };
                 write_levels(&b, &c);
-                rc = save(dir, files[k].file, &b);
+                rc = file_save_strbuf(dir, files[k].file, &b);
                 (*written)++;
             }
         }
@@ -637,7 +600,7 @@ static int write_readme(const char *dir)
                "`coremltools.optimize.coreml.get_weights_metadata`. Comments in the files mark what Core ML cannot do "
                "as stated (per_kernel/per_channel pruning, sensitive or differentiable k-means LUTs, 5- and 7-bit "
                "LUTs).\n");
-    return save(dir, "README.md", &b);
+    return file_save_strbuf(dir, "README.md", &b);
 }
 
 /* Every file this exporter can write, so that a second export into the same folder leaves no

@@ -43,48 +43,11 @@ void report_format_double(char *buf, size_t cap, double v)
     }
 }
 
-static void putf(struct strbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void putf(struct strbuf *b, const char *fmt, ...)
-{
-    char s[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(s, sizeof s, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    strbuf_put(b, s, (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
-}
-
 static void put_double(struct strbuf *b, double v)
 {
     char s[40];
     report_format_double(s, sizeof s, v);
     strbuf_str(b, s);
-}
-
-static int write_strbuf(FILE *f, void *ctx)
-{
-    const struct strbuf *b = ctx;
-    return b->len == 0 || fwrite(b->p, 1, b->len, f) == b->len;
-}
-
-static int save(const char *run_dir, const char *name, struct strbuf *b)
-{
-    char path[4096];
-    int rc;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", run_dir, name) >= sizeof path)
-        rc = status_error(STATUS_BAD_INPUT, "%s: path too long", run_dir);
-    else if (b->oom)
-        rc = status_error(STATUS_NOMEM, "%s: out of memory", path);
-    else
-        rc = file_write_atomic(path, write_strbuf, b);
-    free(b->p);
-    *b = (struct strbuf){ 0 };
-    return rc;
 }
 
 /* ---- CSV ---- */
@@ -100,7 +63,7 @@ static void csv_header(struct strbuf *b)
 
 static void csv_row(struct strbuf *b, const struct report_point *p)
 {
-    putf(b, "%" PRId64 ",", p->id);
+    strbuf_printf(b, "%" PRId64 ",", p->id);
     csv_put_field(b, p->workflow);
     strbuf_str(b, ",");
     csv_put_field(b, p->config);
@@ -111,7 +74,7 @@ static void csv_row(struct strbuf *b, const struct report_point *p)
     }
     strbuf_str(b, ",");
     csv_put_field(b, p->stage);
-    putf(b, ",%d,%d,%d,%d\n", p->mixed ? 1 : 0, p->within_budget ? 1 : 0, p->on_front ? 1 : 0, p->chosen ? 1 : 0);
+    strbuf_printf(b, ",%d,%d,%d,%d\n", p->mixed ? 1 : 0, p->within_budget ? 1 : 0, p->on_front ? 1 : 0, p->chosen ? 1 : 0);
 }
 
 /* ---- JSON ---- */
@@ -137,7 +100,7 @@ static void json_put_num(struct strbuf *b, double v)
 
 static void json_point(struct strbuf *b, const struct report_point *p)
 {
-    putf(b, "{\"id\": %" PRId64 ", \"workflow\": ", p->id);
+    strbuf_printf(b, "{\"id\": %" PRId64 ", \"workflow\": ", p->id);
     json_put_str(b, p->workflow);
     strbuf_str(b, ", \"config\": ");
     json_put_str(b, p->config);
@@ -150,10 +113,10 @@ static void json_point(struct strbuf *b, const struct report_point *p)
                  { "bytes", p->bytes },           { "latency_ms", p->latency_ms },
                  { "latency_measured_ms", p->latency_measured_ms }, { "seconds", p->seconds } };
     for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
-        putf(b, ", \"%s\": ", nums[k].k);
+        strbuf_printf(b, ", \"%s\": ", nums[k].k);
         json_put_num(b, nums[k].v);
     }
-    putf(b, ", \"mixed\": %s, \"within_budget\": %s, \"on_front\": %s, \"chosen\": %s}", p->mixed ? "true" : "false",
+    strbuf_printf(b, ", \"mixed\": %s, \"within_budget\": %s, \"on_front\": %s, \"chosen\": %s}", p->mixed ? "true" : "false",
          p->within_budget ? "true" : "false", p->on_front ? "true" : "false", p->chosen ? "true" : "false");
 }
 
@@ -166,7 +129,7 @@ static void json_run(struct strbuf *b, const struct report_run *r)
                  { "hypervolume_ref", r->hypervolume_ref } };
     strbuf_str(b, "{");
     for (size_t k = 0; k < sizeof strs / sizeof *strs; k++) {
-        putf(b, "%s\"%s\": ", k ? ", " : "", strs[k].k);
+        strbuf_printf(b, "%s\"%s\": ", k ? ", " : "", strs[k].k);
         json_put_str(b, strs[k].v);
     }
     const struct {
@@ -177,10 +140,10 @@ static void json_run(struct strbuf *b, const struct report_run *r)
                  { "threshold_top1", r->threshold_top1 },       { "hypervolume", r->hypervolume },
                  { "seconds", r->seconds } };
     for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
-        putf(b, ", \"%s\": ", nums[k].k);
+        strbuf_printf(b, ", \"%s\": ", nums[k].k);
         json_put_num(b, nums[k].v);
     }
-    putf(b, ", \"chosen_id\": %" PRId64 ", \"budget_met\": %s, \"n_evaluations\": %d, \"n_points\": %d}", r->chosen_id,
+    strbuf_printf(b, ", \"chosen_id\": %" PRId64 ", \"budget_met\": %s, \"n_evaluations\": %d, \"n_points\": %d}", r->chosen_id,
          r->budget_met ? "true" : "false", r->n_evaluations, r->n_points);
 }
 
@@ -190,7 +153,7 @@ static void json_run(struct strbuf *b, const struct report_run *r)
 static void md_num(struct strbuf *b, double v, const char *fmt)
 {
     if (isfinite(v))
-        putf(b, fmt, v);
+        strbuf_printf(b, fmt, v);
     else
         strbuf_str(b, "n/a");
 }
@@ -260,7 +223,7 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
     for (int i = 0; i < n; i++)
         if (pts[i].chosen || (r->chosen_id >= 0 && pts[i].id == r->chosen_id)) chosen = &pts[i];
 
-    putf(b, "# rn50-tune: objective %s, budget %s\n\n", r->objective[0] ? r->objective : "?",
+    strbuf_printf(b, "# rn50-tune: objective %s, budget %s\n\n", r->objective[0] ? r->objective : "?",
          r->budget[0] ? r->budget : "none");
     strbuf_str(b, "| | |\n|---|---|\n| model | ");
     md_text(b, r->model);
@@ -284,11 +247,11 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
     md_num(b, r->threshold_top1, "%.2f %%");
     strbuf_str(b, " |\n| result | ");
     if (r->budget_met && chosen) {
-        putf(b, "point %" PRId64 " meets the budget and is the best for the objective (%s) |\n", chosen->id,
+        strbuf_printf(b, "point %" PRId64 " meets the budget and is the best for the objective (%s) |\n", chosen->id,
              r->objective);
     }
     if (!r->budget_met && chosen) {
-        putf(b, "**no point met the budget**; the best effort is point %" PRId64 " (top-1 on val ", chosen->id);
+        strbuf_printf(b, "**no point met the budget**; the best effort is point %" PRId64 " (top-1 on val ", chosen->id);
         md_num(b, chosen->top1_val, "%.2f %%");
         strbuf_str(b, ", ");
         md_num(b, r->threshold_top1 - chosen->top1_val, "%.2f");
@@ -318,7 +281,7 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
     md_num(b, r->hypervolume, "%.6g");
     strbuf_str(b, " (reference point: ");
     md_text(b, r->hypervolume_ref[0] ? r->hypervolume_ref : "not recorded");
-    putf(b, ") |\n| evaluations | %d run this time, %d points in total |\n| wall time | ", r->n_evaluations,
+    strbuf_printf(b, ") |\n| evaluations | %d run this time, %d points in total |\n| wall time | ", r->n_evaluations,
          r->n_points);
     md_num(b, r->seconds, "%.0f s");
     strbuf_str(b, " |\n\n");
@@ -361,13 +324,13 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
         strbuf_str(b, "\n");
     }
 
-    putf(b, "\n## Front (%d points, by size)\n\n", nf);
+    strbuf_printf(b, "\n## Front (%d points, by size)\n\n", nf);
     strbuf_str(b, "| id | workflow | stage | config | top-1 val (%) | top-1 test (%) | size (MiB) | latency predicted "
                   "(ms) | latency measured (ms) | time to compress (s) | within budget |\n"
                   "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < nf; k++) {
         const struct report_point *next = front[k];
-        putf(b, "| %" PRId64 " | ", next->id);
+        strbuf_printf(b, "| %" PRId64 " | ", next->id);
         md_text(b, next->workflow);
         strbuf_str(b, " | ");
         md_text(b, next->stage);
@@ -395,7 +358,7 @@ int report_write_tables(const char *run_dir, const struct report_run *run, const
     struct strbuf b = { 0 };
     csv_header(&b);
     for (int i = 0; i < n; i++) csv_row(&b, &pts[i]);
-    int rc = save(run_dir, "points.csv", &b);
+    int rc = file_save_strbuf(run_dir, "points.csv", &b);
     if (rc) return rc;
 
     const struct report_point **front = calloc((size_t)(n > 0 ? n : 1), sizeof *front);
@@ -406,7 +369,7 @@ int report_write_tables(const char *run_dir, const struct report_run *run, const
     qsort(front, (size_t)nf, sizeof *front, cmp_front);
     csv_header(&b);
     for (int i = 0; i < nf; i++) csv_row(&b, front[i]);
-    if ((rc = save(run_dir, "front.csv", &b))) goto done;
+    if ((rc = file_save_strbuf(run_dir, "front.csv", &b))) goto done;
 
     strbuf_str(&b, "{\"run\": ");
     json_run(&b, run);
@@ -416,10 +379,10 @@ int report_write_tables(const char *run_dir, const struct report_run *run, const
         json_point(&b, front[i]);
     }
     strbuf_str(&b, nf ? "\n ]}\n" : "]}\n");
-    if ((rc = save(run_dir, "front.json", &b))) goto done;
+    if ((rc = file_save_strbuf(run_dir, "front.json", &b))) goto done;
 
     summary(&b, run, pts, n, front, nf);
-    rc = save(run_dir, "summary.md", &b);
+    rc = file_save_strbuf(run_dir, "summary.md", &b);
 done:
     free(front);
     return rc;
