@@ -81,4 +81,11 @@ void tune_wilson(int64_t k, int64_t n, double z, double *lo, double *hi);
  * when no assignment reaches need (or on allocation failure). Exact: O(m * k * need). */
 int tune_knapsack(int m, int k, const double *cost, const int *gain, int need, unsigned char *choice);
 
+/* The same with a shared cost: the choices c with shared_choice[c] != 0 (int8 layers, whose
+ * 8-bit activations are quantized at every site once any layer is W8A8) save `shared` units less
+ * together than their gains add up to, so an assignment that uses any of them must reach
+ * need + shared. Exact; same returns. */
+int tune_knapsack_shared(int m, int k, const double *cost, const int *gain, const unsigned char *shared_choice, int shared,
+                         int need, unsigned char *choice);
+
 #endif

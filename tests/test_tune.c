@@ -10,22 +10,24 @@
 #include <math.h>
 #include <string.h>
 
-/* Least cost with total gain >= need over every assignment (k^m of them). */
-static double brute(int m, int k, const double *cost, const int *gain, int need)
+/* Least cost with total gain >= need over every assignment (k^m of them); an assignment that
+ * uses a choice marked in shared_choice (NULL: none) needs gain >= need + shared. */
+static double brute(int m, int k, const double *cost, const int *gain, int need, const unsigned char *shared_choice, int shared)
 {
     int total = 1;
     for (int i = 0; i < m; i++) total *= k;
     double best = INFINITY;
     for (int code = 0; code < total; code++) {
-        int x = code, g = 0, ok = 1;
+        int x = code, g = 0, ok = 1, uses = 0;
         double c = 0;
         for (int i = 0; i < m; i++, x /= k) {
             const int ch = x % k;
             if (gain[i * k + ch] < 0) ok = 0;
             g += gain[i * k + ch];
             c += cost[i * k + ch];
+            uses |= shared_choice && shared_choice[ch];
         }
-        if (ok && g >= need && c < best) best = c;
+        if (ok && g >= need + (uses ? shared : 0) && c < best) best = c;
     }
     return best;
 }
@@ -52,22 +54,42 @@ int main(void)
         const int need = (int)rng_below(&r, (uint64_t)max_gain + 3);
         unsigned char choice[5];
         memset(choice, 0xff, sizeof choice);
-        const double want = brute(m, k, cost, gain, need);
-        const int rc = tune_knapsack(m, k, cost, gain, need, choice);
+        /* Odd trials: the last choice is shared (as int8 layers are) at a random shared cost. */
+        unsigned char shared_choice[4] = { 0 };
+        const int shared = trial & 1 ? (int)rng_below(&r, 6) : 0;
+        if (trial & 1) shared_choice[k - 1] = 1;
+        const double want = brute(m, k, cost, gain, need, shared_choice, shared);
+        const int rc = trial & 1 ? tune_knapsack_shared(m, k, cost, gain, shared_choice, shared, need, choice)
+                                 : tune_knapsack(m, k, cost, gain, need, choice);
         if (!isfinite(want)) {
             CHECK(rc == -1);
             continue;
         }
         CHECK(rc == 0);
         double got = 0;
-        int g = 0;
+        int g = 0, uses = 0;
         for (int i = 0; i < m; i++) {
             CHECK(choice[i] < k && gain[i * k + choice[i]] >= 0);
             got += cost[i * k + choice[i]];
             g += gain[i * k + choice[i]];
+            uses |= shared_choice[choice[i]];
         }
-        CHECK(g >= need);
+        CHECK(g >= need + (uses ? shared : 0));
         CHECK_ABS(got, want, 1e-12);
+    }
+    /* Shared cost: two layers whose int8 choice (1) gains 3 each but 2 less in any assignment
+     * that uses it; pruning (2) gains 2 at a higher cost. need 4: int8 on both reaches
+     * 6 - 2 = 4 (cost 0.2). need 5: int8 on both 4, prune on both 4, int8 + prune 5 - 2 = 3:
+     * nothing reaches it. */
+    {
+        const double c2[6] = { 0, 0.1, 0.5, 0, 0.1, 0.5 };
+        const int g2[6] = { 0, 3, 2, 0, 3, 2 };
+        const unsigned char sh[3] = { 0, 1, 0 };
+        unsigned char ch2[2] = { 9, 9 };
+        CHECK(tune_knapsack_shared(2, 3, c2, g2, sh, 2, 4, ch2) == 0 && ch2[0] == 1 && ch2[1] == 1);
+        CHECK(tune_knapsack_shared(2, 3, c2, g2, sh, 2, 5, ch2) == -1);
+        CHECK(tune_knapsack(2, 3, c2, g2, 5, ch2) == 0);   /* without the shared cost it would */
+        CHECK(tune_knapsack_shared(2, 3, c2, g2, sh, 2, 3, ch2) == 0 && ch2[0] == 1 && ch2[1] == 1);   /* 0.2 < prune's 1.0 */
     }
     /* need 0: everything left alone at zero cost. */
     const double cost0[4] = { 0, 0.5, 0, 0.25 };
