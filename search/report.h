@@ -10,7 +10,9 @@
  *   front.csv    the same columns, front points only (sorted by bytes)
  *   front.json   {"run": {...report_run...}, "front": [...points...]}
  *   summary.md   a table like SPEC §2's (workflow, best config, top-1 val/test, size, latency,
- *                time to compress) plus hypervolume and number of evaluations
+ *                time to compress) plus hypervolume and number of evaluations and, when the
+ *                chosen point is mixed, its change in size and latency (predicted, measured)
+ *                against the best global config within budget
  *   plots/       accuracy-size, accuracy-latency, size-latency (coloured by accuracy), PNG and SVG
  *   chosen/      the chosen point's config: coremltools YAML per family, torch-side, ours
  * Unknown numbers (a test accuracy not evaluated, no measured latency) are NaN in the structs and

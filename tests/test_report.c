@@ -169,6 +169,10 @@ static void test_round_trip(const char *dir)
     CHECK(md && strstr(md, "| calib | `c/line break.yaml` **(chosen)** |"));
     CHECK(md && strstr(md, "## Front (4 points, by size)"));
     CHECK(md && !strstr(md, "no point met"));
+    /* The mixed choice against the best global point within budget: c/tie.yaml (same bytes,
+     * smaller than c/a,b...), 38.125 / 37 ms = +3.04 %, no measurement. */
+    CHECK(md && strstr(md, "| against the best global config | `c/tie.yaml`: top-1 91.00 % val, 11772928 bytes, 37 ms predicted, "
+                           "n/a measured; the chosen point is +0.0 % in size, +3.04 % in predicted latency, n/a measured |"));
     free(md);
 }
 
