@@ -59,3 +59,26 @@ int file_save_strbuf(const char *dir, const char *name, struct strbuf *b)
     *b = (struct strbuf){ 0 };
     return rc;
 }
+
+struct copy_ctx {
+    FILE *in;
+};
+
+static int write_copy(FILE *f, void *ctx)
+{
+    struct copy_ctx *c = ctx;
+    char buf[1 << 16];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, c->in)) > 0)
+        if (fwrite(buf, 1, got, f) != got) return 0;
+    return !ferror(c->in);
+}
+
+int file_copy_atomic(const char *src, const char *path)
+{
+    struct copy_ctx c = { fopen(src, "rb") };
+    if (!c.in) return status_error(STATUS_IO, "%s: cannot open: %s", src, strerror(errno));
+    const int rc = file_write_atomic(path, write_copy, &c);
+    fclose(c.in);
+    return rc;
+}

@@ -12,6 +12,9 @@
  * STATUS_NOMEM. */
 int file_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx);
 
+/* Copies the file at src to path atomically. Returns STATUS_OK or STATUS_IO naming the file. */
+int file_copy_atomic(const char *src, const char *path);
+
 struct strbuf;
 /* Writes the text built in b to DIR/NAME atomically, then frees b's memory and zeroes it (also on
  * error). A buffer that ran out of memory is STATUS_NOMEM and writes nothing. */

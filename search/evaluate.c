@@ -8,9 +8,11 @@
 #include "cost.h"
 #include "data.h"
 #include "db.h"
+#include "finetune.h"
 #include "format.h"
 #include "size.h"
 #include "status.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -30,6 +32,10 @@ struct evaluator {
     struct cost_model *cost;     /* NULL: no latency */
     unsigned char *ref_correct;  /* [val n] 1 where the fp16 baseline is right */
     int has_latency;
+    char data[256];              /* dataset spec, for the train split */
+    int64_t train_limit;
+    struct dataset train;        /* loaded on first use (finetune workflow) */
+    int has_train;
 };
 
 int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
@@ -40,6 +46,8 @@ int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
     int rc = STATUS_OK;
     const char *used = NULL;
     ops_set_threads(setup->threads);
+    snprintf(ev->data, sizeof ev->data, "%s", setup->data);
+    ev->train_limit = setup->train_limit;
     if ((rc = cli_load_model(setup->model, setup->weights, 0, &ev->net, &used))) goto fail;
     if (ev->net->act_hook) {
         rc = status_error(STATUS_BAD_INPUT, "--weights %s: already compressed with 8-bit activations; tune needs the uncompressed model",
@@ -95,6 +103,7 @@ void evaluator_free(struct evaluator *ev)
     free(ev->original);
     free(ev->ref_correct);
     for (int s = 0; s < EVAL_SPLIT_COUNT; s++) dataset_free(&ev->split[s]);
+    if (ev->has_train) dataset_free(&ev->train);
     cost_model_free(ev->cost);
     free(ev);
 }
@@ -140,33 +149,22 @@ static int evaluator_latency(struct evaluator *ev, const struct compress_plan *p
     return ev->cost ? cost_predict(ev->cost, ev->net, plan, ms) : STATUS_OK;
 }
 
-/* evaluator_run, also writing each image's correctness into correct_out[n] when non-NULL. */
-static int evaluator_run_ex(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
-                            struct eval_result *out, unsigned char *correct_out)
+/* Top-1, summed cross-entropy and (val) the paired counts against the baseline of net on the first
+ * n images of split into out; each image's correctness into correct_out[n] when non-NULL. */
+static int score(struct evaluator *ev, struct resnet *net, enum eval_split split, int64_t n, struct eval_result *out,
+                 unsigned char *correct_out)
 {
-    memset(out, 0, sizeof *out);
     const struct dataset *d = &ev->split[split];
     RN_ASSERT(n > 0 && n <= d->n);
-    struct compress_plan empty;
-    memset(&empty, 0, sizeof empty);
-    struct apply_result applied;
-    memset(&applied, 0, sizeof applied);
-    struct size_report size;
-    memset(&size, 0, sizeof size);
-    struct resnet_infer *ws = NULL;
-    const int classes = ev->net->cfg.n_classes;
-    float *logits = NULL;
-    int rc = evaluator_compress(ev, plan, &empty, &applied);
-    if (rc) goto done;
-    const struct compress_plan *p = plan ? plan : &empty;
-    out->compress_seconds = applied.seconds;
-    if ((rc = size_model(p, applied.cw, &size))) goto done;
-    out->bytes = (double)size.total_bytes;
-    if ((rc = evaluator_latency(ev, plan, &out->latency_ms))) goto done;
+    const int classes = net->cfg.n_classes;
     const int batch = n < EVAL_BATCH ? (int)n : EVAL_BATCH;
-    logits = malloc(sizeof(float) * (size_t)batch * (size_t)classes);
-    if (!logits) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
-    if ((rc = resnet_infer_alloc(ev->net, batch, &ws))) goto done;
+    struct resnet_infer *ws = NULL;
+    float *logits = malloc(sizeof(float) * (size_t)batch * (size_t)classes);
+    int rc = logits ? resnet_infer_alloc(net, batch, &ws) : status_error(STATUS_NOMEM, "out of memory");
+    if (rc) {
+        free(logits);
+        return rc;
+    }
     const double t0 = cli_now();
     const int64_t per = (int64_t)d->C * d->H * d->W;
     for (int64_t i = 0; i < n; i += batch) {
@@ -195,9 +193,31 @@ static int evaluator_run_ex(struct evaluator *ev, const struct compress_plan *pl
     out->eval_seconds = cli_now() - t0;
     out->n = n;
     out->top1 = 100.0 * (double)out->correct / (double)n;
-done:
     resnet_infer_free(ws);
     free(logits);
+    return STATUS_OK;
+}
+
+/* evaluator_run, also writing each image's correctness into correct_out[n] when non-NULL. */
+static int evaluator_run_ex(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
+                            struct eval_result *out, unsigned char *correct_out)
+{
+    memset(out, 0, sizeof *out);
+    struct compress_plan empty;
+    memset(&empty, 0, sizeof empty);
+    struct apply_result applied;
+    memset(&applied, 0, sizeof applied);
+    struct size_report size;
+    memset(&size, 0, sizeof size);
+    int rc = evaluator_compress(ev, plan, &empty, &applied);
+    if (rc) goto done;
+    const struct compress_plan *p = plan ? plan : &empty;
+    out->compress_seconds = applied.seconds;
+    if ((rc = size_model(p, applied.cw, &size))) goto done;
+    out->bytes = (double)size.total_bytes;
+    if ((rc = evaluator_latency(ev, plan, &out->latency_ms))) goto done;
+    rc = score(ev, ev->net, split, n, out, correct_out);
+done:
     size_report_free(&size);
     apply_result_free(&applied);
     compress_plan_free(&empty);
@@ -227,18 +247,13 @@ int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, d
     return evaluator_latency(ev, plan, latency_ms);
 }
 
-int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms)
+/* Median batch-1 forward time of net in ms over reps timed passes after 3 warm-ups. */
+static int median_forward_ms(struct evaluator *ev, struct resnet *net, int reps, double *ms)
 {
-    struct compress_plan empty;
-    memset(&empty, 0, sizeof empty);
-    struct apply_result applied;
-    memset(&applied, 0, sizeof applied);
     struct resnet_infer *ws = NULL;
     double *t = malloc(sizeof(double) * (size_t)reps);
-    float *logits = malloc(sizeof(float) * (size_t)ev->net->cfg.n_classes);
-    int rc = !t || !logits ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
-    if (!rc) rc = evaluator_compress(ev, plan, &empty, &applied);
-    if (!rc) rc = resnet_infer_alloc(ev->net, 1, &ws);
+    float *logits = malloc(sizeof(float) * (size_t)net->cfg.n_classes);
+    int rc = !t || !logits ? status_error(STATUS_NOMEM, "out of memory") : resnet_infer_alloc(net, 1, &ws);
     if (!rc) {
         const float *x = ev->split[EVAL_VAL].images;
         for (int i = 0; i < 3; i++) resnet_infer(ws, x, 1, logits);
@@ -258,9 +273,99 @@ int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan,
     resnet_infer_free(ws);
     free(t);
     free(logits);
+    return rc;
+}
+
+int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms)
+{
+    struct compress_plan empty;
+    memset(&empty, 0, sizeof empty);
+    struct apply_result applied;
+    memset(&applied, 0, sizeof applied);
+    int rc = evaluator_compress(ev, plan, &empty, &applied);
+    if (!rc) rc = median_forward_ms(ev, ev->net, reps, ms);
     apply_result_free(&applied);
     compress_plan_free(&empty);
     evaluator_restore(ev);
+    return rc;
+}
+
+/* ---- the finetune workflow ---- */
+
+int evaluator_train_size(struct evaluator *ev, int64_t *n)
+{
+    if (!ev->has_train) {
+        int rc = dataset_load(ev->data, "train", ev->train_limit, &ev->train);
+        if (rc) return rc;
+        ev->has_train = 1;
+    }
+    *n = ev->train.n;
+    return STATUS_OK;
+}
+
+int evaluator_finetune(struct evaluator *ev, const struct compress_plan *plan, const char *config_text,
+                       const struct train_opts *opts, double *seconds)
+{
+    int64_t n_train;
+    int rc = evaluator_train_size(ev, &n_train);
+    if (rc) return rc;
+    evaluator_restore(ev);
+    struct finetune *ft = NULL;
+    if ((rc = finetune_alloc(ev->net, plan, config_text, &ft))) return rc;
+    struct train_opts o = *opts;
+    o.hooks = finetune_hooks(ft);
+    struct train_result res;
+    memset(&res, 0, sizeof res);
+    rc = train_run(ev->net, &ev->train, &ev->split[EVAL_VAL], &o, &res);
+    if (!rc && res.interrupted) rc = status_error(STATUS_IO, "fine-tuning interrupted; --resume continues it from %s", o.checkpoint);
+    if (!rc && res.best_epoch < 1) rc = status_error(STATUS_IO, "fine-tuning wrote no model (no epoch was validated)");
+    *seconds = res.seconds;
+    finetune_free(ft);
+    evaluator_restore(ev);
+    return rc;
+}
+
+static void free_loaded(struct resnet *net, struct compressed_weight *cw)
+{
+    if (cw) {
+        for (int i = 0; i <= net->n_conv; i++) compressed_weight_free(&cw[i]);
+        free(cw);
+    }
+    format_free_activations(net);
+    cli_free_model(net);
+}
+
+int evaluator_run_file(struct evaluator *ev, const char *path, const struct compress_plan *plan, enum eval_split split,
+                       int64_t n, struct eval_result *out)
+{
+    memset(out, 0, sizeof *out);
+    struct resnet *net = NULL;
+    struct compressed_weight *cw = NULL;
+    struct size_report size;
+    memset(&size, 0, sizeof size);
+    int rc = format_load(path, &net, &cw);
+    if (rc) return rc;
+    if (net->n_conv + 1 != plan->n_layers)
+        rc = status_error(STATUS_BAD_INPUT, "%s: %d layers, the plan has %d", path, net->n_conv + 1, plan->n_layers);
+    if (!rc) rc = size_model(plan, cw, &size);
+    if (!rc) {
+        out->bytes = (double)size.total_bytes;
+        rc = evaluator_latency(ev, plan, &out->latency_ms);
+    }
+    if (!rc) rc = score(ev, net, split, n, out, NULL);
+    size_report_free(&size);
+    free_loaded(net, cw);
+    return rc;
+}
+
+int evaluator_measure_file_ms(struct evaluator *ev, const char *path, int reps, double *ms)
+{
+    struct resnet *net = NULL;
+    struct compressed_weight *cw = NULL;
+    int rc = format_load(path, &net, &cw);
+    if (rc) return rc;
+    rc = median_forward_ms(ev, net, reps, ms);
+    free_loaded(net, cw);
     return rc;
 }
 

@@ -23,6 +23,7 @@ struct eval_setup {
     const char *device;           /* cost model device (cost.h), or NULL: no latency */
     int threads;                  /* 0: all cores */
     int64_t val_limit, test_limit;/* > 0: use only the first that many images of the split */
+    int64_t train_limit;          /* the same for the train split (finetune workflow only) */
 };
 
 struct eval_result {
@@ -67,6 +68,30 @@ int evaluator_predict_ms(struct evaluator *ev, const struct compress_plan *plan,
 /* Median batch-1 forward latency in ms of the model compressed with plan, measured here (reps
  * timed passes after warm-ups). */
 int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms);
+
+/* ---- the finetune workflow ---- */
+
+/* Images in the train split (loaded on first use, like the splits above: the first train_limit of
+ * them when eval_setup.train_limit > 0). */
+int evaluator_train_size(struct evaluator *ev, int64_t *n);
+
+/* Fine-tunes the model from its original parameters while compressing it as plan says
+ * (compress/finetune.h: pruning with a scheduler, palettization with algorithm dkm; no
+ * quantization) on the train split, choosing the epoch on the whole val split, and writes the
+ * finalized compressed file to opts->out (checkpoints to opts->checkpoint; opts->resume
+ * continues one). opts->hooks is set here. *seconds: the training time. The working network is
+ * restored afterwards. */
+struct train_opts;
+int evaluator_finetune(struct evaluator *ev, const struct compress_plan *plan, const char *config_text,
+                       const struct train_opts *opts, double *seconds);
+
+/* evaluator_run for a compressed file (a fine-tuned point) instead of a plan: plan is the one the
+ * file was made with (for the size model and the latency prediction); compress_seconds is 0. */
+int evaluator_run_file(struct evaluator *ev, const char *path, const struct compress_plan *plan, enum eval_split split,
+                       int64_t n, struct eval_result *out);
+
+/* evaluator_measure_ms for a compressed file. */
+int evaluator_measure_file_ms(struct evaluator *ev, const char *path, int reps, double *ms);
 
 /* Compresses with plan and writes the compressed model file (compress/format.h) to path. */
 int evaluator_save(struct evaluator *ev, const struct compress_plan *plan, const char *path, const char *config_text);

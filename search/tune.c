@@ -15,6 +15,7 @@
 #include "size.h"
 #include "status.h"
 #include "strbuf.h"
+#include "train.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define TUNE_MAX_LAYER_CHOICES 24
 #define TUNE_DP_UNITS 2000
@@ -51,6 +53,8 @@ struct cand {
     int alive;
     double test_top1, measured_ms;
     int on_front, within, chosen;
+    char ft_path[256];             /* finetune workflow: the fine-tuned file, relative to the run dir */
+    double ft_seconds;             /* its training time when trained by this invocation */
 };
 
 struct tune {
@@ -264,8 +268,19 @@ static void cand_free(struct cand *c)
 
 /* Writes yaml as configs/NAME.yaml, resolves it and adds the candidate; an existing candidate
  * with the same resolved plan is reused (*idx points at it). */
+static int cand_add_salted(struct tune *t, const char *name, const char *stage, int mixed, const char *yaml,
+                           const unsigned char *genome, const char *salt, int *idx);
+
 static int cand_add(struct tune *t, const char *name, const char *stage, int mixed, const char *yaml,
                     const unsigned char *genome, int *idx)
+{
+    return cand_add_salted(t, name, stage, mixed, yaml, genome, NULL, idx);
+}
+
+/* cand_add with `salt` (NULL: none) hashed into the config hash: the fine-tuning options of a
+ * finetune candidate, whose plan alone may equal a post-training one (pruning). */
+static int cand_add_salted(struct tune *t, const char *name, const char *stage, int mixed, const char *yaml,
+                           const unsigned char *genome, const char *salt, int *idx)
 {
     char rel[256], path[1024];
     snprintf(rel, sizeof rel, "configs/%s.yaml", name);
@@ -277,6 +292,7 @@ static int cand_add(struct tune *t, const char *name, const char *stage, int mix
     if ((rc = compress_config_load(path, evaluator_net(t->ev), &c.plan))) return rc;
     struct strbuf b = { 0 };
     plan_canonical(&c.plan, &b);
+    if (salt) sb_printf(&b, "salt %s\n", salt);
     if (b.oom) {
         free(b.p);
         compress_plan_free(&c.plan);
@@ -330,15 +346,22 @@ static int cand_add(struct tune *t, const char *name, const char *stage, int mix
     return STATUS_OK;
 }
 
+/* The store key of c's evaluation on the first n images of split: model, config, split, n and
+ * workflow. */
+static void eval_key(const struct tune *t, const struct cand *c, enum eval_split split, int64_t n, char key[DB_HASH_LEN + 1])
+{
+    char key_text[128];
+    snprintf(key_text, sizeof key_text, "%s %s %s %lld %s", t->model_hex, c->config_hash, split == EVAL_VAL ? "val" : "test",
+             (long long)n, c->workflow);
+    db_hex(db_fnv1a(DB_FNV_OFFSET, key_text, strlen(key_text)), key);
+}
+
 /* Evaluates candidate i on the first n images of split, from the store when it is there. */
 static int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db_eval *out)
 {
     struct cand *c = &t->c[i];
-    char key_text[128];
-    snprintf(key_text, sizeof key_text, "%s %s %s %lld %s", t->model_hex, c->config_hash, split == EVAL_VAL ? "val" : "test",
-             (long long)n, c->workflow);
     char key[DB_HASH_LEN + 1];
-    db_hex(db_fnv1a(DB_FNV_OFFSET, key_text, strlen(key_text)), key);
+    eval_key(t, c, split, n, key);
     int found = 0;
     int rc = db_find(t->db, key, out, &found);
     if (rc) return rc;
@@ -350,7 +373,14 @@ static int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, st
     } else {
         struct eval_result r;
         const double t0 = cli_now();
-        if ((rc = evaluator_run(t->ev, &c->plan, split, n, &r))) return rc;
+        if (c->ft_path[0]) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", t->o->out_dir, c->ft_path);
+            if ((rc = evaluator_run_file(t->ev, path, &c->plan, split, n, &r))) return rc;
+            r.compress_seconds = c->ft_seconds > 0 ? c->ft_seconds : c->compress_s;
+        } else if ((rc = evaluator_run(t->ev, &c->plan, split, n, &r))) {
+            return rc;
+        }
         t->eval_time += cli_now() - t0;
         memset(out, 0, sizeof *out);
         snprintf(out->key, sizeof out->key, "%s", key);
@@ -595,6 +625,17 @@ static void global_yaml(const struct tune *t, const struct global_desc *g, const
     if (!g->sparsity && !g->bits && !g->int8 && !g->a8) sb_printf(b, "{}\n");
 }
 
+/* A layer name as a module_name_configs key matching it alone (a regex: dots escaped). */
+static void yaml_layer_key(const char *name, char *esc, size_t cap)
+{
+    size_t k = 0;
+    for (; *name && k + 2 < cap; name++) {
+        if (*name == '.') esc[k++] = '\\';
+        esc[k++] = *name;
+    }
+    esc[k] = 0;
+}
+
 /* The config of a per-layer genome: for each family used, every eligible layer by its exact
  * (anchored, dots escaped) name, with its config or null. */
 static void mixed_yaml(const struct tune *t, const unsigned char *genome, const char *name, struct strbuf *b)
@@ -613,13 +654,7 @@ static void mixed_yaml(const struct tune *t, const unsigned char *genome, const 
         for (int i = 0; i < t->n_elig; i++) {
             const struct choice *ch = &t->choice[genome[i]];
             char esc[96];
-            const char *src = p->info[t->elig[i]].name;
-            size_t k = 0;
-            for (; *src && k + 2 < sizeof esc; src++) {
-                if (*src == '.') esc[k++] = '\\';
-                esc[k++] = *src;
-            }
-            esc[k] = 0;
+            yaml_layer_key(p->info[t->elig[i]].name, esc, sizeof esc);
             if (ch->kind != kind_of[s]) sb_printf(b, "    %s: null\n", esc);
             else if (ch->kind == CH_PAL)
                 sb_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", esc, ch->bits, t->mixed_alg);
@@ -1111,6 +1146,136 @@ static int stage_nsga2(struct tune *t, int *pop, int n_pop)
     return rc;
 }
 
+/* ---- fine-tuning ---- */
+
+/* A plan's training-time form: each layer's palettization with algorithm dkm (same bits and
+ * groups), its pruning with a PolynomialDecayScheduler over the first third of the training
+ * steps (ten updates), listed by exact layer name. Returns 0, or -1 when the plan has something
+ * fine-tuning does not do (int8 quantization, channel_axis 1 groups, non-scalar pruning). */
+static int finetune_yaml(const struct compress_plan *p, const char *name, int64_t steps, struct strbuf *b)
+{
+    const int64_t span = steps / 3 >= 10 ? steps / 3 : 10, every = span / 10;
+    int any_pal = 0, any_prune = 0;
+    for (int i = 0; i < p->n_layers; i++) {
+        const struct layer_plan *l = &p->layer[i];
+        if (l->quant.enabled) return -1;
+        if (l->pal.enabled && (l->pal.granularity == PAL_PER_GROUPED_CHANNEL && l->pal.channel_axis != 0)) return -1;
+        if (l->prune.enabled && (l->prune.granularity != PRUNE_PER_SCALAR || l->prune.n_m_m > 0)) return -1;
+        any_pal |= l->pal.enabled;
+        any_prune |= l->prune.enabled;
+    }
+    if (!any_pal && !any_prune) return -1;
+    sb_printf(b, "# rn50-tune tune: fine-tuned candidate %s\n", name);
+    for (int fam = 0; fam < 2; fam++) {
+        if (fam == 0 ? !any_prune : !any_pal) continue;
+        sb_printf(b, "%s:\n  module_name_configs:\n", fam == 0 ? "pruning" : "palettization");
+        for (int i = 0; i < p->n_layers; i++) {
+            const struct layer_plan *l = &p->layer[i];
+            if (fam == 0 ? !l->prune.enabled : !l->pal.enabled) continue;
+            char esc[96];
+            yaml_layer_key(p->info[i].name, esc, sizeof esc);
+            if (fam == 0)
+                sb_printf(b, "    %s: {target_sparsity: %.9g, granularity: per_scalar, scheduler: {update_steps: \"range(0, %lld, %lld)\", power: 3}}\n",
+                          esc, l->prune.target_sparsity, (long long)(every * 10), (long long)every);
+            else if (l->pal.granularity == PAL_PER_GROUPED_CHANNEL)
+                sb_printf(b, "    %s: {n_bits: %d, granularity: per_grouped_channel, group_size: %d, channel_axis: 0, algorithm: dkm}\n", esc,
+                          l->pal.n_bits, l->pal.group_size);
+            else
+                sb_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: dkm}\n", esc, l->pal.n_bits);
+        }
+    }
+    return 0;
+}
+
+/* Stage 4: fine-tunes the candidates that beat the best point within budget for the objective
+ * but missed the budget (fine-tuning can bring them back), best for the objective first, up to
+ * ft_points distinct training configs. Each is trained from the original weights (its epoch
+ * chosen on the whole val split), saved in RUN/finetune/, and evaluated from that file; a
+ * resumed run finds the evaluation in the store and trains nothing, or continues the training
+ * from its checkpoint. */
+static int stage_finetune(struct tune *t)
+{
+    t->stage = "finetune";
+    const struct tune_options *o = t->o;
+    int64_t n_train;
+    int rc = evaluator_train_size(t->ev, &n_train);
+    if (rc) return rc;
+    const int64_t steps = (int64_t)o->ft_epochs * ((n_train + 127) / 128);
+    double best = metric_of(t, &t->c[t->base]);
+    for (int i = 0; i < t->n; i++)
+        if (t->c[i].full_id >= 0 && top1_of(&t->c[i]) >= t->thr && !t->c[i].ft_path[0]) best = fmin(best, metric_of(t, &t->c[i]));
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/finetune", o->out_dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return status_error(STATUS_IO, "%s: cannot create: %s", dir, strerror(errno));
+    unsigned char *used = calloc((size_t)t->n, 1);
+    if (!used) return status_error(STATUS_NOMEM, "out of memory");
+    const int n_before = t->n;
+    int done = 0;
+    char salt[96];
+    snprintf(salt, sizeof salt, "epochs %d lr %.9g train %lld", o->ft_epochs, o->ft_lr, (long long)n_train);
+    while (done < o->ft_points && !rc && !check_time(t)) {
+        /* The next: best for the objective among those left (deterministic: ties by index). */
+        int pick = -1;
+        for (int i = 0; i < n_before; i++) {
+            const struct cand *c = &t->c[i];
+            if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || top1_of(c) >= t->thr || !(metric_of(t, c) < best)) continue;
+            if (pick < 0 || metric_of(t, c) < metric_of(t, &t->c[pick])) pick = i;
+        }
+        if (pick < 0) break;
+        used[pick] = 1;
+        char name[128];
+        snprintf(name, sizeof name, "ft-%s", t->c[pick].name);
+        struct strbuf b = { 0 };
+        if (finetune_yaml(&t->c[pick].plan, name, steps, &b)) {
+            free(b.p);
+            continue;
+        }
+        int k = -1;
+        rc = b.oom ? status_error(STATUS_NOMEM, "out of memory") : cand_add_salted(t, name, "finetune", t->c[pick].mixed, b.p, NULL, salt, &k);
+        if (rc || k < n_before) {   /* an error, or the same training config as one done already */
+            free(b.p);
+            continue;
+        }
+        struct cand *c = &t->c[k];
+        snprintf(c->workflow, sizeof c->workflow, "finetune");
+        snprintf(c->ft_path, sizeof c->ft_path, "finetune/%s.safetensors", name);
+        done++;
+        t->planned += 1;
+        /* Trained already (the store has its full-val evaluation)? Then nothing to do here. */
+        char key[DB_HASH_LEN + 1];
+        eval_key(t, c, EVAL_VAL, t->n_val, key);
+        struct db_eval e;
+        int found = 0;
+        if ((rc = db_find(t->db, key, &e, &found))) {
+            free(b.p);
+            break;
+        }
+        if (!found) {
+            char out[1024], ckpt[1024];
+            snprintf(out, sizeof out, "%s/%s", o->out_dir, c->ft_path);
+            snprintf(ckpt, sizeof ckpt, "%s/finetune/%s.ckpt.safetensors", o->out_dir, name);
+            struct train_opts to;
+            train_opts_default(&to);
+            to.epochs = o->ft_epochs;
+            to.lr = o->ft_lr;
+            to.warmup_epochs = 0.1;
+            to.seed = o->seed;
+            to.out = out;
+            to.checkpoint = ckpt;
+            to.resume = access(ckpt, R_OK) == 0 ? ckpt : NULL;
+            const struct cand *from = &t->c[pick];
+            fprintf(stderr, "tune: [finetune] %s (from %s: %.1f KiB, %.3f ms, val top-1 %.2f %% on %lld images): %d epochs of %lld images%s\n",
+                    name, from->name, from->bytes / 1024.0, from->latency, top1_of(from), (long long)from->n, o->ft_epochs,
+                    (long long)n_train, to.resume ? ", resuming" : "");
+            rc = evaluator_finetune(t->ev, &c->plan, b.p, &to, &c->ft_seconds);
+        }
+        free(b.p);
+        if (!rc) rc = cand_eval(t, k, EVAL_VAL, t->n_val, &e);
+    }
+    free(used);
+    return rc;
+}
+
 /* ---- hypervolume ---- */
 
 /* Hypervolume of the fully evaluated points among idx[0..m) (all candidates if idx NULL) within
@@ -1196,7 +1361,12 @@ static int stage_final(struct tune *t, struct report_run *run, struct report_poi
     if (!rc && o->measure_latency)
         for (int j = 0; j < k && !rc; j++) {
             struct cand *c = &t->c[map[j]];
-            if (c->on_front || c->chosen || map[j] == t->base) rc = evaluator_measure_ms(t->ev, &c->plan, 15, &c->measured_ms);
+            if (c->on_front || c->chosen || map[j] == t->base) {
+                char path[1024];
+                snprintf(path, sizeof path, "%s/%s", o->out_dir, c->ft_path);
+                rc = c->ft_path[0] ? evaluator_measure_file_ms(t->ev, path, 15, &c->measured_ms)
+                                   : evaluator_measure_ms(t->ev, &c->plan, 15, &c->measured_ms);
+            }
         }
     if (o->progress_tty) fputc('\n', stderr);
     if (rc) goto done;
@@ -1290,7 +1460,13 @@ static int write_outputs(struct tune *t, const struct report_run *run, const str
             fclose(f);
         }
         snprintf(path, sizeof path, "%s/chosen.safetensors", t->o->out_dir);
-        rc = evaluator_save(t->ev, &t->c[chosen].plan, path, text);
+        if (t->c[chosen].ft_path[0]) {   /* a fine-tuned point: its file as trained */
+            char src[1024];
+            snprintf(src, sizeof src, "%s/%s", t->o->out_dir, t->c[chosen].ft_path);
+            rc = file_copy_atomic(src, path);
+        } else {
+            rc = evaluator_save(t->ev, &t->c[chosen].plan, path, text);
+        }
         free(text);
         if (rc) return rc;
     }
@@ -1373,6 +1549,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
             if (!rc && !check_time(&t) && o->generations > 0) rc = stage_nsga2(&t, pop, n_pop);
         }
     }
+    if (!rc && !o->global_only && (o->workflows & SPACE_FINETUNE) && o->ft_points > 0 && !check_time(&t)) rc = stage_finetune(&t);
     struct report_run run;
     if (!rc) rc = stage_final(&t, &run, &pts, &n_pts);
     if (!rc) rc = write_outputs(&t, &run, pts, n_pts);

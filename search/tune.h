@@ -15,6 +15,10 @@
  *                 summed sensitivity by dynamic programming (knapsack over the exact per-layer
  *                 bytes, or the cost model's per-layer latencies), screened like the global stage
  *   nsga2         generations of crossover and mutation over per-layer choices, same screening
+ *   finetune      (workflow finetune) the points that beat the best point within budget for the
+ *                 objective but missed the budget, fewest bytes (or ms) first, fine-tuned while
+ *                 compressed (DKM palettization, scheduled pruning: compress/finetune.h) and
+ *                 evaluated from their files on the full val split
  *   final         the front of the fully evaluated points within budget, re-evaluated on test
  * Every evaluation goes through the results store (db.h) first, so a resumed run recomputes
  * nothing that finished and, being deterministic, retraces the same decisions. */
@@ -54,6 +58,10 @@ struct tune_options {
     int compare_exhaustive;         /* then evaluate every global candidate on full val and compare hypervolumes */
     int measure_latency;            /* measure the front's batch-1 latency here (cpu-local) */
     int progress_tty;               /* one rewritten status line instead of log lines */
+    /* finetune workflow (workflows & SPACE_FINETUNE) */
+    int ft_points;                  /* points fine-tuned */
+    int ft_epochs;                  /* epochs each */
+    double ft_lr;                   /* peak learning rate */
 };
 
 struct tune_summary {

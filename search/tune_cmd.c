@@ -29,7 +29,12 @@ static const char tune_usage[] =
     "  --data D           dataset (default fmnist)\n"
     "  --device D         cost model for latency (default cpu-local; none: no latency)\n"
     "  --space S.yaml     search space (default configs/spaces/default.yaml)\n"
-    "  --workflows W,...  ptq, calib, finetune (default ptq,calib; finetune is opt-in)\n"
+    "  --workflows W,...  ptq, calib, finetune (default ptq,calib; finetune is opt-in: the points\n"
+    "                     that beat the chosen one but miss the budget are fine-tuned, DKM\n"
+    "                     palettization / scheduled pruning, then evaluated like the others)\n"
+    "  --finetune-points N  points fine-tuned (default 2)   --finetune-epochs E  each (default 1)\n"
+    "  --finetune-lr LR   peak learning rate (default 0.01)\n"
+    "  --finetune-images N  train on the first N training images only (default: all)\n"
     "  --max-size MB      only points of at most MB MiB    --max-latency MS  at most MS ms\n"
     "  --out DIR          run directory (default results/MODEL-OBJECTIVE-BUDGET)\n"
     "  --resume           continue a killed or finished run in --out: nothing finished is recomputed\n"
@@ -115,11 +120,14 @@ int cmd_tune(int argc, char **argv)
     o.ladder = 8;
     o.generations = 3;
     o.offspring = 8;
+    o.ft_points = 2;
+    o.ft_epochs = 1;
+    o.ft_lr = 0.01;
     const char *data = "fmnist", *device = "cpu-local", *space_path = NULL, *out = NULL, *v;
     const char *objective = "size";
     int resume = 0, device_given = 0, rc = STATUS_OK;
     double minutes = 0, max_mb = 0;
-    int64_t val_limit = 0, test_limit = 0;
+    int64_t val_limit = 0, test_limit = 0, train_limit = 0;
     struct cli_common cm = { 0 };
     /* argv[0] is "tune", or the program name when tune is the default command. */
     struct cli_args a = cli_args_init(argc, argv);
@@ -154,14 +162,15 @@ int cmd_tune(int argc, char **argv)
         else if (cli_is(&a, "--generations")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--generations", v, 0, 1000, &o.generations); }
         else if (cli_is(&a, "--offspring")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--offspring", v, 1, 1000, &o.offspring); }
         else if (cli_is(&a, "--hv-delta")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--hv-delta", v, 0, 1, &o.hv_delta); }
+        else if (cli_is(&a, "--finetune-points")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--finetune-points", v, 0, 1000, &o.ft_points); }
+        else if (cli_is(&a, "--finetune-epochs")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--finetune-epochs", v, 1, 10000, &o.ft_epochs); }
+        else if (cli_is(&a, "--finetune-lr")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--finetune-lr", v, 1e-9, 100, &o.ft_lr); }
+        else if (cli_is(&a, "--finetune-images")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--finetune-images", v, 1, INT64_MAX, &train_limit); }
         else if (cli_is(&a, "--global-only")) o.global_only = 1;
         else if (cli_is(&a, "--compare-exhaustive")) o.compare_exhaustive = o.global_only = 1;
         else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
     }
     if (rc) return cli_fail(rc);
-    if (o.workflows & SPACE_FINETUNE)
-        return cli_fail(status_error(STATUS_BAD_INPUT, "--workflows finetune: fine-tuning candidates is not part of the search yet "
-                                                       "(issue 5's finetune command is run on its own); use ptq,calib"));
     o.max_bytes = max_mb * 1048576.0;
     o.time_limit_s = 60.0 * minutes;
     const char *model = cm.model ? cm.model : "rn50-fmnist";
@@ -179,7 +188,12 @@ int cmd_tune(int argc, char **argv)
     }
     struct space sp;
     if ((rc = space_load(space_path, &sp))) return cli_fail(rc);
-    o.workflows &= sp.workflows | SPACE_PTQ;   /* a workflow must be allowed by both (ptq always) */
+    /* A workflow must be allowed by both (ptq always). */
+    static const char *const wf_names[3] = { "ptq", "calib", "finetune" };
+    for (int w = 1; w < 3; w++)
+        if ((o.workflows >> w & 1) && !(sp.workflows >> w & 1))
+            fprintf(stderr, "tune: warning: --workflows %s: not among the workflows of %s; not used\n", wf_names[w], space_path);
+    o.workflows &= sp.workflows | SPACE_PTQ;
 
     /* The run directory: a fresh run refuses to mix into an existing one. */
     char db_path[1024];
@@ -203,7 +217,7 @@ int cmd_tune(int argc, char **argv)
         if (mkdir(tmp, 0777) && errno != EEXIST) return cli_fail(status_error(STATUS_IO, "%s: cannot create directory: %s", tmp, strerror(errno)));
     }
     int no_device = strcmp(device, "none") == 0;
-    struct eval_setup setup = { model, cm.weights, data, no_device ? NULL : device, cm.threads, val_limit, test_limit };
+    struct eval_setup setup = { model, cm.weights, data, no_device ? NULL : device, cm.threads, val_limit, test_limit, train_limit };
     struct evaluator *ev = NULL;
     rc = evaluator_alloc(&setup, &ev);
     if (rc && !device_given && !no_device && o.objective != TUNE_LATENCY) {

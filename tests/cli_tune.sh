@@ -70,6 +70,28 @@ ok 'diff <(front "$T/a") <(front "$T/b") >/dev/null' "same front after kill and 
 "$BIN" tune "${ARGS[@]}" --out "$T/b" --resume >"$T/b3.out" 2>/dev/null
 ok 'tail -n 1 "$T/b3.out" | grep -q "\"evaluations_computed\":0,"' "a finished run resumes without computing"
 
+# C: the finetune workflow, tiny (1 epoch of 256 training images): with a 1 % budget the points
+# that beat the chosen one but miss the budget are fine-tuned; each one's file is kept in
+# finetune/ and evaluates to the top-1 the store holds; resuming the finished run trains nothing.
+FT=("${ARGS[@]}" --budget 1% --workflows ptq,finetune --finetune-images 256 --finetune-points 2)
+"$BIN" tune "${FT[@]}" --out "$T/f" >"$T/f.out" 2>"$T/f.err"
+rc=$?
+ok '[ $rc -eq 0 ]' "finetune run exits 0 (got $rc): $(tail -n 2 "$T/f.err")"
+n_ft=0
+while IFS=, read -r id wf config val test rest; do
+    [ "$wf" = finetune ] || continue
+    n_ft=$((n_ft + 1))
+    name=$(basename "$config" .yaml)
+    ok '[ -s "$T/f/$config" ] && [ -s "$T/f/finetune/$name.safetensors" ]' "fine-tuned point $name: config and file kept"
+    got=$("$BIN" eval --model rn50-fmnist --weights "$T/f/finetune/$name.safetensors" --data fmnist --split val --limit 200 --json 2>/dev/null |
+          tail -n 1 | sed -n 's/.*"top1":\([0-9.]*\).*/\1/p')
+    ok 'awk -v a="$got" -v b="$val" "BEGIN { exit !(a != \"\" && a + 0 == b + 0) }"' "fine-tuned $name evaluates to its stored top-1 ($got vs $val)"
+done < <(tail -n +2 "$T/f/points.csv")
+ok '[ $n_ft -ge 1 ]' "at least one point fine-tuned ($n_ft)"
+ok 'grep -q "dkm" "$T/f/configs/"ft-*.yaml' "fine-tuned configs use DKM palettization"
+"$BIN" tune "${FT[@]}" --out "$T/f" --resume >"$T/f2.out" 2>"$T/f2.err"
+ok 'tail -n 1 "$T/f2.out" | grep -q "\"evaluations_computed\":0," && ! grep -q "epochs of" "$T/f2.err"' "a finished finetune run resumes without training"
+
 # Misuse and bad options: exit 2 with a message naming the problem.
 err() {   # err EXPECTED_FRAGMENT ARGS...
     local frag=$1; shift
@@ -80,7 +102,8 @@ err() {   # err EXPECTED_FRAGMENT ARGS...
 err "add --resume" tune "${ARGS[@]}" --out "$T/a"
 err "no run in" tune "${ARGS[@]}" --out "$T/none" --resume
 err "val_images" tune "${ARGS[@]/--val-limit/--test-limit}" --val-limit 150 --out "$T/a" --resume
-err "finetune" --objective size --workflows ptq,finetune --out "$T/c"
+err "--workflows 'ptq,dkm'" --objective size --workflows ptq,dkm --out "$T/c"
+err "--finetune-epochs" --objective size --finetune-epochs 0 --out "$T/c"
 err "--budget '5'" --objective size --budget 5 --out "$T/c"
 err "expected size, latency or accuracy" --objective speed --out "$T/c"
 printf 'palettization:\n  n_bits: [3, 12]\n' >"$T/bad.yaml"
