@@ -304,8 +304,9 @@ int evaluator_train_size(struct evaluator *ev, int64_t *n)
 }
 
 int evaluator_finetune(struct evaluator *ev, const struct compress_plan *plan, const char *config_text,
-                       const struct train_opts *opts, double *seconds)
+                       const struct train_opts *opts, double *seconds, int *interrupted)
 {
+    *interrupted = 0;
     int64_t n_train;
     int rc = evaluator_train_size(ev, &n_train);
     if (rc) return rc;
@@ -320,6 +321,7 @@ int evaluator_finetune(struct evaluator *ev, const struct compress_plan *plan, c
     if (!rc && res.interrupted) rc = status_error(STATUS_IO, "fine-tuning interrupted; --resume continues it from %s", o.checkpoint);
     if (!rc && res.best_epoch < 1) rc = status_error(STATUS_IO, "fine-tuning wrote no model (no epoch was validated)");
     *seconds = res.seconds;
+    *interrupted = res.interrupted;
     finetune_free(ft);
     evaluator_restore(ev);
     return rc;

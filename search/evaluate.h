@@ -80,10 +80,10 @@ int evaluator_train_size(struct evaluator *ev, int64_t *n);
  * quantization) on the train split, choosing the epoch on the whole val split, and writes the
  * finalized compressed file to opts->out (checkpoints to opts->checkpoint; opts->resume
  * continues one). opts->hooks is set here. *seconds: the training time. The working network is
- * restored afterwards. */
+ * restored afterwards. *interrupted: 1 when stopped by SIGINT (checkpointed; an error). */
 struct train_opts;
 int evaluator_finetune(struct evaluator *ev, const struct compress_plan *plan, const char *config_text,
-                       const struct train_opts *opts, double *seconds);
+                       const struct train_opts *opts, double *seconds, int *interrupted);
 
 /* evaluator_run for a compressed file (a fine-tuned point) instead of a plan: plan is the one the
  * file was made with (for the size model and the latency prediction); compress_seconds is 0. */

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TUNE_MAX_LAYER_CHOICES 24
+#define TUNE_MAX_LAYER_CHOICES (1 + 8 + SPACE_MAX_CHOICES + 1)   /* fp16, bit widths 1..8, sparsities, int8 */
 #define TUNE_DP_UNITS 2000
 
 /* A kind of per-layer choice of the mixed stages. */
@@ -542,7 +542,7 @@ static int screen(struct tune *t, const int *idx, int m, const int64_t *rungs, i
          * on, so the chosen point is always a full evaluation. */
         double best = metric_of(t, &t->c[t->base]);
         for (int i = 0; i < t->n; i++)
-            if (t->c[i].full_id >= 0 && top1_of(&t->c[i]) >= t->thr) best = fmin(best, metric_of(t, &t->c[i]));
+            if (t->c[i].full_id >= 0 && may_qualify(t, &t->c[i], top1_of(&t->c[i]))) best = fmin(best, metric_of(t, &t->c[i]));
         int contender = -1;
         for (int j = 0; j < m; j++) {
             const struct cand *c = &t->c[idx[j]];
@@ -1002,7 +1002,7 @@ static int stage_mixed(struct tune *t, const double *dloss, const double *saving
         const double f = f_out < 0 ? (double)(l + 1) / (double)t->o->ladder : 0.5 * (f_in + f_out);
         const double target = ref - (ref - (base - max_saving)) * f * f;
         const int need = (int)ceil((base - target) / unit);
-        if (tune_knapsack_shared(m, k, dloss, gain, is_int8, shared, need, genome)) {
+        if (need > TUNE_DP_UNITS || tune_knapsack_shared(m, k, dloss, gain, is_int8, shared, need, genome)) {
             f_out = f;   /* beyond what the choices can save */
             continue;
         }
@@ -1154,7 +1154,9 @@ static int stage_nsga2(struct tune *t, int *pop, int n_pop)
  * fine-tuning does not do (int8 quantization, channel_axis 1 groups, non-scalar pruning). */
 static int finetune_yaml(const struct compress_plan *p, const char *name, int64_t steps, struct strbuf *b)
 {
-    const int64_t span = steps / 3 >= 10 ? steps / 3 : 10, every = span / 10;
+    /* Ten updates (fewer in a run of fewer steps), all within the run, over its first third. */
+    const int64_t n_upd = steps >= 10 ? 10 : steps >= 1 ? steps : 1;
+    const int64_t span = steps / 3 > n_upd ? steps / 3 : n_upd, every = span / n_upd;
     int any_pal = 0, any_prune = 0;
     for (int i = 0; i < p->n_layers; i++) {
         const struct layer_plan *l = &p->layer[i];
@@ -1176,7 +1178,7 @@ static int finetune_yaml(const struct compress_plan *p, const char *name, int64_
             yaml_layer_key(p->info[i].name, esc, sizeof esc);
             if (fam == 0)
                 sb_printf(b, "    %s: {target_sparsity: %.9g, granularity: per_scalar, scheduler: {update_steps: \"range(0, %lld, %lld)\", power: 3}}\n",
-                          esc, l->prune.target_sparsity, (long long)(every * 10), (long long)every);
+                          esc, l->prune.target_sparsity, (long long)(every * n_upd), (long long)every);
             else if (l->pal.granularity == PAL_PER_GROUPED_CHANNEL)
                 sb_printf(b, "    %s: {n_bits: %d, granularity: per_grouped_channel, group_size: %d, channel_axis: 0, algorithm: dkm}\n", esc,
                           l->pal.n_bits, l->pal.group_size);
@@ -1203,7 +1205,8 @@ static int stage_finetune(struct tune *t)
     const int64_t steps = (int64_t)o->ft_epochs * ((n_train + 127) / 128);
     double best = metric_of(t, &t->c[t->base]);
     for (int i = 0; i < t->n; i++)
-        if (t->c[i].full_id >= 0 && top1_of(&t->c[i]) >= t->thr && !t->c[i].ft_path[0]) best = fmin(best, metric_of(t, &t->c[i]));
+        if (t->c[i].full_id >= 0 && may_qualify(t, &t->c[i], top1_of(&t->c[i])) && !t->c[i].ft_path[0])
+            best = fmin(best, metric_of(t, &t->c[i]));
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/finetune", o->out_dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return status_error(STATUS_IO, "%s: cannot create: %s", dir, strerror(errno));
@@ -1211,28 +1214,36 @@ static int stage_finetune(struct tune *t)
     if (!used) return status_error(STATUS_NOMEM, "out of memory");
     const int n_before = t->n;
     int done = 0;
-    char salt[96];
-    snprintf(salt, sizeof salt, "epochs %d lr %.9g train %lld", o->ft_epochs, o->ft_lr, (long long)n_train);
+    /* The fine-tuning options are part of a fine-tuned point's identity: in its store key (the
+     * salt) and in its file names, so a run resumed with other options trains afresh. */
+    char salt[128], tag[DB_HASH_LEN + 1];
+    snprintf(salt, sizeof salt, "epochs %d lr %.9g train %lld seed %llu", o->ft_epochs, o->ft_lr, (long long)n_train,
+             (unsigned long long)o->seed);
+    db_hex(db_fnv1a(DB_FNV_OFFSET, salt, strlen(salt)), tag);
     while (done < o->ft_points && !rc && !check_time(t)) {
         /* The next: best for the objective among those left (deterministic: ties by index). */
         int pick = -1;
         for (int i = 0; i < n_before; i++) {
             const struct cand *c = &t->c[i];
-            if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || top1_of(c) >= t->thr || !(metric_of(t, c) < best)) continue;
+            /* Missed the budget on accuracy alone (training cannot fix size or latency limits). */
+            if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || top1_of(c) >= t->thr || !may_qualify(t, c, INFINITY) ||
+                !(metric_of(t, c) < best))
+                continue;
             if (pick < 0 || metric_of(t, c) < metric_of(t, &t->c[pick])) pick = i;
         }
         if (pick < 0) break;
         used[pick] = 1;
         char name[128];
-        snprintf(name, sizeof name, "ft-%s", t->c[pick].name);
+        snprintf(name, sizeof name, "ft-%s-%.6s", t->c[pick].name, tag);
         struct strbuf b = { 0 };
         if (finetune_yaml(&t->c[pick].plan, name, steps, &b)) {
             free(b.p);
             continue;
         }
         int k = -1;
+        const int n_cands = t->n;
         rc = b.oom ? status_error(STATUS_NOMEM, "out of memory") : cand_add_salted(t, name, "finetune", t->c[pick].mixed, b.p, NULL, salt, &k);
-        if (rc || k < n_before) {   /* an error, or the same training config as one done already */
+        if (rc || t->n == n_cands) {   /* an error, or the same training config as one picked already (k-means and skm) */
             free(b.p);
             continue;
         }
@@ -1267,7 +1278,16 @@ static int stage_finetune(struct tune *t)
             fprintf(stderr, "tune: [finetune] %s (from %s: %.1f KiB, %.3f ms, val top-1 %.2f %% on %lld images): %d epochs of %lld images%s\n",
                     name, from->name, from->bytes / 1024.0, from->latency, top1_of(from), (long long)from->n, o->ft_epochs,
                     (long long)n_train, to.resume ? ", resuming" : "");
-            rc = evaluator_finetune(t->ev, &c->plan, b.p, &to, &c->ft_seconds);
+            int interrupted = 0;
+            rc = evaluator_finetune(t->ev, &c->plan, b.p, &to, &c->ft_seconds, &interrupted);
+            if (rc && !interrupted && rc != STATUS_NOMEM) {
+                /* One point that cannot be fine-tuned does not end the search: it stays out. */
+                fprintf(stderr, "tune: warning: [finetune] %s: %s; left out\n", name, status_message());
+                c->ft_path[0] = 0;
+                free(b.p);
+                rc = STATUS_OK;
+                continue;
+            }
         }
         free(b.p);
         if (!rc) rc = cand_eval(t, k, EVAL_VAL, t->n_val, &e);
