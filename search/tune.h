@@ -13,7 +13,10 @@
  *                 of the mean cross-entropy and of top-1 against the baseline on the same images
  *   mixed         for a ladder of size (or latency) targets, the per-layer assignment of least
  *                 summed sensitivity by dynamic programming (knapsack over the exact per-layer
- *                 bytes, or the cost model's per-layer latencies), screened like the global stage
+ *                 bytes, or the cost model's per-layer latencies, int8 layers sharing the cost of
+ *                 8-bit activations), the ladder steered by each mix's accuracy on the screening
+ *                 prefix (bisection once one misses the budget), then screened like the global
+ *                 stage
  *   nsga2         generations of crossover and mutation over per-layer choices, same screening
  *   finetune      (workflow finetune) the points that beat the best point within budget for the
  *                 objective but missed the budget, fewest bytes (or ms) first, fine-tuned while
