@@ -216,6 +216,14 @@ static int better(const char *objective, const struct report_point *a, const str
     return ka < kb || (ka == kb && a->id < b->id);
 }
 
+/* 1 if a and b are equal for the objective (better() then decides by id). */
+static int same_metric(const char *objective, const struct report_point *a, const struct report_point *b)
+{
+    if (!strcmp(objective, "latency")) return a->latency_ms == b->latency_ms;
+    if (!strcmp(objective, "accuracy")) return a->top1_val == b->top1_val;
+    return a->bytes == b->bytes;
+}
+
 static void summary(struct strbuf *b, const struct report_run *r, const struct report_point *pts, int n,
                     const struct report_point *const *front, int nf)
 {
@@ -281,10 +289,21 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
      * mixing brought, predicted and (latency) measured, so a gain smaller than the cost model's
      * error is visible as such. */
     const struct report_point *global = NULL;
-    for (int i = 0; i < n; i++)
-        if (!pts[i].mixed && pts[i].within_budget && strcmp(pts[i].stage, "baseline") != 0 &&
-            (!global || better(r->objective, &pts[i], global)))
-            global = &pts[i];
+    for (int i = 0; i < n; i++) {
+        const struct report_point *p = &pts[i];
+        if (p->mixed || !p->within_budget || !strcmp(p->stage, "baseline")) continue;
+        /* Among points equal for the objective (g-w8a8 and g-prune25-w8a8 predict the same
+         * latency), the one with a measurement, so the measured comparison can be made. */
+        if (!global || better(r->objective, p, global)) {
+            if (global && same_metric(r->objective, p, global) && isfinite(global->latency_measured_ms) &&
+                !isfinite(p->latency_measured_ms))
+                continue;
+            global = p;
+        } else if (same_metric(r->objective, p, global) && !isfinite(global->latency_measured_ms) &&
+                   isfinite(p->latency_measured_ms)) {
+            global = p;
+        }
+    }
     if (chosen && chosen->mixed && global && r->budget_met) {
         strbuf_str(b, "| against the best global config | ");
         md_config(b, global);
