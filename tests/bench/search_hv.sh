@@ -26,6 +26,6 @@ sf=$(get staged_full_evaluations); gf=$(get grid_full_evaluations)
 sh=$(get staged_hypervolume); gh=$(get grid_hypervolume)
 awk -v sf="$sf" -v gf="$gf" -v sh="$sh" -v gh="$gh" -v secs=$(( $(date +%s) - start )) 'BEGIN {
     e = sf / gf; h = sh / gh;
-    printf "search_hv: staged %d full evaluations, grid %d: ratio %.3f (target <= 0.25) %s\n", sf, gf, e, e <= 0.25 ? "ok" : "MISSED";
-    printf "search_hv: staged hypervolume %.6g, grid %.6g: ratio %.4f (target >= 0.99) %s\n", sh, gh, h, h >= 0.99 ? "ok" : "MISSED";
+    printf "search_hv: staged %d full evaluations, grid %d: ratio %.3f (target <= 0.25) %s\n", sf, gf, e, (e <= 0.25 ? "ok" : "MISSED");
+    printf "search_hv: staged hypervolume %.6g, grid %.6g: ratio %.4f (target >= 0.99) %s\n", sh, gh, h, (h >= 0.99 ? "ok" : "MISSED");
     printf "search_hv: %d s wall\n", secs }'
