@@ -216,12 +216,16 @@ static int better(const char *objective, const struct report_point *a, const str
     return ka < kb || (ka == kb && a->id < b->id);
 }
 
-/* 1 if a and b are equal for the objective (better() then decides by id). */
-static int same_metric(const char *objective, const struct report_point *a, const struct report_point *b)
+/* 1 if a goes before b as the global point a mixed choice is compared with: better for the
+ * objective or, equal for it (g-w8a8 and g-prune25-w8a8 predict the same latency), measured where
+ * b is not, so that the measured comparison can be made. */
+static int global_first(const char *objective, const struct report_point *a, const struct report_point *b)
 {
-    if (!strcmp(objective, "latency")) return a->latency_ms == b->latency_ms;
-    if (!strcmp(objective, "accuracy")) return a->top1_val == b->top1_val;
-    return a->bytes == b->bytes;
+    const int same = !strcmp(objective, "latency")    ? a->latency_ms == b->latency_ms
+                     : !strcmp(objective, "accuracy") ? a->top1_val == b->top1_val
+                                                      : a->bytes == b->bytes;
+    if (same && isfinite(a->latency_measured_ms) != isfinite(b->latency_measured_ms)) return isfinite(a->latency_measured_ms);
+    return better(objective, a, b);
 }
 
 static void summary(struct strbuf *b, const struct report_run *r, const struct report_point *pts, int n,
@@ -292,17 +296,7 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
     for (int i = 0; i < n; i++) {
         const struct report_point *p = &pts[i];
         if (p->mixed || !p->within_budget || !strcmp(p->stage, "baseline")) continue;
-        /* Among points equal for the objective (g-w8a8 and g-prune25-w8a8 predict the same
-         * latency), the one with a measurement, so the measured comparison can be made. */
-        if (!global || better(r->objective, p, global)) {
-            if (global && same_metric(r->objective, p, global) && isfinite(global->latency_measured_ms) &&
-                !isfinite(p->latency_measured_ms))
-                continue;
-            global = p;
-        } else if (same_metric(r->objective, p, global) && !isfinite(global->latency_measured_ms) &&
-                   isfinite(p->latency_measured_ms)) {
-            global = p;
-        }
+        if (!global || global_first(r->objective, p, global)) global = p;
     }
     if (chosen && chosen->mixed && global && r->budget_met) {
         strbuf_str(b, "| against the best global config | ");
