@@ -11,7 +11,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-$ROOT/build/rn50-tune}
 R=results/rn50-fmnist
 OUT=$ROOT/$R/finetune.csv
-NAMES="dkm-2bit dkm-1bit prune-90-ft prune-90-ft-long prune-90-ft-short prune-90-ft-3ep"
+NAMES="dkm-2bit dkm-1bit prune-90-ft prune-90-ft-6ep prune-90-ft-long prune-90-ft-short prune-90-ft-3ep"
 
 field() { grep -o "\"$1\":[^,}]*" | head -n 1 | cut -d: -f2 | tr -d '"'; }
 field_all() { grep -o "\"$1\":[^,}]*" | cut -d: -f2 | tr -d '"'; }   # one value per line
