@@ -1202,7 +1202,15 @@ static int stage_finetune(struct tune *t)
     int64_t n_train;
     int rc = evaluator_train_size(t->ev, &n_train);
     if (rc) return rc;
-    const int64_t steps = (int64_t)o->ft_epochs * ((n_train + 127) / 128);
+    /* The training options every point shares (per point: out, checkpoint, resume); the pruning
+     * schedules are laid out over the steps these make. */
+    struct train_opts base;
+    train_opts_default(&base);
+    base.epochs = o->ft_epochs;
+    base.lr = o->ft_lr;
+    base.warmup_epochs = 0.1;
+    base.seed = o->seed;
+    const int64_t steps = (int64_t)base.epochs * ((n_train + base.batch - 1) / base.batch);
     double best = metric_of(t, &t->c[t->base]);
     for (int i = 0; i < t->n; i++)
         if (t->c[i].full_id >= 0 && may_qualify(t, &t->c[i], top1_of(&t->c[i])) && !t->c[i].ft_path[0])
@@ -1265,12 +1273,7 @@ static int stage_finetune(struct tune *t)
             char out[1024], ckpt[1024];
             snprintf(out, sizeof out, "%s/%s", o->out_dir, c->ft_path);
             snprintf(ckpt, sizeof ckpt, "%s/finetune/%s.ckpt.safetensors", o->out_dir, name);
-            struct train_opts to;
-            train_opts_default(&to);
-            to.epochs = o->ft_epochs;
-            to.lr = o->ft_lr;
-            to.warmup_epochs = 0.1;
-            to.seed = o->seed;
+            struct train_opts to = base;
             to.out = out;
             to.checkpoint = ckpt;
             to.resume = access(ckpt, R_OK) == 0 ? ckpt : NULL;
