@@ -6,7 +6,10 @@
 #include "half.h"
 #include "palettize.h"
 #include "prune.h"
+#include "reconstruct.h"
 #include "status.h"
+
+#include <cblas.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +29,23 @@ int plan_quantizes_activations(const struct compress_plan *plan)
     return 0;
 }
 
+static int plan_reconstructs(const struct compress_plan *plan)
+{
+    for (int i = 0; i < plan->n_layers; i++)
+        if (plan->layer[i].prune.enabled && plan->layer[i].prune.reconstruct) return 1;
+    return 0;
+}
+
 static int plan_needs_fisher(const struct compress_plan *plan)
 {
     for (int i = 0; i < plan->n_layers; i++)
         if (plan->layer[i].pal.enabled && plan->layer[i].pal.algorithm == PAL_SKM) return 1;
     return 0;
+}
+
+int plan_needs_calibration(const struct compress_plan *plan)
+{
+    return plan_quantizes_activations(plan) || plan_needs_fisher(plan) || plan_reconstructs(plan);
 }
 
 /* The weights the layer runs on: folded conv weights, or the fc parameters. */
@@ -74,15 +89,59 @@ static int compress_layer(float *w, int64_t OC, int64_t K, int khw, const struct
     return rc;
 }
 
+/* Conv index of a plan layer, or net->n_conv for the fc layer. */
+static int layer_index(const struct resnet *net, const char *name)
+{
+    const int c = resnet_find_conv(net, name);
+    return c >= 0 ? c : net->n_conv;
+}
+
+/* Refits layer idx's kept weights and bias in place (w, bias: the network's, still original) on
+ * the inputs the partly compressed network now gives it, against the original outputs
+ * (compress/reconstruct.h). x: the original network's patches of this layer, n_pos per image. */
+static int reconstruct_layer(struct resnet *net, const struct dataset *calib, int64_t n_samples, int idx, float *w,
+                             float *bias, const struct compress_layer_info *info, const struct layer_plan *lp, int khw,
+                             const float *x, int n_pos)
+{
+    const int n_layers = net->n_conv + 1;
+    unsigned char *want = calloc((size_t)n_layers, 1);
+    float **xh = calloc((size_t)n_layers, sizeof *xh);
+    int *np = calloc((size_t)n_layers, sizeof *np);
+    const int64_t n = n_samples < calib->n ? n_samples : calib->n;
+    const int64_t P = n * n_pos, OC = info->OC, K = info->K;
+    float *y = malloc(sizeof(float) * (size_t)(P * OC));
+    struct compressed_weight m = { 0 };
+    int rc = STATUS_OK;
+    if (!want || !xh || !np || !y) { rc = status_error(STATUS_NOMEM, "out of memory refitting %s", info->name); goto done; }
+    want[idx] = 1;
+    if ((rc = recon_capture(net, calib, n, want, xh, np))) goto done;
+    RN_ASSERT(np[idx] == n_pos);
+    /* y = X w^T + b: what the original layer computes on the original activations. */
+    for (int64_t p = 0; p < P; p++) memcpy(y + p * OC, bias, sizeof(float) * (size_t)OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)OC, (int)K, 1.0f, x, (int)K, w, (int)K, 1.0f, y,
+                (int)OC);
+    if ((rc = prune_weights(w, OC, K, khw, &lp->prune, &m))) goto done;
+    rc = recon_fit(w, bias, OC, K, y, xh[idx], P, m.mask, w, bias);
+done:
+    compressed_weight_free(&m);
+    if (xh) free(xh[idx]);
+    free(xh);
+    free(np);
+    free(want);
+    free(y);
+    return rc;
+}
+
 int compress_apply(struct resnet *net, const struct compress_plan *plan, const struct dataset *calib,
                    struct apply_result *res)
 {
     memset(res, 0, sizeof *res);
     const double t0 = apply_now();
     const int acts = plan_quantizes_activations(plan), fisher = plan_needs_fisher(plan);
-    if ((acts || fisher) && !calib)
+    const int recon = plan_reconstructs(plan);
+    if ((acts || fisher || recon) && !calib)
         return status_error(STATUS_BAD_INPUT, "the compression config needs calibration data (%s)",
-                            fisher ? "sensitive k-means" : "8-bit activations");
+                            fisher ? "sensitive k-means" : recon ? "pruning with reconstruct" : "8-bit activations");
     float **imp = NULL;
     int rc = STATUS_OK;
     int calib_samples = 128;
@@ -91,6 +150,20 @@ int compress_apply(struct resnet *net, const struct compress_plan *plan, const s
             calib_samples = plan->layer[i].quant.calibration_samples;
     if (fisher && (rc = fisher_importance(net, calib, calib_samples, 16, &imp))) return rc;
     RN_ASSERT(plan->n_layers > 0);
+    /* Reconstruction's targets: the original network's inputs of the layers it refits. */
+    float **orig = NULL;
+    int *n_pos = NULL;
+    unsigned char *want = NULL;
+    if (recon) {
+        orig = calloc((size_t)net->n_conv + 1, sizeof *orig);
+        n_pos = calloc((size_t)net->n_conv + 1, sizeof *n_pos);
+        want = calloc((size_t)net->n_conv + 1, 1);
+        if (!orig || !n_pos || !want) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
+        for (int i = 0; i < plan->n_layers; i++)
+            if (plan->layer[i].prune.enabled && plan->layer[i].prune.reconstruct)
+                want[layer_index(net, plan->info[i].name)] = 1;
+        if ((rc = recon_capture(net, calib, calib_samples, want, orig, n_pos))) goto done;
+    }
     res->cw = calloc((size_t)plan->n_layers, sizeof *res->cw);
     if (!res->cw) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
     res->n_layers = plan->n_layers;
@@ -100,7 +173,10 @@ int compress_apply(struct resnet *net, const struct compress_plan *plan, const s
         int khw;
         float *bias;
         float *w = layer_weights(net, info->name, &khw, &bias);
-        const int idx = resnet_find_conv(net, info->name) >= 0 ? resnet_find_conv(net, info->name) : net->n_conv;
+        const int idx = layer_index(net, info->name);
+        if (recon && want[idx] && (rc = reconstruct_layer(net, calib, calib_samples, idx, w, bias, info, &plan->layer[i],
+                                                          khw, orig[idx], n_pos[idx])))
+            break;
         rc = compress_layer(w, info->OC, info->K, khw, &plan->layer[i], imp ? imp[idx] : NULL, info->name, &res->cw[i]);
         if (rc) break;
         memcpy(w, res->cw[i].dense, sizeof(float) * info->OC * info->K);
@@ -152,6 +228,11 @@ int compress_apply(struct resnet *net, const struct compress_plan *plan, const s
         free(names);
     }
 done:
+    if (orig)
+        for (int i = 0; i <= net->n_conv; i++) free(orig[i]);
+    free(orig);
+    free(n_pos);
+    free(want);
     if (imp) {
         for (int i = 0; i <= net->n_conv; i++) free(imp[i]);
         free(imp);

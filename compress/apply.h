@@ -34,4 +34,8 @@ void apply_result_free(struct apply_result *res);
 /* 1 if any layer of the plan quantizes activations to 8 bits. */
 int plan_quantizes_activations(const struct compress_plan *plan);
 
+/* 1 if compress_apply needs calibration images for the plan: 8-bit activations, sensitive
+ * k-means, or pruning with reconstruct. */
+int plan_needs_calibration(const struct compress_plan *plan);
+
 #endif

@@ -52,6 +52,8 @@ struct prune_cfg {
     int n_m_n, n_m_m;           /* n:m — n zeros in every m consecutive weights along K (0: off) */
     double initial_sparsity;    /* the scheduler's start, default 0 (fine-tuning only) */
     struct prune_schedule sched;
+    int reconstruct;            /* ours, not coremltools': refit the kept weights and the bias on
+                                   calibration data (compress/reconstruct.h); default 0 */
 };
 
 enum quant_observer { QUANT_MIN_MAX, QUANT_MOVING_AVERAGE_MIN_MAX, QUANT_OBSERVER_COUNT };

@@ -236,9 +236,9 @@ static int check_mapping(const struct reader *r, const yaml_node_t *n, const cha
 /* ---- per-module configs, one parser per family ---- */
 
 enum { PK_TARGET_SPARSITY, PK_GRANULARITY, PK_BLOCK_SIZE, PK_N_M_RATIO, PK_SCHEDULER, PK_WEIGHT_THRESHOLD,
-       PK_INITIAL_SPARSITY, PK_COUNT };
+       PK_INITIAL_SPARSITY, PK_RECONSTRUCT, PK_COUNT };
 static const char *prune_keys[] = { "target_sparsity", "granularity", "block_size", "n_m_ratio", "scheduler",
-                                    "weight_threshold", "initial_sparsity" };
+                                    "weight_threshold", "initial_sparsity", "reconstruct" };
 _Static_assert(sizeof prune_keys / sizeof *prune_keys == PK_COUNT, "prune_keys");
 
 enum { AK_N_BITS, AK_GRANULARITY, AK_GROUP_SIZE, AK_CHANNEL_AXIS, AK_PER_CHANNEL_SCALE, AK_ALGORITHM,
@@ -410,6 +410,7 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
             case PK_SCHEDULER: rc = parse_scheduler(r, v, where, &pr->sched); break;
             case PK_INITIAL_SPARSITY: rc = parse_double(r, v, where, key, 0.0, 1.0, &pr->initial_sparsity); break;
             case PK_WEIGHT_THRESHOLD: rc = parse_int64(r, v, where, key, 0, THRESHOLD_MAX, &out->threshold); break;
+            case PK_RECONSTRUCT: rc = parse_bool(r, v, where, key, &pr->reconstruct); break;
             }
         } else if (fam == FAM_PALETTIZATION) {
             switch (ki) {

@@ -245,7 +245,7 @@ static int pconf_build(struct pconf *p, const struct resnet_config *cfg, uint64_
     int rc = resnet_alloc(cfg, seed, &p->net);
     if (rc) return rc;
     /* The plan was made on another instance of the same architecture; its names are the same. */
-    if ((rc = compress_apply(p->net, &p->plan, plan_quantizes_activations(&p->plan) ? calib : NULL, &p->res))) return rc;
+    if ((rc = compress_apply(p->net, &p->plan, plan_needs_calibration(&p->plan) ? calib : NULL, &p->res))) return rc;
     /* The kernels keep their own copies of the compressed weights: the compressed forms can go, so
      * that more networks fit in memory at once. */
     apply_result_free(&p->res);

@@ -16,6 +16,7 @@ struct ksp {
     struct conv_kernel base;
     int H, W, OH, OW;
     int direct;        /* stride-1 "same": shifted reads, no im2col (AVX-512 path) */
+    int phased;        /* stride 2: shifted reads of the input's 2x2 phase planes (AVX-512 path) */
     int ntap;          /* KH*KW */
     int64_t *row;      /* [OC + 1]: nonzeros of output channel oc are [row[oc], row[oc+1]) */
     float *val;        /* [nnz] */
@@ -37,7 +38,7 @@ static int64_t ksp_scratch_per_image(const struct conv_kernel *base, int64_t ohw
 
 /* Portable: y[oc, :] = sum over nonzeros val * col[k, :] (+ epilogue), col = [K, cols] rows of ldb. */
 static void ksp_rows_portable(const struct ksp *s, const float *col, int64_t ldb, int64_t cols, const float *res, int relu,
-                              float *y, int64_t ldc)
+                              const struct act_qparams *oq, float *y, int64_t ldc)
 {
     #pragma omp parallel for schedule(dynamic, 4)
     for (int oc = 0; oc < s->base.d.OC; oc++) {
@@ -52,6 +53,7 @@ static void ksp_rows_portable(const struct ksp *s, const float *col, int64_t ldb
             for (int64_t j = 0; j < cols; j++) yr[j] += res[oc * ldc + j];
         if (relu)
             for (int64_t j = 0; j < cols; j++) yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
+        if (oq) kern_fq_ref(yr, NULL, 0, oq, yr, cols);
     }
 }
 
@@ -59,10 +61,11 @@ static void ksp_rows_portable(const struct ksp *s, const float *col, int64_t ldb
 #define T512 __attribute__((target("avx512f")))
 
 /* One output channel x one column block: nonzeros [e0, e1); tap t of channel ic reads
- * b + ic*ldb + shift[t] under masks mt[t]. */
+ * b + ic*ldb + shift[t] under masks mt[t] (ldb: the stride between input channels). */
 T512 __attribute__((always_inline)) static inline void
 ksp_row(const int nv, const int flat, const struct ksp *s, int64_t e0, int64_t e1, const float *b, int64_t ldb, const int64_t *shift,
-        const __mmask16 (*mt)[NV], const __mmask16 *tail, float bias, const float *res, int relu, float *y)
+        const __mmask16 (*mt)[NV], const __mmask16 *tail, float bias, const float *res, int relu, const struct act_qparams *oq,
+        float *y)
 {
     const uint32_t *ict = flat ? NULL : s->ict;
     __m512 c0 = _mm512_set1_ps(bias), c1 = c0, c2 = c0, c3 = c0;
@@ -77,11 +80,23 @@ ksp_row(const int nv, const int flat, const struct ksp *s, int64_t e0, int64_t e
         if (nv > 3) c3 = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mt[t][3], bt + 48), c3);
     }
     const __m512 z = _mm512_setzero_ps();
+    /* The output's fake quantization, the same operations as kern_fq (model/kern.c). */
+    const int quant = oq && oq->scale > 0, zero = oq && !(oq->scale > 0);
+    const __m512 vinv = _mm512_set1_ps(quant ? 1.0f / oq->scale : 0.0f), zp = _mm512_set1_ps(oq ? (float)oq->zero_point : 0.0f),
+                 lo = _mm512_set1_ps(oq ? (float)oq->qmin : 0.0f), hi = _mm512_set1_ps(oq ? (float)oq->qmax : 0.0f),
+                 sc = _mm512_set1_ps(oq ? oq->scale : 0.0f);
 #define KSP_OUT(v, cv)                                                                                  \
     {                                                                                                   \
         __m512 o = cv;                                                                                  \
         if (res) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(tail[v], res + 16 * v));                   \
         if (relu) o = _mm512_max_ps(o, z);                                                              \
+        if (quant) {                                                                                    \
+            __m512 r = _mm512_add_ps(kern_round_away(_mm512_mul_ps(o, vinv)), zp);                      \
+            r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);                                                \
+            o = _mm512_mul_ps(sc, _mm512_sub_ps(r, zp));                                                \
+        } else if (zero) {                                                                              \
+            o = z;                                                                                      \
+        }                                                                                               \
         _mm512_mask_storeu_ps(y + 16 * v, tail[v], o);                                                  \
     }
     KSP_OUT(0, c0)
@@ -93,10 +108,10 @@ ksp_row(const int nv, const int flat, const struct ksp *s, int64_t e0, int64_t e
 
 T512 static void ksp_row_any(int nv, int flat, const struct ksp *s, int64_t e0, int64_t e1, const float *b, int64_t ldb,
                              const int64_t *shift, const __mmask16 (*mt)[NV], const __mmask16 *tail, float bias,
-                             const float *res, int relu, float *y)
+                             const float *res, int relu, const struct act_qparams *oq, float *y)
 {
 #define KSP_ROW(nv_) (flat ? ksp_row(nv_, 1, KSP_ARGS) : ksp_row(nv_, 0, KSP_ARGS))
-#define KSP_ARGS s, e0, e1, b, ldb, shift, mt, tail, bias, res, relu, y
+#define KSP_ARGS s, e0, e1, b, ldb, shift, mt, tail, bias, res, relu, oq, y
     switch (nv) {
     case 1: KSP_ROW(1); break;
     case 2: KSP_ROW(2); break;
@@ -107,15 +122,24 @@ T512 static void ksp_row_any(int nv, int flat, const struct ksp *s, int64_t e0, 
 #undef KSP_ROW
 }
 
-/* The sparse convolution over the grid [N, H, W] of x (stride-1 "same", taps KH x KW, padding
- * pad), or, with KH = KW = 1, a plain sparse GEMM over rows of b of `cols` columns. */
-T512 static void ksp_avx512(const struct ksp *s, int flat, int KH, int KW, int pad, int N, int H, int W, const float *x,
-                            int64_t ldb, const float *res, int relu, float *y, int64_t ldc)
+/* Where each tap reads, on a grid [N, GH, GW] of output positions: tap t of input channel ic reads
+ * plane ic * nph + ph[t] (planes ldb apart) at (oh + dy[t], ow + dx[t]), zero outside the grid.
+ * A stride-1 "same" conv reads x itself (one plane per channel, dy/dx the tap's offset); a
+ * stride-2 conv reads the input's phase planes (ksp_phase_split); flat (im2col'd) rows are one
+ * tap at offset 0 on a 1 x cols grid. */
+struct ksp_geom {
+    int GH, GW, ntap, nph;
+    int dy[MAXTAP], dx[MAXTAP], ph[MAXTAP];
+};
+
+T512 static void ksp_avx512(const struct ksp *s, int flat, const struct ksp_geom *g, int N, const float *x, int64_t ldb,
+                            const float *res, int relu, const struct act_qparams *oq, float *y, int64_t ldc)
 {
-    const int ntap = KH * KW, OC = s->base.d.OC;
-    const int64_t hw = (int64_t)H * W, cols = (int64_t)N * hw;
+    const int ntap = g->ntap, OC = s->base.d.OC, GW = g->GW;
+    const int64_t hw = (int64_t)g->GH * GW, cols = (int64_t)N * hw;
     int64_t shift[MAXTAP];
-    for (int t = 0; t < ntap; t++) shift[t] = (int64_t)(t / KW - pad) * W + (t % KW - pad);
+    for (int t = 0; t < ntap; t++) shift[t] = g->ph[t] * ldb + (int64_t)g->dy[t] * GW + g->dx[t];
+    const int64_t cs = g->nph * ldb;   /* between input channels */
     const int64_t ncb = (cols + NB - 1) / NB;
     /* Output-channel chunks so that both threads have work when there are few column blocks. */
     const int MC = ncb >= 8 ? 64 : 16;
@@ -131,11 +155,11 @@ T512 static void ksp_avx512(const struct ksp *s, int flat, int KH, int KW, int p
                 uint64_t m[MAXTAP] = { 0 }, tl = 0;
                 for (int j = 0; j < NB && j0 + j < cols; j++) {
                     const int64_t rem = (j0 + j) % hw;
-                    const int oh = (int)(rem / W), ow = (int)(rem % W);
+                    const int oh = (int)(rem / GW), ow = (int)(rem % GW);
                     tl |= 1ull << j;
                     for (int t = 0; t < ntap; t++) {
-                        const int ih = oh + t / KW - pad, iw = ow + t % KW - pad;
-                        if (ih >= 0 && ih < H && iw >= 0 && iw < W) m[t] |= 1ull << j;
+                        const int ih = oh + g->dy[t], iw = ow + g->dx[t];
+                        if (ih >= 0 && ih < g->GH && iw >= 0 && iw < GW) m[t] |= 1ull << j;
                     }
                 }
                 for (int v = 0; v < NV; v++) {
@@ -147,11 +171,72 @@ T512 static void ksp_avx512(const struct ksp *s, int flat, int KH, int KW, int p
             const int nv = (int)((cols - j0 >= NB ? NB : cols - j0) + 15) / 16;
             const int m0 = (int)(task % nmc) * MC, m1 = m0 + MC < OC ? m0 + MC : OC;
             for (int oc = m0; oc < m1; oc++)
-                ksp_row_any(nv, flat, s, s->row[oc], s->row[oc + 1], x + j0, ldb, shift, (const __mmask16(*)[NV])mt, tail,
-                            s->base.bias ? s->base.bias[oc] : 0.0f, res ? res + oc * ldc + j0 : NULL, relu,
-                            y + oc * ldc + j0);
+                ksp_row_any(nv, flat, s, s->row[oc], s->row[oc + 1], x + j0, flat ? ldb : cs, shift,
+                            (const __mmask16(*)[NV])mt, tail, s->base.bias ? s->base.bias[oc] : 0.0f,
+                            res ? res + oc * ldc + j0 : NULL, relu, oq, y + oc * ldc + j0);
         }
     }
+}
+
+/* The stride-2 phase geometry of conv d on an OH x OW output grid: tap (kh, kw) reads input
+ * row 2 * (oh + dy) + a with kh - pad = 2 dy + a, a in {0, 1} (columns alike), i.e. phase plane
+ * (a, b) at offset (dy, dx). Returns 0 when the conv is not of that form (stride 2 with every
+ * tap at dy, dx <= 0, so that an OH x OW plane holds every row and column read; 3x3 pad 1 and
+ * 1x1 pad 0 are) or needs more planes than taps (the scratch holds K x OH x OW per image). */
+static int ksp_phase_geom(const struct conv_desc *d, int OH, int OW, struct ksp_geom *g, int *pa, int *pb)
+{
+    if (d->stride != 2 || d->KH - 1 - d->pad > 1 || d->KW - 1 - d->pad > 1 || d->pad < 0) return 0;
+    int id[4] = { -1, -1, -1, -1 };
+    *g = (struct ksp_geom){ .GH = OH, .GW = OW, .ntap = d->KH * d->KW };
+    for (int t = 0; t < g->ntap; t++) {
+        const int oy = t / d->KW - d->pad, ox = t % d->KW - d->pad;
+        const int dy = oy >= 0 ? oy / 2 : -((1 - oy) / 2), dx = ox >= 0 ? ox / 2 : -((1 - ox) / 2);
+        const int a = oy - 2 * dy, b = ox - 2 * dx, p = a * 2 + b;
+        if (id[p] < 0) {
+            pa[g->nph] = a;
+            pb[g->nph] = b;
+            id[p] = g->nph++;
+        }
+        g->dy[t] = dy;
+        g->dx[t] = dx;
+        g->ph[t] = id[p];
+    }
+    return g->nph <= g->ntap;
+}
+
+/* The phase planes of images [n0, n0 + n) of x [IC, N, H, W]: out [IC, nph, n, OH, OW] with plane
+ * (a, b) holding x[2r + a, 2c + b] (0 past the input's edge). 16 outputs at a time: two masked
+ * loads of 32 consecutive inputs and one permute that keeps the even lanes. */
+T512 static void ksp_phase_split(const float *x, int IC, int N, int H, int W, int n0, int n, int OH, int OW, int nph,
+                                 const int *pa, const int *pb, float *out)
+{
+    const int64_t ohw = (int64_t)OH * OW;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    #pragma omp parallel for schedule(static)
+    for (int ic = 0; ic < IC; ic++)
+        for (int p = 0; p < nph; p++)
+            for (int i = 0; i < n; i++) {
+                const float *src = x + ((int64_t)ic * N + n0 + i) * H * W;
+                float *dst = out + (((int64_t)ic * nph + p) * n + i) * ohw;
+                for (int r = 0; r < OH; r++, dst += OW) {
+                    const int ih = 2 * r + pa[p];
+                    for (int c0 = 0; c0 < OW; c0 += 16) {
+                        const int nout = OW - c0 < 16 ? OW - c0 : 16;
+                        const __mmask16 st = (__mmask16)((1u << nout) - 1);
+                        if (ih >= H) {
+                            _mm512_mask_storeu_ps(dst + c0, st, _mm512_setzero_ps());
+                            continue;
+                        }
+                        const float *row = src + (int64_t)ih * W + pb[p] + 2 * c0;
+                        int avail = W - pb[p] - 2 * c0;   /* inputs left in the row from `row` */
+                        avail = avail < 0 ? 0 : avail > 32 ? 32 : avail;
+                        const __mmask16 m0 = (__mmask16)(avail >= 16 ? 0xffffu : (1u << avail) - 1);
+                        const __mmask16 m1 = (__mmask16)(avail >= 32 ? 0xffffu : avail > 16 ? (1u << (avail - 16)) - 1 : 0);
+                        const __m512 v0 = _mm512_maskz_loadu_ps(m0, row), v1 = _mm512_maskz_loadu_ps(m1, row + 16);
+                        _mm512_mask_storeu_ps(dst + c0, st, _mm512_permutex2var_ps(v0, even, v1));
+                    }
+                }
+            }
 }
 #endif
 
@@ -160,21 +245,41 @@ static void ksp_forward(const struct conv_kernel *base, const float *x, int N, i
 {
     const struct ksp *s = (const struct ksp *)base;
     const struct conv_desc *d = &base->d;
-    (void)out_q;
     RN_ASSERT(H == s->H && W == s->W);
     const int64_t ohw = (int64_t)s->OH * s->OW, len = (int64_t)N * ohw;
 #ifdef KERN_X86
     const int simd = kern_cpu_avx512();
     if (simd && s->direct) {
         /* ntap is the conv's own here: k = ic * ntap + tap. */
-        ksp_avx512(s, 0, d->KH, d->KW, d->pad, N, H, W, x, len, residual, relu, y, len);
+        struct ksp_geom g = { .GH = H, .GW = W, .ntap = d->KH * d->KW, .nph = 1 };
+        for (int t = 0; t < g.ntap; t++) {
+            g.dy[t] = t / d->KW - d->pad;
+            g.dx[t] = t % d->KW - d->pad;
+        }
+        ksp_avx512(s, 0, &g, N, x, len, residual, relu, out_q, y, len);
+        return;
+    }
+    struct ksp_geom pg;
+    int pa[4], pb[4];
+    if (simd && s->phased && ksp_phase_geom(d, s->OH, s->OW, &pg, pa, pb)) {
+        /* Stride 2: split the input into its phase planes (IC x nph planes per image, fewer
+         * values than im2col's K per output), then shifted reads as in the stride-1 case. */
+        const int64_t per = (int64_t)d->IC * pg.nph * ohw;
+        RN_ASSERT(scratch_floats >= per);
+        int chunk = (int)(scratch_floats / per);
+        if (chunk > N) chunk = N;
+        for (int n0 = 0; n0 < N; n0 += chunk) {
+            const int n = N - n0 < chunk ? N - n0 : chunk;
+            ksp_phase_split(x, d->IC, N, H, W, n0, n, s->OH, s->OW, pg.nph, pa, pb, scratch);
+            ksp_avx512(s, 0, &pg, n, scratch, n * ohw, residual ? residual + n0 * ohw : NULL, relu, out_q, y + n0 * ohw, len);
+        }
         return;
     }
 #else
     const int simd = 0;
 #endif
     if (conv_is_pointwise(d)) {
-        ksp_rows_portable(s, x, len, len, residual, relu, y, len);
+        ksp_rows_portable(s, x, len, len, residual, relu, out_q, y, len);
         return;
     }
     const int64_t per = conv_k(d) * ohw;
@@ -188,12 +293,12 @@ static void ksp_forward(const struct conv_kernel *base, const float *x, int N, i
 #ifdef KERN_X86
         if (simd) {
             /* im2col rows are k = ic * ntap + tap as one "channel" each: one tap, ldb = cols. */
-            ksp_avx512(s, 1, 1, 1, 0, 1, 1, (int)cols, scratch, cols, residual ? residual + n0 * ohw : NULL, relu,
-                       y + n0 * ohw, len);
+            const struct ksp_geom g = { .GH = 1, .GW = (int)cols, .ntap = 1, .nph = 1 };
+            ksp_avx512(s, 1, &g, 1, scratch, cols, residual ? residual + n0 * ohw : NULL, relu, out_q, y + n0 * ohw, len);
             continue;
         }
 #endif
-        ksp_rows_portable(s, scratch, cols, cols, residual ? residual + n0 * ohw : NULL, relu, y + n0 * ohw, len);
+        ksp_rows_portable(s, scratch, cols, cols, residual ? residual + n0 * ohw : NULL, relu, out_q, y + n0 * ohw, len);
     }
     (void)simd;
 }
@@ -215,13 +320,14 @@ struct conv_kernel *kern_sparse_new(const struct conv_desc *d, int H, int W, con
     if (d->KH * d->KW > MAXTAP) return NULL;
     struct ksp *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->base = (struct conv_kernel){ .kind = kind, .d = *d, .bias = bias, .forward = ksp_forward,
+    s->base = (struct conv_kernel){ .kind = kind, .fuses_out_q = 1, .d = *d, .bias = bias, .forward = ksp_forward,
                                     .scratch_per_image = ksp_scratch_per_image, .free = ksp_free };
     s->H = H;
     s->W = W;
     s->OH = conv_out_size(H, d->KH, d->stride, d->pad);
     s->OW = conv_out_size(W, d->KW, d->stride, d->pad);
     s->direct = conv_direct_same(d);
+    s->phased = !s->direct && d->stride == 2;
     s->ntap = d->KH * d->KW;
     const int64_t K = conv_k(d);
     int64_t nnz = 0;

@@ -5,9 +5,13 @@
  * w * (channel ic's [N, H, W] plane shifted by the tap's offset) to output row oc: the AVX-512
  * kernel broadcasts the value and FMAs a 64-pixel strip of that shifted plane (masked at image
  * borders) into 4 accumulators that stay in registers over the whole row of nonzeros, so only
- * nonzeros cost work and nothing is gathered. Other convs (stride 2, the 7x7 stem) im2col first
- * and run the same loop with one tap. The portable path im2cols every conv and adds value x row.
- * Bias, residual and ReLU are fused into the store. */
+ * nonzeros cost work and nothing is gathered. A stride-2 conv whose taps read at most one row
+ * and column past the output grid (3x3 pad 1, 1x1 pad 0) first splits its input into the 2x2
+ * phase planes x[2r + a, 2c + b] (IC x 4 planes of the output's size, fewer values than im2col)
+ * and then reads them shifted the same way. Other convs (the 7x7 stem) im2col first and run the
+ * same loop with one tap. The portable path im2cols every conv and adds value x row. Bias,
+ * residual, ReLU and, in an 8-bit network, the output's fake quantization (fuses_out_q) are
+ * fused into the store. */
 #ifndef RN_KERN_SPARSE_H
 #define RN_KERN_SPARSE_H
 

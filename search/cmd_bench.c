@@ -117,8 +117,7 @@ static int bench_variant_load(const char *model, const char *weights, const char
     struct apply_result applied;
     memset(&applied, 0, sizeof applied);
     if ((rc = compress_config_load(config, v->net, &plan))) return rc;
-    int need_data = plan_quantizes_activations(&plan);
-    for (int i = 0; i < plan.n_layers; i++) need_data |= plan.layer[i].pal.enabled && plan.layer[i].pal.algorithm == PAL_SKM;
+    const int need_data = plan_needs_calibration(&plan);
     if (need_data) rc = data ? dataset_load(data, "val", 512, &calib) : random_calibration(&v->net->cfg, 128, &calib);
     if (!rc) rc = compress_apply(v->net, &plan, need_data ? &calib : NULL, &applied);
     if (!rc) fprintf(stderr, "bench: compressed with %s in %.2f s\n", config, applied.seconds);

@@ -125,8 +125,7 @@ static int run(int is_size, int argc, char **argv)
     if ((rc = compress_config_load(config, net, &plan))) goto done;
     const int from_shapes = is_size && strcmp(weights_used, "random") == 0;
     if (!from_shapes) {
-        int need_data = plan_quantizes_activations(&plan);
-        for (int i = 0; i < plan.n_layers; i++) need_data |= plan.layer[i].pal.enabled && plan.layer[i].pal.algorithm == PAL_SKM;
+        const int need_data = plan_needs_calibration(&plan);
         if (need_data && (rc = dataset_load(data, "val", 0, &calib))) goto done;
         if ((rc = compress_apply(net, &plan, need_data ? &calib : NULL, &res))) goto done;
     }

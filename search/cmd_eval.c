@@ -85,8 +85,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (config) {
         if ((rc = compress_config_load(config, net, &plan))) goto done;
-        int need_data = plan_quantizes_activations(&plan);
-        for (int i = 0; i < plan.n_layers; i++) need_data |= plan.layer[i].pal.enabled && plan.layer[i].pal.algorithm == PAL_SKM;
+        const int need_data = plan_needs_calibration(&plan);
         if (need_data && (rc = dataset_load(data, "val", 0, &calib))) goto done;
         if ((rc = compress_apply(net, &plan, need_data ? &calib : NULL, &applied))) goto done;
         fprintf(stderr, "eval: compressed with %s in %.2f s\n", config, applied.seconds);

@@ -113,14 +113,6 @@ uint64_t evaluator_model_hash(const struct evaluator *ev) { return ev->model_has
 int64_t evaluator_split_size(const struct evaluator *ev, enum eval_split split) { return ev->split[split].n; }
 int evaluator_has_latency(const struct evaluator *ev) { return ev->has_latency; }
 
-static int plan_needs_calibration(const struct compress_plan *plan)
-{
-    if (plan_quantizes_activations(plan)) return 1;
-    for (int i = 0; i < plan->n_layers; i++)
-        if (plan->layer[i].pal.enabled && plan->layer[i].pal.algorithm == PAL_SKM) return 1;
-    return 0;
-}
-
 /* The working network back to the original parameters, no activation quantizer. */
 static void evaluator_restore(struct evaluator *ev)
 {

@@ -57,7 +57,7 @@ static int same_setting(const struct layer_plan *a, const struct layer_plan *b, 
         /* block_size 0 and 1 both mean no blocks (config.c writes 1). */
         if (x->target_sparsity != y->target_sparsity || x->granularity != y->granularity ||
             (x->block_size > 1 ? x->block_size : 1) != (y->block_size > 1 ? y->block_size : 1) || x->n_m_n != y->n_m_n ||
-            x->n_m_m != y->n_m_m || x->sched.n_update_steps != y->sched.n_update_steps)
+            x->n_m_m != y->n_m_m || x->sched.n_update_steps != y->sched.n_update_steps || x->reconstruct != y->reconstruct)
             return 0;
         if (!x->sched.n_update_steps) return 1;   /* initial_sparsity and power only mean something with steps */
         if (x->initial_sparsity != y->initial_sparsity || sched_power(x) != sched_power(y)) return 0;
@@ -240,6 +240,7 @@ static void put_setting(struct strbuf *b, enum side side, enum fam f, const stru
             strbuf_printf(b, ", granularity: %s", compress_prune_granularity_name(p->granularity));
             if (p->block_size > 1) strbuf_printf(b, ", block_size: %d", p->block_size);
             if (p->n_m_m) strbuf_printf(b, ", n_m_ratio: [%d, %d]", p->n_m_n, p->n_m_m);
+            if (side == SIDE_OURS && p->reconstruct) strbuf_str(b, ", reconstruct: true");
             if (p->sched.n_update_steps) {
                 /* PolynomialDecayScheduler, the same keys on the torch side and in ours. */
                 strbuf_str(b, ", initial_sparsity: ");
@@ -354,8 +355,13 @@ static void put_value(struct strbuf *b, const struct file_ctx *c, int setting, i
 /* A comment line before an entry whose setting Core ML cannot do as stated. */
 static void put_coreml_note(struct strbuf *b, const struct file_ctx *c, int setting, const char *pad)
 {
-    if (setting < 0 || c->side != SIDE_COREML) return;
+    if (setting < 0 || c->side == SIDE_OURS) return;
     const struct layer_plan *lp = &c->plan->layer[c->v->rep[setting]];
+    if (c->f == FAM_PRUNE && lp->prune.reconstruct)
+        strbuf_printf(b, "%s# reconstruct: rn50-tune refitted the kept weights and biases on calibration data; coremltools "
+                "prunes data-free, so deploy the weights of chosen.safetensors (this sets the same mask)\n",
+             pad);
+    if (c->side != SIDE_COREML) return;
     if (c->f == FAM_PAL && lp->pal.algorithm != PAL_KMEANS)
         strbuf_printf(b, "%s# %s: the LUT comes from the torch side (torch/2_palettize_%s.yaml); kmeans here is the data-free "
                 "stand-in\n",

@@ -76,6 +76,7 @@ struct tune {
     int n_choice;
     struct choice choice[TUNE_MAX_LAYER_CHOICES];
     const char *mixed_alg, *mixed_workflow;
+    int mixed_reconstruct;         /* per-layer pruning refits on calibration data (calib workflow) */
     double whole_int8;             /* the saving of every eligible layer int8 together (not the sum of
                                     * their marginal savings: activation quantization is shared) */
     /* bookkeeping */
@@ -658,7 +659,9 @@ static void mixed_yaml(const struct tune *t, const unsigned char *genome, const 
             if (ch->kind != kind_of[s]) sb_printf(b, "    %s: null\n", esc);
             else if (ch->kind == CH_PAL)
                 sb_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", esc, ch->bits, t->mixed_alg);
-            else if (ch->kind == CH_PRUNE) sb_printf(b, "    %s: {target_sparsity: %g, granularity: per_scalar}\n", esc, ch->sparsity);
+            else if (ch->kind == CH_PRUNE)
+                sb_printf(b, "    %s: {target_sparsity: %g, granularity: per_scalar%s}\n", esc, ch->sparsity,
+                          t->mixed_reconstruct ? ", reconstruct: true" : "");
             else if (ch->bits == 8)
                 sb_printf(b, "    %s: {weight_dtype: int8, activation_dtype: int8, activation_observer: moving_average_min_max}\n", esc);
             else sb_printf(b, "    %s: {weight_dtype: int8, activation_dtype: float16}\n", esc);
@@ -783,6 +786,10 @@ static int mixed_setup(struct tune *t)
      * k-means, which makes them conservative. */
     t->mixed_alg = (t->o->workflows & SPACE_CALIB) ? "skm" : "kmeans";
     t->mixed_workflow = (t->o->workflows & SPACE_CALIB) ? "calib" : "ptq";
+    /* Per-layer pruning with calibration data refits the kept weights (compress/reconstruct.h):
+     * on rn50-fmnist, W8A8 with 13 layers pruned 90 % keeps 90.2 % val top-1 with it, 16.9 %
+     * without. Sensitivities are measured the same way. */
+    t->mixed_reconstruct = (t->o->workflows & SPACE_CALIB) != 0;
     return STATUS_OK;
 }
 
@@ -795,7 +802,8 @@ static void choice_apply(const struct tune *t, const struct choice *ch, struct l
         lp->pal = (struct palettize_cfg){ .enabled = 1, .n_bits = ch->bits, .granularity = PAL_PER_TENSOR,
                                           .algorithm = strcmp(t->mixed_alg, "skm") == 0 ? PAL_SKM : PAL_KMEANS };
     } else if (ch->kind == CH_PRUNE) {
-        lp->prune = (struct prune_cfg){ .enabled = 1, .target_sparsity = ch->sparsity, .granularity = PRUNE_PER_SCALAR, .block_size = 1 };
+        lp->prune = (struct prune_cfg){ .enabled = 1, .target_sparsity = ch->sparsity, .granularity = PRUNE_PER_SCALAR,
+                                        .block_size = 1, .reconstruct = t->mixed_reconstruct };
     } else if (ch->kind == CH_INT8) {
         lp->quant = (struct quant_cfg){ .enabled = 1, .symmetric = 1, .activations = ch->bits == 8,
                                         .observer = QUANT_MOVING_AVERAGE_MIN_MAX, .calibration_samples = 128 };
@@ -893,6 +901,7 @@ static int add_mixed(struct tune *t, const unsigned char *genome, const char *st
 {
     uint64_t h = db_fnv1a(DB_FNV_OFFSET, genome, (size_t)t->n_elig);
     h = db_fnv1a(h, t->mixed_alg, strlen(t->mixed_alg));
+    if (t->mixed_reconstruct) h = db_fnv1a(h, "reconstruct", 11);
     char hex[DB_HASH_LEN + 1], name[64];
     db_hex(h, hex);
     snprintf(name, sizeof name, "m-%.10s", hex);

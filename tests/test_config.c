@@ -127,11 +127,12 @@ static void defaults_and_thresholds(const struct resnet *net)
     CHECK(!l->pal.per_channel_scale && l->pal.algorithm == PAL_KMEANS);
     CHECK(l->quant.symmetric && l->quant.activations && l->quant.observer == QUANT_MOVING_AVERAGE_MIN_MAX);
     CHECK(l->quant.calibration_samples == 128);
+    CHECK(!l->prune.reconstruct);
     compress_plan_free(&plan);
 
     /* Every field set. */
     CHECK(load("pruning:\n  global_config: {target_sparsity: 0.25, granularity: per_scalar, block_size: 4, "
-               "n_m_ratio: [2, 4]}\n"
+               "n_m_ratio: [2, 4], reconstruct: true}\n"
                "palettization:\n  global_config: {n_bits: 3, granularity: per_grouped_channel, group_size: 8,\n"
                "    channel_axis: 1, enable_per_channel_scale: true, algorithm: skm}\n"
                "quantization:\n  global_config: {quantization_scheme: affine, weight_dtype: int8,\n"
@@ -139,6 +140,7 @@ static void defaults_and_thresholds(const struct resnet *net)
                net, &plan) == 0);
     l = layer_of(&plan, "layer2.0.conv2");
     CHECK(l->prune.target_sparsity == 0.25 && l->prune.block_size == 4 && l->prune.n_m_n == 2 && l->prune.n_m_m == 4);
+    CHECK(l->prune.reconstruct);
     CHECK(l->pal.n_bits == 3 && l->pal.group_size == 8 && l->pal.channel_axis == 1 && l->pal.per_channel_scale);
     CHECK(l->pal.algorithm == PAL_SKM);
     CHECK(!l->quant.symmetric && !l->quant.activations && l->quant.observer == QUANT_MIN_MAX);
@@ -194,6 +196,8 @@ static void errors(const struct resnet *net)
         { "palettization:\n  global_config:\n    channel_axis: 2\n", 3, { "key 'channel_axis'", "in 0..1" } },
         { "palettization:\n  global_config:\n    enable_per_channel_scale: maybe\n", 3,
           { "key 'enable_per_channel_scale'", "not a boolean (expected true or false)" } },
+        { "pruning:\n  global_config:\n    reconstruct: 1\n", 3,
+          { "key 'reconstruct'", "not a boolean (expected true or false)" } },
         { "palettization:\n  global_config:\n    algorithm: gptq\n", 3, { "key 'algorithm'", "expected kmeans, skm or dkm" } },
         { "palettization:\n  global_config:\n    n_bits: 4\n    n_bits: 2\n", 4, { "key 'n_bits' given twice" } },
         { "palettization:\n  global_config: 4\n", 2, { "palettization.global_config: expected a mapping" } },

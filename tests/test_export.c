@@ -75,7 +75,7 @@ static int same_layer(const struct layer_plan *a, const struct layer_plan *b)
         const struct prune_cfg *x = &a->prune, *y = &b->prune;
         if (x->target_sparsity != y->target_sparsity || x->granularity != y->granularity ||
             (x->block_size > 1 ? x->block_size : 1) != (y->block_size > 1 ? y->block_size : 1) || x->n_m_n != y->n_m_n ||
-            x->n_m_m != y->n_m_m || x->sched.n_update_steps != y->sched.n_update_steps)
+            x->n_m_m != y->n_m_m || x->sched.n_update_steps != y->sched.n_update_steps || x->reconstruct != y->reconstruct)
             return 0;
         if (x->sched.n_update_steps &&
             (x->initial_sparsity != y->initial_sparsity || x->sched.power != y->sched.power ||
@@ -305,6 +305,7 @@ static void test_hand_built(const struct resnet *net)
                 sc->power = rnd() % 2 ? 3.0 : 2.0;
                 lp->prune.initial_sparsity = (rnd() % 4) * 0.1;
             }
+            if (lp->prune.enabled) lp->prune.reconstruct = rnd() % 4 == 0;   /* our calibration refit */
             if (rnd() % 4 == 0)
                 set_quant(lp, (int)(rnd() % 2), (int)(rnd() % 2), (enum quant_observer)(rnd() % 2),
                           rnd() % 2 ? 128 : 32);
@@ -329,7 +330,21 @@ static void test_hand_built(const struct resnet *net)
     free(y);
     y = read_out("coreml/1_prune.yaml");
     CHECK(y && strstr(y, "config_type: OpMagnitudePrunerConfig\n") && strstr(y, "target_sparsity: 0.75"));
+    CHECK(y && !strstr(y, "reconstruct"));
     free(y);
+    /* The calibration refit: ours states it; coremltools' sides cannot and say so. */
+    for (int i = 0; i < L; i++) p.layer[i].prune.reconstruct = 1;
+    CHECK(round_trip(net, &p, "joint, reconstruct"));
+    y = read_out("config.yaml");
+    CHECK(y && strstr(y, "reconstruct: true"));
+    free(y);
+    y = read_out("coreml/1_prune.yaml");
+    CHECK(y && strstr(y, "# reconstruct: rn50-tune refitted") && !strstr(y, "reconstruct: true"));
+    free(y);
+    y = read_out("torch/1_prune.yaml");
+    CHECK(y && strstr(y, "# reconstruct: rn50-tune refitted") && !strstr(y, "reconstruct: true"));
+    free(y);
+    for (int i = 0; i < L; i++) p.layer[i].prune.reconstruct = 0;
     y = read_out("coreml/3_quantize_weights.yaml");
     CHECK(y && strstr(y, "config_type: OpLinearQuantizerConfig\n") &&
           strstr(y, "mode: linear_symmetric, dtype: int8, granularity: per_channel"));

@@ -43,6 +43,9 @@ static const struct shape shapes[] = {
     { 2, 3, 1, 1, 0, 1, 1, 3 },      /* fc-like: 1x1 on 1x1 maps */
     { 64, 70, 1, 1, 0, 14, 14, 1 },  /* full register tiles and ragged ends */
     { 36, 20, 3, 1, 1, 7, 7, 2 },    /* stage-4 map size */
+    { 16, 12, 3, 2, 1, 14, 14, 2 },  /* 3x3 stride 2 on an even map, batch 2 (sparse: phase planes) */
+    { 5, 6, 3, 2, 0, 9, 8, 2 },      /* 3x3 stride 2 unpadded (sparse: im2col) */
+    { 24, 40, 1, 2, 0, 8, 8, 3 },    /* 1x1 stride 2, even map, batch 3 */
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof *shapes))
 
@@ -151,6 +154,22 @@ static void test_fp32_shape(const struct shape *s, struct rng *r, double sparsit
                 fprintf(stderr, "%s %dx%d s%d IC %d OC %d N %d sparsity %.2f portable %d differs\n",
                         kern_kind_name(k->kind), s->k, s->k, s->stride, s->IC, s->OC, s->N, sparsity, portable);
             CHECK(ok);
+            if (!k->fuses_out_q) continue;
+            /* Without the residual, with the output's fake quantization fused (the sparse kernel
+             * in an 8-bit network): the reference's output through kern_fq_ref. A value on a
+             * rounding boundary may land one level off (summation order), never more. */
+            const struct act_qparams oq = { 0.05f, 31, 0, 255 };
+            float *yq = malloc(sizeof(float) * n_out);
+            conv_forward_ref(&d, x, s->N, s->H, s->W, w, bias, NULL, 1, yq);
+            kern_fq_ref(yq, NULL, 0, &oq, yq, n_out);
+            k->forward(k, x, s->N, s->H, s->W, NULL, 1, &oq, y, scratch, scr);
+            int64_t off = 0;
+            for (int64_t i = 0; i < n_out; i++) {
+                CHECK(fabsf(y[i] - yq[i]) <= oq.scale * 1.001f);
+                off += y[i] != yq[i];
+            }
+            CHECK(off * 100 <= n_out);
+            free(yq);
         }
         kern_force_portable(0);
         conv_direct_force(-1);
@@ -391,6 +410,18 @@ int main(void)
         remove(joint);
     }
     test_network("palettize4-a8.yaml", "lut", &calib, calib.images, N, 1e-4);
+    /* Sparse layers inside an 8-bit network (a latency mix): their outputs are quantized in the
+     * sparse kernel's epilogue; the pruned layers are refitted on the calibration images. */
+    const char *mix = "./test_kernels_w8a8_sparse.yaml";
+    if ((f = fopen(mix, "w"))) {
+        fputs("pruning:\n  module_name_configs:\n    'layer3\\..*conv[12]': {target_sparsity: 0.9, reconstruct: true}\n"
+              "quantization:\n  global_config:\n    weight_dtype: int8\n    activation_dtype: int8\n"
+              "  module_name_configs:\n    'layer3\\..*conv[12]': null\n", f);
+        fclose(f);
+        test_network(mix, "sparse", &calib, calib.images, N, 1e-2);
+        remove(mix);
+    }
+    CHECK(f != NULL);
     dataset_free(&calib);
     return check_summary();
 }

@@ -49,7 +49,7 @@ int main(void)
     CHECK(s.workflows == (SPACE_PTQ | SPACE_CALIB | SPACE_FINETUNE));   /* finetune: when --workflows asks */
     CHECK(s.joint == (SPACE_JOINT_PRUNE_PAL | SPACE_JOINT_PRUNE_QUANT));
     CHECK(s.per_layer == 1 && s.n_layer_bits == 5 && s.layer_bits[0] == 1);
-    CHECK(s.n_layer_sparsity == 2 && s.layer_sparsity[0] == 0.8 && s.layer_sparsity[1] == 0.9);
+    CHECK(s.n_layer_sparsity == 2 && s.layer_sparsity[0] == 0.9 && s.layer_sparsity[1] == 0.95);
     CHECK(s.n_leave_alone == 0);
     CHECK(space_load(RN_SOURCE_DIR "/configs/spaces/tiny.yaml", &s) == STATUS_OK);
     CHECK(s.n_leave_alone == 1 && space_leaves_alone(&s, "layer1.0.conv1") && space_leaves_alone(&s, "layer3.3.conv3"));
