@@ -248,13 +248,13 @@ static int median_forward_ms(struct evaluator *ev, struct resnet *net, int reps,
     int rc = !t || !logits ? status_error(STATUS_NOMEM, "out of memory") : resnet_infer_alloc(net, 1, &ws);
     if (!rc) {
         const float *x = ev->split[EVAL_VAL].images;
-        for (int i = 0; i < 3; i++) resnet_infer(ws, x, 1, logits);
+        for (int i = 0; i < 20; i++) resnet_infer(ws, x, 1, logits);
         for (int i = 0; i < reps; i++) {
             const double t0 = cli_now();
             resnet_infer(ws, x, 1, logits);
             t[i] = cli_now() - t0;
         }
-        for (int i = 1; i < reps; i++)   /* insertion sort: reps is small */
+        for (int i = 1; i < reps; i++)   /* insertion sort: a few hundred reps at most */
             for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
                 const double tmp = t[j];
                 t[j] = t[j - 1];

@@ -66,7 +66,7 @@ int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, d
 int evaluator_predict_ms(struct evaluator *ev, const struct compress_plan *plan, double *ms);
 
 /* Median batch-1 forward latency in ms of the model compressed with plan, measured here (reps
- * timed passes after warm-ups). */
+ * timed passes after 20 warm-ups). */
 int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms);
 
 /* ---- the finetune workflow ---- */
