@@ -240,46 +240,10 @@ int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, d
 }
 
 /* Median batch-1 forward time of net in ms over reps timed passes after 3 warm-ups. */
-static int median_forward_ms(struct evaluator *ev, struct resnet *net, int reps, double *ms)
+static int cmp_double(const void *a, const void *b)
 {
-    struct resnet_infer *ws = NULL;
-    double *t = malloc(sizeof(double) * (size_t)reps);
-    float *logits = malloc(sizeof(float) * (size_t)net->cfg.n_classes);
-    int rc = !t || !logits ? status_error(STATUS_NOMEM, "out of memory") : resnet_infer_alloc(net, 1, &ws);
-    if (!rc) {
-        const float *x = ev->split[EVAL_VAL].images;
-        for (int i = 0; i < 20; i++) resnet_infer(ws, x, 1, logits);
-        for (int i = 0; i < reps; i++) {
-            const double t0 = cli_now();
-            resnet_infer(ws, x, 1, logits);
-            t[i] = cli_now() - t0;
-        }
-        for (int i = 1; i < reps; i++)   /* insertion sort: a few hundred reps at most */
-            for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
-                const double tmp = t[j];
-                t[j] = t[j - 1];
-                t[j - 1] = tmp;
-            }
-        *ms = 1e3 * t[reps / 2];
-    }
-    resnet_infer_free(ws);
-    free(t);
-    free(logits);
-    return rc;
-}
-
-int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms)
-{
-    struct compress_plan empty;
-    memset(&empty, 0, sizeof empty);
-    struct apply_result applied;
-    memset(&applied, 0, sizeof applied);
-    int rc = evaluator_compress(ev, plan, &empty, &applied);
-    if (!rc) rc = median_forward_ms(ev, ev->net, reps, ms);
-    apply_result_free(&applied);
-    compress_plan_free(&empty);
-    evaluator_restore(ev);
-    return rc;
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 /* ---- the finetune workflow ---- */
@@ -352,14 +316,47 @@ int evaluator_run_file(struct evaluator *ev, const char *path, const struct comp
     return rc;
 }
 
-int evaluator_measure_file_ms(struct evaluator *ev, const char *path, int reps, double *ms)
+int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, int n, int reps, double *ms)
 {
-    struct resnet *net = NULL;
-    struct compressed_weight *cw = NULL;
-    int rc = format_load(path, &net, &cw);
-    if (rc) return rc;
-    rc = median_forward_ms(ev, net, reps, ms);
-    free_loaded(net, cw);
+    struct resnet **net = calloc((size_t)n, sizeof *net);
+    struct compressed_weight **cw = calloc((size_t)n, sizeof *cw);
+    struct resnet_infer **ws = calloc((size_t)n, sizeof *ws);
+    double *t = malloc(sizeof(double) * (size_t)n * (size_t)reps);
+    float *logits = NULL;
+    int rc = !net || !cw || !ws || !t ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
+    int classes = 1;
+    for (int i = 0; i < n && !rc; i++) {
+        if ((rc = format_load(paths[i], &net[i], &cw[i]))) break;
+        if (net[i]->cfg.n_classes > classes) classes = net[i]->cfg.n_classes;
+        rc = resnet_infer_alloc(net[i], 1, &ws[i]);
+    }
+    if (!rc && !(logits = malloc(sizeof(float) * (size_t)classes))) rc = status_error(STATUS_NOMEM, "out of memory");
+    if (!rc) {
+        const float *x = ev->split[EVAL_VAL].images;
+        for (int w = 0; w < 20; w++)
+            for (int i = 0; i < n; i++) resnet_infer(ws[i], x, 1, logits);
+        /* One pass of each in turn, so that a slow spell of the machine falls on all of them. */
+        for (int r = 0; r < reps; r++)
+            for (int i = 0; i < n; i++) {
+                const double t0 = cli_now();
+                resnet_infer(ws[i], x, 1, logits);
+                t[(int64_t)i * reps + r] = cli_now() - t0;
+            }
+        for (int i = 0; i < n; i++) {
+            double *ti = t + (int64_t)i * reps;
+            qsort(ti, (size_t)reps, sizeof *ti, cmp_double);
+            ms[i] = 1e3 * ti[reps / 2];
+        }
+    }
+    for (int i = 0; i < n && net; i++) {
+        resnet_infer_free(ws ? ws[i] : NULL);
+        if (net[i]) free_loaded(net[i], cw[i]);
+    }
+    free(net);
+    free(cw);
+    free(ws);
+    free(t);
+    free(logits);
     return rc;
 }
 

@@ -65,9 +65,6 @@ int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, d
 /* The cost model's latency for plan (NaN without a device); cheap, runs nothing. */
 int evaluator_predict_ms(struct evaluator *ev, const struct compress_plan *plan, double *ms);
 
-/* Median batch-1 forward latency in ms of the model compressed with plan, measured here (reps
- * timed passes after 20 warm-ups). */
-int evaluator_measure_ms(struct evaluator *ev, const struct compress_plan *plan, int reps, double *ms);
 
 /* ---- the finetune workflow ---- */
 
@@ -90,8 +87,10 @@ int evaluator_finetune(struct evaluator *ev, const struct compress_plan *plan, c
 int evaluator_run_file(struct evaluator *ev, const char *path, const struct compress_plan *plan, enum eval_split split,
                        int64_t n, struct eval_result *out);
 
-/* evaluator_measure_ms for a compressed file. */
-int evaluator_measure_file_ms(struct evaluator *ev, const char *path, int reps, double *ms);
+
+/* The median batch-1 latencies ms[0..n) of the compressed model files paths[0..n), timed side by
+ * side: all loaded at once, 20 warm-up rounds, then reps rounds of one pass of each in turn. */
+int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, int n, int reps, double *ms);
 
 /* Compresses with plan and writes the compressed model file (compress/format.h) to path. */
 int evaluator_save(struct evaluator *ev, const struct compress_plan *plan, const char *path, const char *config_text);

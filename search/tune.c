@@ -1039,6 +1039,67 @@ static int stage_mixed(struct tune *t, const double *dloss, const double *saving
 }
 
 /* NSGA-II ranking of pool members: constrained domination on (accuracy estimate, objective metric). */
+/* Measures the batch-1 latency of the front, the chosen point, the baseline and the best global
+ * points within budget (those a mixed choice is compared with) side by side: each is written as a
+ * compressed model file (fine-tuned points have theirs) and all are timed in turn, one pass of
+ * each per round (evaluator_measure_files_ms), so that the figures compare. Measured one after
+ * another instead, medians of the same network moved by +-3 % and more, as much as the
+ * differences between front points. At most TUNE_MEASURE_GROUP networks are held at once; the
+ * chosen point and the best global ones go first, into the same group. */
+#define TUNE_MEASURE_GROUP 12
+#define TUNE_MEASURE_REPS 201
+static double objective_of(const struct tune *t, const struct cand *c)
+{
+    return t->o->objective == TUNE_ACCURACY ? -top1_of(c) : metric_of(t, c);
+}
+
+static int measure_points(struct tune *t, const int *map, int k)
+{
+    double best_global = INFINITY;
+    for (int j = 0; j < k; j++) {
+        const struct cand *c = &t->c[map[j]];
+        if (c->within && !c->mixed && map[j] != t->base && objective_of(t, c) < best_global) best_global = objective_of(t, c);
+    }
+    int *idx = malloc(sizeof(int) * (size_t)k);
+    char (*path)[1024] = malloc(sizeof *path * (size_t)k);
+    const char **paths = malloc(sizeof *paths * (size_t)k);
+    double *ms = malloc(sizeof(double) * (size_t)k);
+    int n = 0, rc = !idx || !path || !paths || !ms ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
+    for (int pass = 0; pass < 2 && !rc; pass++)
+        for (int j = 0; j < k; j++) {
+            const struct cand *c = &t->c[map[j]];
+            const int first = c->chosen || (c->within && !c->mixed && map[j] != t->base && objective_of(t, c) == best_global);
+            if (pass == 0 ? first : !first && (c->on_front || map[j] == t->base)) idx[n++] = map[j];
+        }
+    char dir[900];
+    snprintf(dir, sizeof dir, "%s/measure", t->o->out_dir);
+    if (!rc && mkdir(dir, 0777) && errno != EEXIST) rc = status_error(STATUS_IO, "%s: cannot create: %s", dir, strerror(errno));
+    for (int i = 0; i < n && !rc; i++) {
+        const struct cand *c = &t->c[idx[i]];
+        if (c->ft_path[0]) {
+            snprintf(path[i], sizeof path[i], "%s/%s", t->o->out_dir, c->ft_path);
+        } else {
+            snprintf(path[i], sizeof path[i], "%s/%lld.safetensors", dir, (long long)c->full_id);
+            rc = evaluator_save(t->ev, &c->plan, path[i], NULL);
+        }
+        paths[i] = path[i];
+    }
+    if (!rc) fprintf(stderr, "tune: measuring %d points side by side (%d passes each)\n", n, TUNE_MEASURE_REPS);
+    for (int g = 0; g < n && !rc; g += TUNE_MEASURE_GROUP) {
+        const int m = n - g < TUNE_MEASURE_GROUP ? n - g : TUNE_MEASURE_GROUP;
+        rc = evaluator_measure_files_ms(t->ev, paths + g, m, TUNE_MEASURE_REPS, ms + g);
+        for (int i = g; i < g + m && !rc; i++) t->c[idx[i]].measured_ms = ms[i];
+    }
+    for (int i = 0; i < n; i++)
+        if (!t->c[idx[i]].ft_path[0]) remove(path[i]);
+    rmdir(dir);
+    free(idx);
+    free(path);
+    free(paths);
+    free(ms);
+    return rc;
+}
+
 static double metric_of(const struct tune *t, const struct cand *c)
 {
     return t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
@@ -1390,18 +1451,7 @@ static int stage_final(struct tune *t, struct report_run *run, struct report_poi
         fprintf(stderr, "tune: no point meets the budget (val top-1 >= %.2f %%); the best effort is reported\n", t->thr);
     }
     if (!rc && chosen >= 0) t->c[chosen].chosen = 1;
-    /* 201 timed passes (about 0.2 s a point on rn50-fmnist) after 20 warm-ups: with 15, medians of
-     * the same network moved by +-3 %, as much as the differences between front points. */
-    if (!rc && o->measure_latency)
-        for (int j = 0; j < k && !rc; j++) {
-            struct cand *c = &t->c[map[j]];
-            if (c->on_front || c->chosen || map[j] == t->base) {
-                char path[1024];
-                snprintf(path, sizeof path, "%s/%s", o->out_dir, c->ft_path);
-                rc = c->ft_path[0] ? evaluator_measure_file_ms(t->ev, path, 201, &c->measured_ms)
-                                   : evaluator_measure_ms(t->ev, &c->plan, 201, &c->measured_ms);
-            }
-        }
+    if (!rc && o->measure_latency) rc = measure_points(t, map, k);
     if (o->progress_tty) fputc('\n', stderr);
     if (rc) goto done;
     const double base_test = t->c[t->base].test_top1;

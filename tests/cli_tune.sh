@@ -92,6 +92,21 @@ ok 'grep -q "dkm" "$T/f/configs/"ft-*.yaml' "fine-tuned configs use DKM palettiz
 "$BIN" tune "${FT[@]}" --out "$T/f" --resume >"$T/f2.out" 2>"$T/f2.err"
 ok 'tail -n 1 "$T/f2.out" | grep -q "\"evaluations_computed\":0," && ! grep -q "epochs of" "$T/f2.err"' "a finished finetune run resumes without training"
 
+# L: the latency objective on cpu-local with per-layer W8A8 and pruning (calib: pruning refits on
+# calibration data): the front, the chosen point and the best global points are measured side by
+# side, and the temporary model files are gone after.
+printf 'quantization:\n  w8a8: true\nworkflows: [ptq, calib]\nper_layer:\n  sparsity: [0.9]\nleave_alone: ["layer[123]\\\\..*", "conv1", "fc"]\n' >"$T/lat.yaml"
+LAT=(--objective latency --budget 5% --device cpu-local --space "$T/lat.yaml" --val-limit 200 --test-limit 200
+     --screen 100 --mixed-screen 100 --sens-images 64 --ladder 2 --generations 1 --offspring 2 --threads 2 --json)
+"$BIN" "${LAT[@]}" --out "$T/l" >"$T/l.out" 2>"$T/l.err"
+rc=$?
+ok '[ $rc -eq 0 ]' "latency tune run exits 0 (got $rc): $(tail -n 2 "$T/l.err")"
+ok 'grep -q "measuring [0-9]* points side by side" "$T/l.err"' "front latencies measured side by side"
+n_unmeasured=$(tail -n +2 "$T/l/front.csv" | awk -F, '$8 == "" || $8 + 0 <= 0' | wc -l)
+ok '[ "$n_unmeasured" -eq 0 ] && [ "$(tail -n +2 "$T/l/front.csv" | wc -l)" -ge 1 ]' "every front point has a measured latency ($n_unmeasured without)"
+ok '[ ! -e "$T/l/measure" ]' "the measured model files are removed"
+ok 'grep -q "reconstruct: true" "$T/l/configs/"s-*prune90.yaml' "per-layer pruning sensitivities use reconstruct"
+
 # Misuse and bad options: exit 2 with a message naming the problem.
 err() {   # err EXPECTED_FRAGMENT ARGS...
     local frag=$1; shift
