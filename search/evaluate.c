@@ -10,6 +10,7 @@
 #include "db.h"
 #include "finetune.h"
 #include "format.h"
+#include "rng.h"
 #include "size.h"
 #include "status.h"
 #include "train.h"
@@ -333,16 +334,33 @@ int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, i
     if (!rc && !(logits = malloc(sizeof(float) * (size_t)classes))) rc = status_error(STATUS_NOMEM, "out of memory");
     if (!rc) {
         const float *x = ev->split[EVAL_VAL].images;
-        for (int w = 0; w < 20; w++)
+        for (int w = 0; w < 10; w++)
             for (int i = 0; i < n; i++) resnet_infer(ws[i], x, 1, logits);
-        /* One pass of each in turn, so that a slow spell of the machine falls on all of them. */
-        for (int r = 0; r < reps; r++)
-            for (int i = 0; i < n; i++) {
+        /* Each round times one pass of each network, in a shuffled order, so that a slow spell
+         * of the machine falls on all of them alike; each timed pass follows an untimed one of
+         * the same network, so that it runs warm as a deployed model does (a pass right after
+         * another network's ran up to 10 % slower, depending on that network). */
+        struct rng g;
+        rng_seed(&g, 12345);
+        int *order = malloc(sizeof(int) * (size_t)n);
+        if (!order) rc = status_error(STATUS_NOMEM, "out of memory");
+        for (int i = 0; i < n && order; i++) order[i] = i;
+        for (int r = 0; r < reps && order; r++) {
+            for (int i = n - 1; i > 0; i--) {
+                const int j = (int)(rng_next(&g) % (uint64_t)(i + 1)), tmp = order[i];
+                order[i] = order[j];
+                order[j] = tmp;
+            }
+            for (int q = 0; q < n; q++) {
+                const int i = order[q];
+                resnet_infer(ws[i], x, 1, logits);
                 const double t0 = cli_now();
                 resnet_infer(ws[i], x, 1, logits);
                 t[(int64_t)i * reps + r] = cli_now() - t0;
             }
-        for (int i = 0; i < n; i++) {
+        }
+        free(order);
+        for (int i = 0; i < n && !rc; i++) {
             double *ti = t + (int64_t)i * reps;
             qsort(ti, (size_t)reps, sizeof *ti, cmp_double);
             ms[i] = 1e3 * ti[reps / 2];

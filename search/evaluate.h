@@ -89,7 +89,8 @@ int evaluator_run_file(struct evaluator *ev, const char *path, const struct comp
 
 
 /* The median batch-1 latencies ms[0..n) of the compressed model files paths[0..n), timed side by
- * side: all loaded at once, 20 warm-up rounds, then reps rounds of one pass of each in turn. */
+ * side: all loaded at once, 10 warm-up rounds, then reps rounds that each time one warm pass of
+ * every network (after an untimed pass of the same network), in a shuffled order. */
 int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, int n, int reps, double *ms);
 
 /* Compresses with plan and writes the compressed model file (compress/format.h) to path. */

@@ -218,13 +218,16 @@ static int better(const char *objective, const struct report_point *a, const str
 
 /* 1 if a goes before b as the global point a mixed choice is compared with: better for the
  * objective or, equal for it (g-w8a8 and g-prune25-w8a8 predict the same latency), measured where
- * b is not, so that the measured comparison can be made. */
+ * b is not, so that the measured comparison can be made, or measured faster. */
 static int global_first(const char *objective, const struct report_point *a, const struct report_point *b)
 {
     const int same = !strcmp(objective, "latency")    ? a->latency_ms == b->latency_ms
                      : !strcmp(objective, "accuracy") ? a->top1_val == b->top1_val
                                                       : a->bytes == b->bytes;
     if (same && isfinite(a->latency_measured_ms) != isfinite(b->latency_measured_ms)) return isfinite(a->latency_measured_ms);
+    /* Both measured: the faster one, so that the chosen point meets the stronger of them. */
+    if (same && isfinite(a->latency_measured_ms) && a->latency_measured_ms != b->latency_measured_ms)
+        return a->latency_measured_ms < b->latency_measured_ms;
     return better(objective, a, b);
 }
 

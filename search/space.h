@@ -9,8 +9,9 @@
  *     quantization:
  *       w8a8: true                       # int8 weights and 8-bit activations
  *       w8a16: true                      # int8 weights only
- *     workflows: [ptq, calib]            # ptq: data-free; calib: sensitive k-means (calibration
- *                                        # data); finetune: training-time (rn50-tune finetune)
+ *     workflows: [ptq, calib]            # ptq: data-free; calib: calibration data (sensitive
+ *                                        # k-means, W8A8 activation ranges, per-layer pruning
+ *                                        # refitted with reconstruct); finetune: training-time
  *     joint: [prune+palettize, prune+quantize, palettize+activations]
  *     per_layer:                         # false: global configs only
  *       n_bits: [1, 2, 3, 4, 6]          # per-layer palettization choices (per tensor)

@@ -288,6 +288,19 @@ static void test_against_global(const char *dir)
                            "predicted, 0.994 ms measured; the chosen point is +8.0 % in size, -0.58 % in predicted latency, "
                            "+3.31 % measured |"));
     free(md);
+    /* Both tied points measured: the faster one (id 4 now), whatever the ids. */
+    pts[0].latency_measured_ms = 0.98;
+    pts[0].on_front = 1;
+    CHECK(report_write_tables(dir, &run, pts, 3) == 0);
+    md = slurp(path);
+    CHECK(md && strstr(md, "| against the best global config | `c/w8a8.yaml`: top-1 93.70 % val, 1679771 bytes, 1.043 ms "
+                           "predicted, 0.98 ms measured;"));
+    free(md);
+    pts[0].latency_measured_ms = 1.2;
+    CHECK(report_write_tables(dir, &run, pts, 3) == 0);
+    md = slurp(path);
+    CHECK(md && strstr(md, "| against the best global config | `c/prune25-w8a8.yaml`"));
+    free(md);
 }
 
 int main(void)
