@@ -355,13 +355,8 @@ static void put_value(struct strbuf *b, const struct file_ctx *c, int setting, i
 /* A comment line before an entry whose setting Core ML cannot do as stated. */
 static void put_coreml_note(struct strbuf *b, const struct file_ctx *c, int setting, const char *pad)
 {
-    if (setting < 0 || c->side == SIDE_OURS) return;
+    if (setting < 0 || c->side != SIDE_COREML) return;
     const struct layer_plan *lp = &c->plan->layer[c->v->rep[setting]];
-    if (c->f == FAM_PRUNE && lp->prune.reconstruct)
-        strbuf_printf(b, "%s# reconstruct: rn50-tune refitted the kept weights and biases on calibration data; coremltools "
-                "prunes data-free, so deploy the weights of chosen.safetensors (this sets the same mask)\n",
-             pad);
-    if (c->side != SIDE_COREML) return;
     if (c->f == FAM_PAL && lp->pal.algorithm != PAL_KMEANS)
         strbuf_printf(b, "%s# %s: the LUT comes from the torch side (torch/2_palettize_%s.yaml); kmeans here is the data-free "
                 "stand-in\n",
@@ -386,6 +381,14 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
 {
     const char *pad = c->indent;
     const int coreml = c->side == SIDE_COREML || c->side == SIDE_COREML_ACT;
+    int refit = 0;
+    for (int i = 0; c->f == FAM_PRUNE && c->side != SIDE_OURS && i < c->plan->n_layers; i++)
+        refit |= c->plan->layer[i].prune.enabled && c->plan->layer[i].prune.reconstruct;
+    if (refit)
+        strbuf_printf(b, "%s# reconstruct: rn50-tune refitted the kept weights and biases of the layers marked so in\n"
+                         "%s# config.yaml on calibration data; coremltools prunes data-free: this sets the same masks,\n"
+                         "%s# the weights to deploy are those of the compressed model file (chosen.safetensors)\n",
+                      pad, pad, pad);
     if (c->L->global != NONE && c->L->global >= 0) {
         put_coreml_note(b, c, c->L->global, pad);
         strbuf_printf(b, "%sglobal_config: ", pad);
