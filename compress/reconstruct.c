@@ -223,7 +223,7 @@ struct capture {
     const unsigned char *want;
     float **patches;
     const int *n_pos;
-    int64_t img0;            /* index of the first image of the current batch */
+    int64_t cur, next;       /* index of the first image of the pass being run; of the next one */
     int n_site;
     int *site_of;            /* [n_conv + 1] the input site of each layer */
 };
@@ -241,9 +241,7 @@ static void layer_geometry(const struct resnet *net, int i, struct conv_desc *d,
     }
 }
 
-/* Positions of image `img` for a map of ohw outputs: n_pos evenly spaced, shifted per image so
- * that the images together cover the map. */
-static void image_positions(int64_t img, int ohw, int n_pos, int *pos)
+void recon_positions(int64_t img, int ohw, int n_pos, int *pos)
 {
     if (n_pos == ohw) {
         for (int j = 0; j < n_pos; j++) pos[j] = j;
@@ -257,6 +255,13 @@ static void capture_hook(void *ctx, int site, float *x, int64_t n)
 {
     struct capture *c = ctx;
     const struct resnet *net = c->net;
+    if (site == 0) {
+        /* The network input: a new pass over the next images. resnet_infer runs a batch as
+         * sub-batches one after another when a hook is set, so images are counted here rather
+         * than per resnet_infer call. */
+        c->cur = c->next;
+        c->next += n / ((int64_t)net->cfg.in_channels * net->cfg.in_h * net->cfg.in_w);
+    }
     for (int i = 0; i <= net->n_conv; i++) {
         if (!c->want[i] || c->site_of[i] != site) continue;
         struct conv_desc d;
@@ -268,8 +273,8 @@ static void capture_hook(void *ctx, int site, float *x, int64_t n)
         const int64_t K = conv_k(&d);
         /* Image by image: the positions move with the image. */
         for (int b = 0; b < N; b++) {
-            image_positions(c->img0 + b, ohw, c->n_pos[i], pos);
-            recon_patches(x, N, b, H, W, &d, pos, c->n_pos[i], c->patches[i] + (c->img0 + b) * c->n_pos[i] * K);
+            recon_positions(c->cur + b, ohw, c->n_pos[i], pos);
+            recon_patches(x, N, b, H, W, &d, pos, c->n_pos[i], c->patches[i] + (c->cur + b) * c->n_pos[i] * K);
         }
     }
 }
@@ -297,12 +302,15 @@ int recon_capture(struct resnet *net, const struct dataset *calib, int64_t n_sam
         patches[i] = calloc((size_t)(n_samples * n_pos[i] * conv_k(&d)), sizeof(float));
         if (!patches[i]) { rc = status_error(STATUS_NOMEM, "out of memory for calibration patches"); goto done; }
     }
-    /* The hook sees every site; the previous hook (none while weights are being compressed) is
-     * put back after. */
+    /* The hook sees every site on the simulation path (the kernel path with its own activation
+     * quantization would call none); the previous hook and mode (none and the kernel path while
+     * weights are being compressed) are put back after. */
     void (*hook)(void *, int, float *, int64_t) = net->act_hook;
     void *hook_ctx = net->act_ctx;
+    const int simulate = net->simulate;
     net->act_hook = capture_hook;
     net->act_ctx = &c;
+    net->simulate = 1;
     const int batch = 32;
     struct resnet_infer *ws = NULL;
     float *logits = malloc(sizeof(float) * batch * (size_t)net->cfg.n_classes);
@@ -312,7 +320,6 @@ int recon_capture(struct resnet *net, const struct dataset *calib, int64_t n_sam
         const int64_t per = (int64_t)calib->C * calib->H * calib->W;
         for (int64_t s = 0; s < n_samples; s += batch) {
             const int b = (int)(n_samples - s < batch ? n_samples - s : batch);
-            c.img0 = s;
             resnet_infer(ws, calib->images + s * per, b, logits);
         }
     }
@@ -320,6 +327,8 @@ int recon_capture(struct resnet *net, const struct dataset *calib, int64_t n_sam
     free(logits);
     net->act_hook = hook;
     net->act_ctx = hook_ctx;
+    net->simulate = simulate;
+    RN_ASSERT(rc || c.next == n_samples);
 done:
     free(c.site_of);
     if (rc)

@@ -11,8 +11,8 @@
  *
  *     min over w_S, b'   sum_p ( w . x_p + b  -  w_S . x^_{S,p} - b' )^2  +  damp |w_S|^2
  *
- * for each output channel with kept columns S, solved exactly (normal equations, Cholesky, double
- * precision). Fitting against the original network's output rather than the layer's own input
+ * for each output channel with kept columns S, solved exactly (normal equations: the Gram matrix
+ * accumulated in float by BLAS, the Cholesky solve in double). Fitting against the original network's output rather than the layer's own input
  * also corrects the drift the layers before it introduced. The samples p are patches of the
  * calibration images at fixed output positions (all positions of small maps, a fixed sample of
  * large ones). damp = 1 % of the mean diagonal of X^ X^T (as GPTQ/SparseGPT damp their Hessians)
@@ -38,6 +38,11 @@
  * K = C * KH * KW in the weights' column order (c, kh, kw), zero outside the input (padding). */
 void recon_patches(const float *x, int N, int n, int H, int W, const struct conv_desc *d, const int *pos, int n_pos,
                    float *out);
+
+/* The output positions recon_capture samples in image `img` (its index in the calibration set)
+ * of a map of ohw outputs: n_pos = min(ohw, RECON_POSITIONS_PER_IMAGE) evenly spaced, shifted per
+ * image so that the images together cover the map. */
+void recon_positions(int64_t img, int ohw, int n_pos, int *pos);
 
 /* The fit for one layer: w [OC, K] and b [OC] the original weights, y [P, OC] their output on the
  * original activations (w . x_p + b), xh [P, K] the partly compressed network's patches, mask

@@ -240,7 +240,6 @@ int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, d
     return evaluator_latency(ev, plan, latency_ms);
 }
 
-/* Median batch-1 forward time of net in ms over reps timed passes after 3 warm-ups. */
 static int cmp_double(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -325,6 +324,7 @@ int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, i
     double *t = malloc(sizeof(double) * (size_t)n * (size_t)reps);
     float *logits = NULL;
     int rc = !net || !cw || !ws || !t ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
+    if (!rc && (n < 1 || reps < 1)) rc = status_error(STATUS_BAD_INPUT, "side-by-side timing of %d files with %d passes", n, reps);
     int classes = 1;
     for (int i = 0; i < n && !rc; i++) {
         if ((rc = format_load(paths[i], &net[i], &cw[i]))) break;

@@ -3,6 +3,7 @@
  * The outputs themselves are written by report.c, export_coreml.c and plots/. */
 #include "tune.h"
 
+#include "apply.h"
 #include "atomic_file.h"
 #include "cli.h"
 #include "config.h"
@@ -206,8 +207,8 @@ static void plan_canonical(const struct compress_plan *p, struct strbuf *b)
         const struct layer_plan *l = &p->layer[i];
         sb_printf(b, "%s", p->info[i].name);
         if (l->prune.enabled)
-            sb_printf(b, " prune %.9g %d %d %d:%d", l->prune.target_sparsity, (int)l->prune.granularity, l->prune.block_size,
-                      l->prune.n_m_n, l->prune.n_m_m);
+            sb_printf(b, " prune %.9g %d %d %d:%d%s", l->prune.target_sparsity, (int)l->prune.granularity, l->prune.block_size,
+                      l->prune.n_m_n, l->prune.n_m_m, l->prune.reconstruct ? " reconstruct" : "");
         if (l->pal.enabled)
             sb_printf(b, " pal %d %d %d %d %d %d", l->pal.n_bits, (int)l->pal.granularity, l->pal.group_size, l->pal.channel_axis,
                       l->pal.per_channel_scale, (int)l->pal.algorithm);
@@ -216,15 +217,6 @@ static void plan_canonical(const struct compress_plan *p, struct strbuf *b)
                       l->quant.calibration_samples);
         sb_printf(b, "\n");
     }
-}
-
-static int plan_uses_calibration(const struct compress_plan *p)
-{
-    for (int i = 0; i < p->n_layers; i++)
-        if ((p->layer[i].pal.enabled && p->layer[i].pal.algorithm == PAL_SKM) ||
-            (p->layer[i].quant.enabled && p->layer[i].quant.activations))
-            return 1;
-    return 0;
 }
 
 static double elapsed(const struct tune *t) { return cli_now() - t->t0; }
@@ -316,7 +308,7 @@ static int cand_add_salted(struct tune *t, const char *name, const char *stage, 
         }
     snprintf(c.name, sizeof c.name, "%s", name);
     snprintf(c.stage, sizeof c.stage, "%s", stage);
-    snprintf(c.workflow, sizeof c.workflow, "%s", plan_uses_calibration(&c.plan) ? "calib" : "ptq");
+    snprintf(c.workflow, sizeof c.workflow, "%s", plan_needs_calibration(&c.plan) ? "calib" : "ptq");
     snprintf(c.config, sizeof c.config, "%s", rel);
     c.mixed = mixed;
     c.full_id = -1;
@@ -1038,11 +1030,10 @@ static int stage_mixed(struct tune *t, const double *dloss, const double *saving
     return rc;
 }
 
-/* NSGA-II ranking of pool members: constrained domination on (accuracy estimate, objective metric). */
 /* Measures the batch-1 latency of the front, the chosen point, the baseline and the best global
  * points within budget (those a mixed choice is compared with) side by side: each is written as a
- * compressed model file (fine-tuned points have theirs) and all are timed in turn, one pass of
- * each per round (evaluator_measure_files_ms), so that the figures compare. Measured one after
+ * compressed model file (fine-tuned points have theirs) and all are timed together, one warm pass
+ * of each per round in a shuffled order (evaluator_measure_files_ms), so that the figures compare. Measured one after
  * another instead, medians of the same network moved by +-3 % and more, as much as the
  * differences between front points. At most TUNE_MEASURE_GROUP networks are held at once; the
  * chosen point and the best global ones go first, into the same group. */
@@ -1074,6 +1065,7 @@ static int measure_points(struct tune *t, const int *map, int k)
     char dir[900];
     snprintf(dir, sizeof dir, "%s/measure", t->o->out_dir);
     if (!rc && mkdir(dir, 0777) && errno != EEXIST) rc = status_error(STATUS_IO, "%s: cannot create: %s", dir, strerror(errno));
+    int made = 0;   /* model files written here, to remove after */
     for (int i = 0; i < n && !rc; i++) {
         const struct cand *c = &t->c[idx[i]];
         if (c->ft_path[0]) {
@@ -1081,6 +1073,7 @@ static int measure_points(struct tune *t, const int *map, int k)
         } else {
             snprintf(path[i], sizeof path[i], "%s/%lld.safetensors", dir, (long long)c->full_id);
             rc = evaluator_save(t->ev, &c->plan, path[i], NULL);
+            made = i + 1;
         }
         paths[i] = path[i];
     }
@@ -1090,9 +1083,9 @@ static int measure_points(struct tune *t, const int *map, int k)
         rc = evaluator_measure_files_ms(t->ev, paths + g, m, TUNE_MEASURE_REPS, ms + g);
         for (int i = g; i < g + m && !rc; i++) t->c[idx[i]].measured_ms = ms[i];
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < made; i++)
         if (!t->c[idx[i]].ft_path[0]) remove(path[i]);
-    rmdir(dir);
+    rmdir(dir);   /* only if empty */
     free(idx);
     free(path);
     free(paths);
@@ -1100,6 +1093,7 @@ static int measure_points(struct tune *t, const int *map, int k)
     return rc;
 }
 
+/* NSGA-II ranking of pool members: constrained domination on (accuracy estimate, objective metric). */
 static double metric_of(const struct tune *t, const struct cand *c)
 {
     return t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;

@@ -172,6 +172,37 @@ static void test_network(struct rng *r)
         fprintf(f, "pruning:\n  global_config:\n    target_sparsity: 0.75\n%s", k ? "    reconstruct: true\n" : "");
         fclose(f);
     }
+    /* Capture: the stem's input is the images themselves (one channel: CNHW is NCHW), so its
+     * patches can be computed directly; 48 images run as a batch of 32 and one of 16, each in
+     * sub-batches, and every image must land in its own rows. */
+    {
+        struct resnet *net = fixture_net();
+        CHECK(net != NULL);
+        if (net) {
+            unsigned char *want = calloc((size_t)net->n_conv + 1, 1);
+            float **patches = calloc((size_t)net->n_conv + 1, sizeof *patches);
+            int *n_pos = calloc((size_t)net->n_conv + 1, sizeof *n_pos);
+            want[0] = 1;
+            calib.n = 48;
+            CHECK(recon_capture(net, &calib, 48, want, patches, n_pos) == STATUS_OK);
+            const struct resnet_conv *stem = &net->conv[0];
+            const int ohw = stem->OH * stem->OW;
+            const int64_t K = conv_k(&stem->d);
+            CHECK(n_pos[0] == (ohw < RECON_POSITIONS_PER_IMAGE ? ohw : RECON_POSITIONS_PER_IMAGE));
+            float *row = malloc(sizeof(float) * (size_t)(n_pos[0] * K));
+            int pos[RECON_POSITIONS_PER_IMAGE], same = patches[0] != NULL;
+            for (int img = 0; img < 48 && same; img++) {
+                recon_positions(img, ohw, n_pos[0], pos);
+                recon_patches(calib.images, 48, img, stem->H, stem->W, &stem->d, pos, n_pos[0], row);
+                same &= memcmp(row, patches[0] + (int64_t)img * n_pos[0] * K, sizeof(float) * (size_t)(n_pos[0] * K)) == 0;
+            }
+            CHECK(same);
+            for (int i = 0; i <= net->n_conv; i++) free(patches[i]);
+            free(patches), free(n_pos), free(want), free(row);
+            calib.n = 64;
+            resnet_free(net);
+        }
+    }
     /* Held-out images: the last 16 are not among the first 48 used for calibration. */
     const int N = 16;
     const float *x = calib.images + 48 * 784;
