@@ -7,7 +7,7 @@ set offsets graph 0.05, graph 0.08, graph 0.06, graph 0.06
 set xlabel 'predicted latency (ms)'
 set ylabel 'top-1 on val (%)'
 set label 1 'baseline' at 1.311837846,93.72 point pt 5 ps 1.6 lc rgb 'black' offset 1,-1 front
-set label 2 'chosen #285' at 0.9474789884,90.86 point pt 6 ps 3 lw 2 lc rgb '#2ca02c' offset 1.5,1.2 front textcolor rgb '#2ca02c'
+set label 2 'chosen #287' at 0.8814669105,89.34 point pt 6 ps 3 lw 2 lc rgb '#2ca02c' offset 1.5,1.2 front textcolor rgb '#2ca02c'
 set arrow 1 from graph 0, first 89.22 to graph 1, first 89.22 nohead dt 2 lw 1.5 lc rgb '#ff7f0e' front
 set label 3 'budget 5%: top-1 >= 89.22 %' at graph 0.01, first 89.22 offset 0,0.6 textcolor rgb '#ff7f0e' front noenhanced
 if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {

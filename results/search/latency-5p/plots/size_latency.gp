@@ -7,7 +7,7 @@ set offsets graph 0.05, graph 0.08, graph 0.06, graph 0.06
 set xlabel 'size (MiB)'
 set ylabel 'predicted latency (ms)'
 set label 1 'baseline' at 2.907062531,1.311837846 point pt 5 ps 1.6 lc rgb 'black' offset 1,-1 front
-set label 2 'chosen #285' at 1.519473076,0.9474789884 point pt 6 ps 3 lw 2 lc rgb '#2ca02c' offset 1.5,1.2 front textcolor rgb '#2ca02c'
+set label 2 'chosen #287' at 1.690631866,0.8814669105 point pt 6 ps 3 lw 2 lc rgb '#2ca02c' offset 1.5,1.2 front textcolor rgb '#2ca02c'
 set cblabel 'top-1 on val (%)'
 set palette rgbformulae 33,13,10
 set label 3 'hollow: outside the budget 5% (top-1 < 89.22 %)' at graph 0.01, graph 0.97 noenhanced front
