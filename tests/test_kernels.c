@@ -9,9 +9,10 @@
  * order than the dense reference: |diff| <= 1e-5 * (1 + sum |w x|) per output. Network logits:
  * W8A8 equal to the simulation bit for bit; fp32 kernels within 1e-4 * (1 + |logit|). */
 #include "apply.h"
-#include "conv_direct.h"
 #include "check.h"
 #include "config.h"
+#include "conv_direct.h"
+#include "fixture.h"
 #include "format.h"
 #include "kern.h"
 #include "kern_int8.h"
@@ -267,20 +268,7 @@ static void test_maxpool(struct rng *r)
     }
 }
 
-static struct resnet *fixture_net(void)
-{
-    char yaml[1024], weights[1024];
-    snprintf(yaml, sizeof yaml, "%s/tests/data/rn50w8-small.yaml", RN_SOURCE_DIR);
-    snprintf(weights, sizeof weights, "%s/tests/data/rn50w8-small.safetensors", RN_SOURCE_DIR);
-    struct resnet_config cfg;
-    struct resnet *net = NULL;
-    if (resnet_config_load(yaml, &cfg) || resnet_alloc(&cfg, SEED, &net) || resnet_load_weights(net, weights)) {
-        fprintf(stderr, "fixture: %s\n", status_message());
-        resnet_free(net);
-        return NULL;
-    }
-    return net;
-}
+static struct resnet *fixture_net(void) { return fixture_net_seeded(SEED); }
 
 static void run(struct resnet *net, const float *x, int N, float *logits, double *prof)
 {

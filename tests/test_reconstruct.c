@@ -6,6 +6,7 @@
 #include "apply.h"
 #include "check.h"
 #include "config.h"
+#include "fixture.h"
 #include "reconstruct.h"
 #include "resnet.h"
 #include "rng.h"
@@ -125,20 +126,7 @@ static void test_fit(struct rng *r)
     free(w), free(b), free(x), free(xh), free(y), free(wf), free(bf), free(wr), free(br), free(mask);
 }
 
-static struct resnet *fixture_net(void)
-{
-    char yaml[1024], weights[1024];
-    snprintf(yaml, sizeof yaml, "%s/tests/data/rn50w8-small.yaml", RN_SOURCE_DIR);
-    snprintf(weights, sizeof weights, "%s/tests/data/rn50w8-small.safetensors", RN_SOURCE_DIR);
-    struct resnet_config cfg;
-    struct resnet *net = NULL;
-    if (resnet_config_load(yaml, &cfg) || resnet_alloc(&cfg, SEED, &net) || resnet_load_weights(net, weights)) {
-        fprintf(stderr, "fixture: %s\n", status_message());
-        resnet_free(net);
-        return NULL;
-    }
-    return net;
-}
+static struct resnet *fixture_net(void) { return fixture_net_seeded(SEED); }
 
 /* Logits of net on x (N images), simulation path. */
 static void logits_of(struct resnet *net, const float *x, int N, float *out)
