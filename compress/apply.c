@@ -202,21 +202,7 @@ int compress_apply(struct resnet *net, const struct compress_plan *plan, const s
         free(names);
         if (rc) goto done;
         const int64_t n = calib_samples < calib->n ? calib_samples : calib->n;
-        const int batch = 32;
-        struct resnet_infer *ws = NULL;
-        float *logits = malloc(sizeof(float) * batch * net->cfg.n_classes);
-        if (!logits || (rc = resnet_infer_alloc(net, batch, &ws))) {
-            if (!rc) rc = status_error(STATUS_NOMEM, "out of memory");
-            free(logits);
-            goto done;
-        }
-        const int64_t per = (int64_t)calib->C * calib->H * calib->W;
-        for (int64_t s = 0; s < n; s += batch) {
-            const int b = (int)(n - s < batch ? n - s : batch);
-            resnet_infer(ws, calib->images + s * per, b, logits);
-        }
-        resnet_infer_free(ws);
-        free(logits);
+        if ((rc = resnet_run_images(net, calib->images, n))) goto done;
         act_quant_finish_calibration(res->aq);
     }
     if (!rc) {

@@ -68,8 +68,9 @@ static double recon_damp(const double *diag, int64_t K)
     return m > 0.0 ? 0.01 * m : 1e-8;
 }
 
-/* One channel's system, given its Gram entries through get(i, j) for kept columns, the column
- * sums and rhs; shared by the fast and the reference fit through the caller's arrays. */
+/* Solves one channel's system A [ns + 1]^2, r (its kept columns S, then the bias) and writes the
+ * channel's weights and bias; a system Cholesky cannot take leaves the channel as magnitude
+ * pruning made it. */
 static void solve_row(const float *w_row, float b, int64_t K, const unsigned char *m_row, const int64_t *S, int ns,
                       double *A, double *r, float *w_out, float *b_out)
 {
@@ -87,11 +88,20 @@ static void solve_row(const float *w_row, float b, int64_t K, const unsigned cha
 int recon_fit(const float *w, const float *b, int64_t OC, int64_t K, const float *y, const float *xh, int64_t P,
               const unsigned char *mask, float *w_out, float *b_out)
 {
+    /* The systems are as large as the most kept weights of a channel, plus the bias (at 90 %
+     * sparsity a hundredth of (K + 1)^2: 1.7 MB instead of 170 MB on ResNet50's 3x3x512). */
+    int64_t max_kept = 0;
+    for (int64_t o = 0; o < OC; o++) {
+        int64_t kept = 0;
+        for (int64_t k = 0; k < K; k++) kept += mask[o * K + k] != 0;
+        if (kept > max_kept) max_kept = kept;
+    }
     float *g = malloc(sizeof(float) * (size_t)(K * K));
     float *R = malloc(sizeof(float) * (size_t)(K * OC));   /* X^T Y [K, OC] */
     double *colsum = malloc(sizeof(double) * (size_t)K), *ysum = malloc(sizeof(double) * (size_t)OC);
     double *diag = malloc(sizeof(double) * (size_t)K);
-    double *A = malloc(sizeof(double) * (size_t)((K + 1) * (K + 1))), *r = malloc(sizeof(double) * (size_t)(K + 1));
+    double *A = malloc(sizeof(double) * (size_t)((max_kept + 1) * (max_kept + 1)));
+    double *r = malloc(sizeof(double) * (size_t)(max_kept + 1));
     int64_t *S = malloc(sizeof(int64_t) * (size_t)K);
     float *wr = malloc(sizeof(float) * (size_t)K);
     int rc = STATUS_OK;
@@ -224,7 +234,6 @@ struct capture {
     float **patches;
     const int *n_pos;
     int64_t cur, next;       /* index of the first image of the pass being run; of the next one */
-    int n_site;
     int *site_of;            /* [n_conv + 1] the input site of each layer */
 };
 
@@ -311,20 +320,7 @@ int recon_capture(struct resnet *net, const struct dataset *calib, int64_t n_sam
     net->act_hook = capture_hook;
     net->act_ctx = &c;
     net->simulate = 1;
-    const int batch = 32;
-    struct resnet_infer *ws = NULL;
-    float *logits = malloc(sizeof(float) * batch * (size_t)net->cfg.n_classes);
-    if (!logits || (rc = resnet_infer_alloc(net, batch, &ws))) {
-        if (!rc) rc = status_error(STATUS_NOMEM, "out of memory");
-    } else {
-        const int64_t per = (int64_t)calib->C * calib->H * calib->W;
-        for (int64_t s = 0; s < n_samples; s += batch) {
-            const int b = (int)(n_samples - s < batch ? n_samples - s : batch);
-            resnet_infer(ws, calib->images + s * per, b, logits);
-        }
-    }
-    resnet_infer_free(ws);
-    free(logits);
+    rc = resnet_run_images(net, calib->images, n_samples);
     net->act_hook = hook;
     net->act_ctx = hook_ctx;
     net->simulate = simulate;

@@ -82,22 +82,15 @@ __attribute__((target("avx512f"))) static void kern_fq_avx512(const float *a, co
                                                               const struct act_qparams *q, float *y, int64_t n)
 {
     const float inv = q && q->scale > 0 ? 1.0f / q->scale : 0.0f;
-    const __m512 vinv = _mm512_set1_ps(inv), zp = _mm512_set1_ps(q ? (float)q->zero_point : 0.0f),
-                 lo = _mm512_set1_ps(q ? (float)q->qmin : 0.0f), hi = _mm512_set1_ps(q ? (float)q->qmax : 0.0f),
-                 sc = _mm512_set1_ps(q ? q->scale : 0.0f), z = _mm512_setzero_ps();
-    const int quant = q && q->scale > 0, zero = q && !(q->scale > 0);
+    const struct act_qparams none = { 0 };
+    const struct kern_fq16 fq = kern_fq16_of(q ? q : &none);
+    const __m512 z = _mm512_setzero_ps();
     #pragma omp parallel for schedule(static) if (n > 262144)
     for (int64_t i = 0; i < n - n % 16; i += 16) {
         __m512 v = _mm512_loadu_ps(a + i);
         if (b) v = _mm512_add_ps(v, _mm512_loadu_ps(b + i));
         if (relu) v = _mm512_max_ps(v, z);
-        if (quant) {
-            __m512 r = _mm512_add_ps(kern_round_away(_mm512_mul_ps(v, vinv)), zp);
-            r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
-            v = _mm512_mul_ps(sc, _mm512_sub_ps(r, zp));
-        } else if (zero) {
-            v = z;
-        }
+        if (q) v = kern_fq16(&fq, v);
         _mm512_storeu_ps(y + i, v);
     }
     for (int64_t i = n - n % 16; i < n; i++) y[i] = fq_one(b ? a[i] + b[i] : a[i], relu, q, inv);

@@ -241,11 +241,7 @@ static void k8_block_portable(const struct k8_call *c, int64_t j0, int m0, int m
         float *yp = y + i * ldc + 16 * v;                                                               \
         if (res) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(tail[v], res + i * ldc + 16 * v));         \
         if (relu) o = _mm512_max_ps(o, _mm512_setzero_ps());                                            \
-        if (oq) {                                                                                       \
-            __m512 r = _mm512_add_ps(kern_round_away(_mm512_mul_ps(o, oinv)), ozp);                     \
-            r = _mm512_min_ps(_mm512_max_ps(r, olo), ohi);                                              \
-            o = _mm512_mul_ps(osc, _mm512_sub_ps(r, ozp));                                              \
-        }                                                                                               \
+        if (oq) o = kern_fq16(&ofq, o);                                                                 \
         _mm512_mask_storeu_ps(yp, tail[v], o);                                                          \
     }
 #define OUT_ROW(i)                                                                                      \
@@ -288,10 +284,8 @@ k8_tile(const int nv, const int ntap, int mr, int G, const int32_t *a, int64_t l
         b += ldb;
         a0 += ntap; a1 += ntap; a2 += ntap; a3 += ntap; a4 += ntap; a5 += ntap;
     }
-    const float oinv_s = oq && oq->scale > 0 ? 1.0f / oq->scale : 0.0f;
-    const __m512 oinv = _mm512_set1_ps(oinv_s), ozp = _mm512_set1_ps(oq ? (float)oq->zero_point : 0.0f),
-                 olo = _mm512_set1_ps(oq ? (float)oq->qmin : 0.0f), ohi = _mm512_set1_ps(oq ? (float)oq->qmax : 0.0f),
-                 osc = _mm512_set1_ps(oq ? oq->scale : 0.0f);
+    const struct act_qparams none = { 0 };
+    const struct kern_fq16 ofq = kern_fq16_of(oq ? oq : &none);
     OUT_ROW(0) OUT_ROW(1) OUT_ROW(2) OUT_ROW(3) OUT_ROW(4) OUT_ROW(5)
 }
 

@@ -12,11 +12,49 @@
 #define NB (16 * NV)  /* columns per block */
 #define MAXTAP 49
 
+/* Where each tap reads, on a grid [N, GH, GW] of output positions: tap t of input channel ic reads
+ * plane ic * nph + ph[t] (planes ldb apart) at (oh + dy[t], ow + dx[t]), zero outside the grid.
+ * A stride-1 "same" conv reads x itself (one plane per channel, dy/dx the tap's offset); a
+ * stride-2 conv reads the input's phase planes (ksp_phase_split); flat (im2col'd) rows are one
+ * tap at offset 0 on a 1 x cols grid. */
+struct ksp_geom {
+    int GH, GW, ntap, nph;
+    int dy[MAXTAP], dx[MAXTAP], ph[MAXTAP];
+};
+
+/* The stride-2 phase geometry of conv d on an OH x OW output grid: tap (kh, kw) reads input
+ * row 2 * (oh + dy) + a with kh - pad = 2 dy + a, a in {0, 1} (columns alike), i.e. phase plane
+ * (a, b) at offset (dy, dx). Returns 0 when the conv is not of that form (stride 2 with every
+ * tap at dy, dx <= 0, so that an OH x OW plane holds every row and column read; 3x3 pad 1 and
+ * 1x1 pad 0 are) or needs more planes than taps (the scratch holds K x OH x OW per image). */
+static int ksp_phase_geom(const struct conv_desc *d, int OH, int OW, struct ksp_geom *g, int *pa, int *pb)
+{
+    if (d->stride != 2 || d->KH - 1 - d->pad > 1 || d->KW - 1 - d->pad > 1 || d->pad < 0) return 0;
+    int id[4] = { -1, -1, -1, -1 };
+    *g = (struct ksp_geom){ .GH = OH, .GW = OW, .ntap = d->KH * d->KW };
+    for (int t = 0; t < g->ntap; t++) {
+        const int oy = t / d->KW - d->pad, ox = t % d->KW - d->pad;
+        const int dy = oy >= 0 ? oy / 2 : -((1 - oy) / 2), dx = ox >= 0 ? ox / 2 : -((1 - ox) / 2);
+        const int a = oy - 2 * dy, b = ox - 2 * dx, p = a * 2 + b;
+        if (id[p] < 0) {
+            pa[g->nph] = a;
+            pb[g->nph] = b;
+            id[p] = g->nph++;
+        }
+        g->dy[t] = dy;
+        g->dx[t] = dx;
+        g->ph[t] = id[p];
+    }
+    return g->nph <= g->ntap;
+}
+
 struct ksp {
     struct conv_kernel base;
     int H, W, OH, OW;
     int direct;        /* stride-1 "same": shifted reads, no im2col (AVX-512 path) */
     int phased;        /* stride 2: shifted reads of the input's 2x2 phase planes (AVX-512 path) */
+    struct ksp_geom geom;   /* direct or phased: where each tap reads (set when the kernel is built) */
+    int pa[4], pb[4];  /* phased: the row and column parity of each phase plane */
     int ntap;          /* KH*KW */
     int64_t *row;      /* [OC + 1]: nonzeros of output channel oc are [row[oc], row[oc+1]) */
     float *val;        /* [nnz] */
@@ -80,23 +118,14 @@ ksp_row(const int nv, const int flat, const struct ksp *s, int64_t e0, int64_t e
         if (nv > 3) c3 = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mt[t][3], bt + 48), c3);
     }
     const __m512 z = _mm512_setzero_ps();
-    /* The output's fake quantization, the same operations as kern_fq (model/kern.c). */
-    const int quant = oq && oq->scale > 0, zero = oq && !(oq->scale > 0);
-    const __m512 vinv = _mm512_set1_ps(quant ? 1.0f / oq->scale : 0.0f), zp = _mm512_set1_ps(oq ? (float)oq->zero_point : 0.0f),
-                 lo = _mm512_set1_ps(oq ? (float)oq->qmin : 0.0f), hi = _mm512_set1_ps(oq ? (float)oq->qmax : 0.0f),
-                 sc = _mm512_set1_ps(oq ? oq->scale : 0.0f);
+    const struct act_qparams none = { 0 };
+    const struct kern_fq16 fq = kern_fq16_of(oq ? oq : &none);   /* the output's fake quantization */
 #define KSP_OUT(v, cv)                                                                                  \
     {                                                                                                   \
         __m512 o = cv;                                                                                  \
         if (res) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(tail[v], res + 16 * v));                   \
         if (relu) o = _mm512_max_ps(o, z);                                                              \
-        if (quant) {                                                                                    \
-            __m512 r = _mm512_add_ps(kern_round_away(_mm512_mul_ps(o, vinv)), zp);                      \
-            r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);                                                \
-            o = _mm512_mul_ps(sc, _mm512_sub_ps(r, zp));                                                \
-        } else if (zero) {                                                                              \
-            o = z;                                                                                      \
-        }                                                                                               \
+        if (oq) o = kern_fq16(&fq, o);                                                                  \
         _mm512_mask_storeu_ps(y + 16 * v, tail[v], o);                                                  \
     }
     KSP_OUT(0, c0)
@@ -121,16 +150,6 @@ T512 static void ksp_row_any(int nv, int flat, const struct ksp *s, int64_t e0, 
 #undef KSP_ARGS
 #undef KSP_ROW
 }
-
-/* Where each tap reads, on a grid [N, GH, GW] of output positions: tap t of input channel ic reads
- * plane ic * nph + ph[t] (planes ldb apart) at (oh + dy[t], ow + dx[t]), zero outside the grid.
- * A stride-1 "same" conv reads x itself (one plane per channel, dy/dx the tap's offset); a
- * stride-2 conv reads the input's phase planes (ksp_phase_split); flat (im2col'd) rows are one
- * tap at offset 0 on a 1 x cols grid. */
-struct ksp_geom {
-    int GH, GW, ntap, nph;
-    int dy[MAXTAP], dx[MAXTAP], ph[MAXTAP];
-};
 
 T512 static void ksp_avx512(const struct ksp *s, int flat, const struct ksp_geom *g, int N, const float *x, int64_t ldb,
                             const float *res, int relu, const struct act_qparams *oq, float *y, int64_t ldc)
@@ -176,32 +195,6 @@ T512 static void ksp_avx512(const struct ksp *s, int flat, const struct ksp_geom
                             res ? res + oc * ldc + j0 : NULL, relu, oq, y + oc * ldc + j0);
         }
     }
-}
-
-/* The stride-2 phase geometry of conv d on an OH x OW output grid: tap (kh, kw) reads input
- * row 2 * (oh + dy) + a with kh - pad = 2 dy + a, a in {0, 1} (columns alike), i.e. phase plane
- * (a, b) at offset (dy, dx). Returns 0 when the conv is not of that form (stride 2 with every
- * tap at dy, dx <= 0, so that an OH x OW plane holds every row and column read; 3x3 pad 1 and
- * 1x1 pad 0 are) or needs more planes than taps (the scratch holds K x OH x OW per image). */
-static int ksp_phase_geom(const struct conv_desc *d, int OH, int OW, struct ksp_geom *g, int *pa, int *pb)
-{
-    if (d->stride != 2 || d->KH - 1 - d->pad > 1 || d->KW - 1 - d->pad > 1 || d->pad < 0) return 0;
-    int id[4] = { -1, -1, -1, -1 };
-    *g = (struct ksp_geom){ .GH = OH, .GW = OW, .ntap = d->KH * d->KW };
-    for (int t = 0; t < g->ntap; t++) {
-        const int oy = t / d->KW - d->pad, ox = t % d->KW - d->pad;
-        const int dy = oy >= 0 ? oy / 2 : -((1 - oy) / 2), dx = ox >= 0 ? ox / 2 : -((1 - ox) / 2);
-        const int a = oy - 2 * dy, b = ox - 2 * dx, p = a * 2 + b;
-        if (id[p] < 0) {
-            pa[g->nph] = a;
-            pb[g->nph] = b;
-            id[p] = g->nph++;
-        }
-        g->dy[t] = dy;
-        g->dx[t] = dx;
-        g->ph[t] = id[p];
-    }
-    return g->nph <= g->ntap;
 }
 
 /* The phase planes of images [n0, n0 + n) of x [IC, N, H, W]: out [IC, nph, n, OH, OW] with plane
@@ -251,27 +244,21 @@ static void ksp_forward(const struct conv_kernel *base, const float *x, int N, i
     const int simd = kern_cpu_avx512();
     if (simd && s->direct) {
         /* ntap is the conv's own here: k = ic * ntap + tap. */
-        struct ksp_geom g = { .GH = H, .GW = W, .ntap = d->KH * d->KW, .nph = 1 };
-        for (int t = 0; t < g.ntap; t++) {
-            g.dy[t] = t / d->KW - d->pad;
-            g.dx[t] = t % d->KW - d->pad;
-        }
-        ksp_avx512(s, 0, &g, N, x, len, residual, relu, out_q, y, len);
+        ksp_avx512(s, 0, &s->geom, N, x, len, residual, relu, out_q, y, len);
         return;
     }
-    struct ksp_geom pg;
-    int pa[4], pb[4];
-    if (simd && s->phased && ksp_phase_geom(d, s->OH, s->OW, &pg, pa, pb)) {
+    if (simd && s->phased) {
         /* Stride 2: split the input into its phase planes (IC x nph planes per image, fewer
          * values than im2col's K per output), then shifted reads as in the stride-1 case. */
-        const int64_t per = (int64_t)d->IC * pg.nph * ohw;
+        const struct ksp_geom *pg = &s->geom;
+        const int64_t per = (int64_t)d->IC * pg->nph * ohw;
         RN_ASSERT(scratch_floats >= per);
         int chunk = (int)(scratch_floats / per);
         if (chunk > N) chunk = N;
         for (int n0 = 0; n0 < N; n0 += chunk) {
             const int n = N - n0 < chunk ? N - n0 : chunk;
-            ksp_phase_split(x, d->IC, N, H, W, n0, n, s->OH, s->OW, pg.nph, pa, pb, scratch);
-            ksp_avx512(s, 0, &pg, n, scratch, n * ohw, residual ? residual + n0 * ohw : NULL, relu, out_q, y + n0 * ohw, len);
+            ksp_phase_split(x, d->IC, N, H, W, n0, n, s->OH, s->OW, pg->nph, s->pa, s->pb, scratch);
+            ksp_avx512(s, 0, pg, n, scratch, n * ohw, residual ? residual + n0 * ohw : NULL, relu, out_q, y + n0 * ohw, len);
         }
         return;
     }
@@ -327,7 +314,15 @@ struct conv_kernel *kern_sparse_new(const struct conv_desc *d, int H, int W, con
     s->OH = conv_out_size(H, d->KH, d->stride, d->pad);
     s->OW = conv_out_size(W, d->KW, d->stride, d->pad);
     s->direct = conv_direct_same(d);
-    s->phased = !s->direct && d->stride == 2;
+    if (s->direct) {
+        s->geom = (struct ksp_geom){ .GH = H, .GW = W, .ntap = d->KH * d->KW, .nph = 1 };
+        for (int t = 0; t < s->geom.ntap; t++) {
+            s->geom.dy[t] = t / d->KW - d->pad;
+            s->geom.dx[t] = t % d->KW - d->pad;
+        }
+    } else {
+        s->phased = ksp_phase_geom(d, s->OH, s->OW, &s->geom, s->pa, s->pb);
+    }
     s->ntap = d->KH * d->KW;
     const int64_t K = conv_k(d);
     int64_t nnz = 0;

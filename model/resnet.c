@@ -671,6 +671,19 @@ void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits)
     }
 }
 
+int resnet_run_images(struct resnet *net, const float *images, int64_t n)
+{
+    const int batch = 32;
+    const int64_t per = (int64_t)net->cfg.in_channels * net->cfg.in_h * net->cfg.in_w;
+    struct resnet_infer *ws = NULL;
+    float *logits = malloc(sizeof(float) * batch * (size_t)net->cfg.n_classes);
+    int rc = logits ? resnet_infer_alloc(net, batch, &ws) : status_error(STATUS_NOMEM, "out of memory");
+    for (int64_t s = 0; s < n && !rc; s += batch) resnet_infer(ws, images + s * per, (int)(n - s < batch ? n - s : batch), logits);
+    resnet_infer_free(ws);
+    free(logits);
+    return rc;
+}
+
 void resnet_infer_ref(struct resnet_infer *ws, const float *x, int N, float *logits)
 {
     const struct infer_slice all = infer_slice_of(ws, 0, 1);

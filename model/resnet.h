@@ -161,4 +161,9 @@ void resnet_infer_set_profile(struct resnet_infer *ws, double *seconds);
 /* The same with every layer's plain reference kernel (slow; for tests). */
 void resnet_infer_ref(struct resnet_infer *ws, const float *x, int N, float *logits);
 
+/* Forward passes over the first n images of `images` (NCHW at the network's input size) in
+ * batches of 32, the logits discarded: for what net->act_hook sees on the way (activation
+ * calibration, reconstruct's capture). STATUS_NOMEM when the workspace cannot be allocated. */
+int resnet_run_images(struct resnet *net, const float *images, int64_t n);
+
 #endif

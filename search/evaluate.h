@@ -65,7 +65,6 @@ int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, d
 /* The cost model's latency for plan (NaN without a device); cheap, runs nothing. */
 int evaluator_predict_ms(struct evaluator *ev, const struct compress_plan *plan, double *ms);
 
-
 /* ---- the finetune workflow ---- */
 
 /* Images in the train split (loaded on first use, like the splits above: the first train_limit of
@@ -86,7 +85,6 @@ int evaluator_finetune(struct evaluator *ev, const struct compress_plan *plan, c
  * file was made with (for the size model and the latency prediction); compress_seconds is 0. */
 int evaluator_run_file(struct evaluator *ev, const char *path, const struct compress_plan *plan, enum eval_split split,
                        int64_t n, struct eval_result *out);
-
 
 /* The median batch-1 latencies ms[0..n) of the compressed model files paths[0..n), timed side by
  * side: all loaded at once, 10 warm-up rounds, then reps rounds that each time one warm pass of

@@ -190,16 +190,7 @@ int main(void)
 
     /* Calibration images and a test batch: random normalised 28x28 images. */
     struct dataset calib;
-    memset(&calib, 0, sizeof calib);
-    calib.n = 64;
-    calib.C = 1;
-    calib.H = calib.W = 28;
-    calib.n_classes = 10;
-    calib.images = malloc(sizeof(float) * 64 * 784);
-    calib.labels = malloc(sizeof(int64_t) * 64);
-    snprintf(calib.name, sizeof calib.name, "random");
-    for (int64_t i = 0; i < 64 * 784; i++) calib.images[i] = (float)rng_normal(&r);
-    for (int i = 0; i < 64; i++) calib.labels[i] = (int64_t)rng_below(&r, 10);
+    fixture_random_images(&calib, 64, &r);
 
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/configs/compress", RN_SOURCE_DIR);

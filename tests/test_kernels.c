@@ -370,15 +370,7 @@ int main(void)
     printf("kernels: %d shapes agree with their references (SIMD and portable)\n", N_SHAPES);
 
     struct dataset calib;
-    memset(&calib, 0, sizeof calib);
-    calib.n = 32;
-    calib.C = 1;
-    calib.H = calib.W = 28;
-    calib.n_classes = 10;
-    calib.images = malloc(sizeof(float) * 32 * 784);
-    calib.labels = calloc(32, sizeof(int64_t));
-    snprintf(calib.name, sizeof calib.name, "random");
-    for (int64_t i = 0; i < 32 * 784; i++) calib.images[i] = (float)rng_normal(&r);
+    fixture_random_images(&calib, 32, &r);
     const int N = 3;
     test_network("w8a8.yaml", "int8", &calib, calib.images, N, 0.0);
     /* A batch of 8 on 2 threads runs as sub-batches in parallel on the kernel path. */

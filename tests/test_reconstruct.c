@@ -143,15 +143,7 @@ static void logits_of(struct resnet *net, const float *x, int N, float *out)
 static void test_network(struct rng *r)
 {
     struct dataset calib;
-    memset(&calib, 0, sizeof calib);
-    calib.n = 64;
-    calib.C = 1;
-    calib.H = calib.W = 28;
-    calib.n_classes = 10;
-    calib.images = malloc(sizeof(float) * 64 * 784);
-    calib.labels = calloc(64, sizeof(int64_t));
-    snprintf(calib.name, sizeof calib.name, "random");
-    for (int64_t i = 0; i < 64 * 784; i++) calib.images[i] = (float)rng_normal(r);
+    fixture_random_images(&calib, 64, r);
     const char *paths[2] = { "./test_reconstruct_plain.yaml", "./test_reconstruct_refit.yaml" };
     for (int k = 0; k < 2; k++) {
         FILE *f = fopen(paths[k], "w");
