@@ -1,14 +1,24 @@
-/* conv_direct.c — AVX-512 direct convolution in the CNHW layout, with bias, residual and ReLU
- * fused into the register tile's store.
+/* conv_direct.c — direct convolution in the CNHW layout (AVX-512, and AVX2 + FMA), with bias,
+ * residual and ReLU fused into the register tile's store.
  *
  * In CNHW a stride-1 "same" convolution (1x1, or 3x3 with pad 1) needs no im2col: row (ic, tap)
  * of the im2col matrix is channel ic's [N, H, W] plane shifted by the tap's offset
  * (kh - pad) * W + (kw - pad), with zeros where the shifted pixel falls outside its image. The
  * kernel reads those rows straight from the input with masked loads, the masks built once per
  * block of 64 output columns (they also cover the batch's image boundaries and the ragged end).
- * The register tile is 6 output channels x 64 columns (24 zmm accumulators): per (ic, tap) it
- * loads 4 input vectors and broadcasts 6 weights, 24 FMAs. Weights are read in place ([OC, K]
- * rows, no packing), so nothing is allocated per call.
+ * The AVX-512 register tile is 6 output channels x 64 columns (24 zmm accumulators): per
+ * (ic, tap) it loads 4 input vectors and broadcasts 6 weights, 24 FMAs. The AVX2 tile is 6 x 16
+ * (12 ymm accumulators), run four times across the 64-column block. Weights are read in place
+ * ([OC, K] rows, no packing), so nothing is allocated per call.
+ *
+ * Why an AVX2 twin at all: every output is one FMA chain over (ic, tap) in the same order on both
+ * paths, stored and reloaded exactly between input-channel blocks, then + bias, + residual, ReLU.
+ * So an output's bits depend on neither the batch it is computed in, nor the thread count, nor
+ * which of the two instruction sets runs it. OpenBLAS's sgemm (the portable path) gives no such
+ * promise: on its Haswell/Zen kernels an element's rounding changes with the matrix width and
+ * the thread count, and in an 8-bit network one last-bit change flips a quantization level of the
+ * next layer's input. The kernel path runs sub-batches in parallel while the simulation runs the
+ * batch whole, so W8A8 networks on AVX2-only CPUs disagreed with their simulation (issue 13).
  *
  * Work is split over OpenMP threads as (64-column block, chunk of output channels) tasks, in one
  * parallel region per convolution. Strided or differently padded convolutions use it as a GEMM on
@@ -16,6 +26,7 @@
  * portable im2col + OpenBLAS path in ops_conv.c stays the fallback and conv_forward_ref the
  * reference. */
 #include "conv_direct.h"
+#include "kern.h"
 #include "status.h"
 
 #include <stdlib.h>
@@ -38,15 +49,8 @@ void conv_direct_force(int mode) { direct_mode = mode < 0 ? -1 : mode != 0; }
 int conv_direct_available(void)
 {
 #ifdef CONV_DIRECT_X86
-    static int cpu = -1;
-    if (cpu < 0) {
-        const char *e = getenv("RN_NO_AVX512");
-        const int off = e && *e && strcmp(e, "0") != 0;
-        __builtin_cpu_init();
-        cpu = !off && __builtin_cpu_supports("avx512f");
-    }
-    if (direct_mode >= 0) return direct_mode && __builtin_cpu_supports("avx512f");
-    return cpu;
+    /* The instruction-set choice (CPU, RN_NO_AVX512, kern_force_portable) is kern.c's alone. */
+    return direct_mode != 0 && (kern_cpu_avx512() || kern_cpu_avx2());
 #else
     return 0;
 #endif
@@ -147,11 +151,125 @@ TARGET static void direct_tile_any(int mr, int nv, int ntap, int first, int last
     }
 }
 
+/* ---- AVX2 + FMA: the same FMA chains, 16 columns at a time ---- */
+
+#define TARGET2 __attribute__((target("avx2,fma")))
+#define NV8 2         /* ymm vectors per AVX2 tile */
+#define NB8 (8 * NV8) /* columns per AVX2 tile */
+
+/* One AVX2 register tile, as direct_tile but 16 columns: mk[t] + col are the lane masks (-1 or 0)
+ * of tap t for the tile's columns, tl those of the columns that exist. */
+#define ACC8_LOAD(i, v) (first || i >= mr || nv <= v ? z : _mm256_maskload_ps(y + i * ldc + 8 * v, tm[v]))
+#define ACC8_ROW(i) __m256 d##i##0 = ACC8_LOAD(i, 0), d##i##1 = ACC8_LOAD(i, 1);
+#define FMA8_ROW(i)                                                                                     \
+    {                                                                                                   \
+        const __m256 w = _mm256_broadcast_ss(a##i + t);                                                 \
+        d##i##0 = _mm256_fmadd_ps(w, x0, d##i##0);                                                      \
+        if (nv > 1) d##i##1 = _mm256_fmadd_ps(w, x1, d##i##1);                                          \
+    }
+#define OUT8_VEC(i, v, cv)                                                                              \
+    {                                                                                                   \
+        __m256 o = cv;                                                                                  \
+        if (last) {                                                                                     \
+            o = _mm256_add_ps(o, bi);                                                                   \
+            if (res) o = _mm256_add_ps(o, _mm256_maskload_ps(res + i * ldc + 8 * v, tm[v]));           \
+            if (relu) o = _mm256_max_ps(o, z);                                                          \
+        }                                                                                               \
+        _mm256_maskstore_ps(y + i * ldc + 8 * v, tm[v], o);                                             \
+    }
+#define OUT8_ROW(i)                                                                                     \
+    if (i < mr) {                                                                                       \
+        const __m256 bi = bias && last ? _mm256_set1_ps(bias[i]) : z;                                   \
+        OUT8_VEC(i, 0, d##i##0)                                                                         \
+        if (nv > 1) OUT8_VEC(i, 1, d##i##1)                                                             \
+    }
+
+TARGET2 __attribute__((always_inline)) static inline void
+direct_tile8(const int nv, const int ntap, int mr, int first, int last, int IC, const float *a, int64_t lda,
+             const float *b, int64_t ldb, const int64_t *shift, const int32_t (*mk)[NB], int col, const int32_t *tl,
+             const float *bias, const float *res, int relu, float *y, int64_t ldc)
+{
+    const __m256 z = _mm256_setzero_ps();
+    const __m256i tm[NV8] = { _mm256_loadu_si256((const __m256i *)(tl + col)),
+                              _mm256_loadu_si256((const __m256i *)(tl + col + 8)) };
+    ACC8_ROW(0) ACC8_ROW(1) ACC8_ROW(2) ACC8_ROW(3) ACC8_ROW(4) ACC8_ROW(5)
+    const float *a0 = a, *a1 = a + (mr > 1) * lda, *a2 = a + (mr > 2 ? 2 : mr - 1) * lda,
+                *a3 = a + (mr > 3 ? 3 : mr - 1) * lda, *a4 = a + (mr > 4 ? 4 : mr - 1) * lda,
+                *a5 = a + (mr > 5 ? 5 : mr - 1) * lda;
+    for (int ic = 0; ic < IC; ic++) {
+        for (int t = 0; t < ntap; t++) {
+            const float *bt = b + shift[t];
+            const __m256 x0 = _mm256_maskload_ps(bt, _mm256_loadu_si256((const __m256i *)(mk[t] + col)));
+            const __m256 x1 = nv > 1 ? _mm256_maskload_ps(bt + 8, _mm256_loadu_si256((const __m256i *)(mk[t] + col + 8))) : z;
+            FMA8_ROW(0) FMA8_ROW(1) FMA8_ROW(2) FMA8_ROW(3) FMA8_ROW(4) FMA8_ROW(5)
+        }
+        b += ldb;
+        a0 += ntap; a1 += ntap; a2 += ntap; a3 += ntap; a4 += ntap; a5 += ntap;
+    }
+    OUT8_ROW(0) OUT8_ROW(1) OUT8_ROW(2) OUT8_ROW(3) OUT8_ROW(4) OUT8_ROW(5)
+}
+
+#define TILE8_ARGS mr, first, last, IC, a, lda, b, ldb, shift, mk, col, tl, bias, res, relu, y, ldc
+#define TILE8_NV(nt_)                                                                                   \
+    if (nv == 1) direct_tile8(1, nt_, TILE8_ARGS);                                                      \
+    else direct_tile8(2, nt_, TILE8_ARGS);
+
+TARGET2 static void direct_tile8_any(int mr, int nv, int ntap, int first, int last, int IC, const float *a, int64_t lda,
+                                     const float *b, int64_t ldb, const int64_t *shift, const int32_t (*mk)[NB],
+                                     int col, const int32_t *tl, const float *bias, const float *res, int relu,
+                                     float *y, int64_t ldc)
+{
+    if (ntap == 1) {
+        TILE8_NV(1)
+    } else if (ntap == 9) {
+        TILE8_NV(9)
+    } else {
+        TILE8_NV(ntap)
+    }
+}
+
+/* ---- the driver, shared by both instruction sets ---- */
+
+/* The masks of one 64-column block in the forms the tiles read: bit j of m[t] when column j0+j
+ * exists and tap t of its pixel lies in its image, as zmm masks (AVX-512) or int32 lanes (AVX2). */
+struct block_masks {
+    __mmask16 mt[MAXTAP][NV], tail[NV];
+    int32_t mk[MAXTAP][NB], tl[NB];
+};
+
+static void block_masks_of(struct block_masks *bm, int avx512, int64_t j0, int64_t cols, int64_t hw, int H, int W,
+                           int KW, int pad, int ntap)
+{
+    uint64_t m[MAXTAP] = { 0 }, tl = 0;
+    for (int j = 0; j < NB && j0 + j < cols; j++) {
+        const int64_t rem = (j0 + j) % hw;
+        const int oh = (int)(rem / W), ow = (int)(rem % W);
+        tl |= 1ull << j;
+        for (int t = 0; t < ntap; t++) {
+            const int ih = oh + t / KW - pad, iw = ow + t % KW - pad;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) m[t] |= 1ull << j;
+        }
+    }
+    if (avx512) {
+        for (int v = 0; v < NV; v++) {
+            bm->tail[v] = (__mmask16)(tl >> (16 * v));
+            for (int t = 0; t < ntap; t++) bm->mt[t][v] = (__mmask16)(m[t] >> (16 * v));
+        }
+        return;
+    }
+    for (int j = 0; j < NB; j++) {
+        bm->tl[j] = -(int32_t)(tl >> j & 1);
+        for (int t = 0; t < ntap; t++) bm->mk[t][j] = -(int32_t)(m[t] >> j & 1);
+    }
+}
+
 void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
                       const float *x, int64_t ldb, const float *bias, const float *residual, int relu,
                       float *y, int64_t ldc)
 {
     RN_ASSERT(KH * KW <= MAXTAP && OC >= 1 && IC >= 1);
+    RN_ASSERT(conv_direct_available());
+    const int avx512 = kern_cpu_avx512();
     const int ntap = KH * KW;
     const int64_t hw = (int64_t)H * W, cols = (int64_t)N * hw;
     const int64_t lda = (int64_t)IC * ntap;
@@ -162,35 +280,23 @@ void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int
     const int MC = ncb >= 8 ? 16 * MR : 4 * MR;
     const int64_t nmc = (OC + MC - 1) / MC;
     /* 128 channels x 64 columns x 4 bytes = 32 KiB of 1x1 input per block; the taps of a 3x3
-     * reread the same few rows, so its blocks can be as large. */
+     * reread the same few rows, so its blocks can be as large. The blocking is the same on both
+     * instruction sets: it decides where partial sums are stored, not the order of the FMAs. */
     const int icb = ntap == 1 ? 128 : 64;
 
     #pragma omp parallel
     {
-        __mmask16 mt[MAXTAP][NV], tail[NV];
+        struct block_masks masks;   /* 13 KiB */
+        struct block_masks *bm = &masks;
         int64_t have_cb = -1;
         #pragma omp for schedule(static)
         for (int64_t task = 0; task < ncb * nmc; task++) {
             const int64_t cb = task / nmc, j0 = cb * NB;
             if (cb != have_cb) {
-                /* Masks of this column block: column j exists, and tap t's pixel lies in its image. */
-                uint64_t m[MAXTAP] = { 0 }, tl = 0;
-                for (int j = 0; j < NB && j0 + j < cols; j++) {
-                    const int64_t rem = (j0 + j) % hw;
-                    const int oh = (int)(rem / W), ow = (int)(rem % W);
-                    tl |= 1ull << j;
-                    for (int t = 0; t < ntap; t++) {
-                        const int ih = oh + t / KW - pad, iw = ow + t % KW - pad;
-                        if (ih >= 0 && ih < H && iw >= 0 && iw < W) m[t] |= 1ull << j;
-                    }
-                }
-                for (int v = 0; v < NV; v++) {
-                    tail[v] = (__mmask16)(tl >> (16 * v));
-                    for (int t = 0; t < ntap; t++) mt[t][v] = (__mmask16)(m[t] >> (16 * v));
-                }
+                block_masks_of(bm, avx512, j0, cols, hw, H, W, KW, pad, ntap);
                 have_cb = cb;
             }
-            const int nv = (int)((cols - j0 >= NB ? NB : cols - j0) + 15) / 16;
+            const int ncol = (int)(cols - j0 >= NB ? NB : cols - j0);
             const int m_end = (int)((task % nmc) * MC + MC < OC ? (task % nmc) * MC + MC : OC);
             /* Input channels in blocks whose slice of the column block stays in L1 while every
              * output-channel tile of the chunk consumes it; partial sums wait in y. */
@@ -199,10 +305,18 @@ void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int
                 const int first = c0 == 0, last = c0 + nc == IC;
                 for (int m0 = (int)(task % nmc) * MC; m0 < m_end; m0 += MR) {
                     const int mr = m_end - m0 < MR ? m_end - m0 : MR;
-                    direct_tile_any(mr, nv, ntap, first, last, nc, A + m0 * lda + (int64_t)c0 * ntap, lda,
-                                    x + c0 * ldb + j0, ldb, shift, (const __mmask16(*)[NV])mt, tail,
-                                    bias ? bias + m0 : NULL, residual ? residual + m0 * ldc + j0 : NULL, relu,
-                                    y + m0 * ldc + j0, ldc);
+                    const float *a = A + m0 * lda + (int64_t)c0 * ntap, *b = x + c0 * ldb + j0;
+                    const float *bs = bias ? bias + m0 : NULL, *res = residual ? residual + m0 * ldc + j0 : NULL;
+                    float *yt = y + m0 * ldc + j0;
+                    if (avx512) {
+                        direct_tile_any(mr, (ncol + 15) / 16, ntap, first, last, nc, a, lda, b, ldb, shift,
+                                        (const __mmask16(*)[NV])bm->mt, bm->tail, bs, res, relu, yt, ldc);
+                        continue;
+                    }
+                    for (int col = 0; col < ncol; col += NB8)
+                        direct_tile8_any(mr, (ncol - col >= NB8 ? NB8 : ncol - col + 7) / 8, ntap, first, last, nc, a,
+                                         lda, b + col, ldb, shift, (const int32_t(*)[NB])bm->mk, col, bm->tl, bs,
+                                         res ? res + col : NULL, relu, yt + col, ldc);
                 }
             }
         }
@@ -217,7 +331,7 @@ void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int
 {
     (void)OC; (void)IC; (void)KH; (void)KW; (void)pad; (void)N; (void)H; (void)W; (void)A; (void)x;
     (void)ldb; (void)bias; (void)residual; (void)relu; (void)y; (void)ldc;
-    RN_ASSERT(!"conv_direct_gemm needs x86-64 AVX-512");
+    RN_ASSERT(!"conv_direct_gemm needs x86-64 with AVX-512 or AVX2");
 }
 
 #endif

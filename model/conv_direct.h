@@ -1,4 +1,5 @@
-/* conv_direct.h — internal: the AVX-512 direct convolution behind conv_forward (see conv_direct.c).
+/* conv_direct.h — internal: the direct convolution behind conv_forward (see conv_direct.c), on
+ * AVX-512 or AVX2 + FMA with bit-identical results.
  * Not part of the public API; tests include it to compare the fast and portable paths. */
 #ifndef RN_CONV_DIRECT_H
 #define RN_CONV_DIRECT_H
@@ -7,10 +8,12 @@
 
 #include <stdint.h>
 
-/* 1 when the CPU has AVX-512F and the environment does not set RN_NO_AVX512 (to a value other
- * than "0"), so conv_forward takes the direct path. Cached after the first call. */
+/* 1 when kern.c allows AVX-512 or AVX2 + FMA (the CPU, RN_NO_AVX512, kern_force_portable) and
+ * the choice is not forced off, so conv_forward takes the direct path. An output's bits do not
+ * depend on the batch, the thread count or which of the two instruction sets runs it. */
 int conv_direct_available(void);
-/* Forces the choice (1: direct where the CPU allows, 0: the portable im2col + OpenBLAS path);
+/* Forces the choice (1: direct where the CPU allows, 0: the portable im2col + OpenBLAS path, whose
+ * results may change with the batch and the thread count);
  * -1 goes back to the CPU / environment default. For tests and side-by-side benchmarks. */
 void conv_direct_force(int mode);
 

@@ -22,42 +22,37 @@ static int force_portable;   /* 0: the CPU's best; 1: plain C; 2: AVX2 at most *
 
 void kern_force_portable(int mode) { force_portable = mode; }
 
-/* -1 unknown, else the CPU (and environment) answer. */
-static int cpu_avx512 = -1, cpu_vnni = -1, cpu_avx2 = -1;
+/* The CPU (and environment) answer as bits, 0 until known. Threads may ask at once: each computes
+ * the same value and publishes it whole, so no thread sees one feature set and not another. */
+enum { CPU_KNOWN = 1, CPU_AVX512 = 2, CPU_VNNI = 4, CPU_AVX2 = 8 };
+static int cpu_bits;
 
-static void kern_cpu_init(void)
+static int kern_cpu(void)
 {
-    if (cpu_avx512 >= 0) return;
+    int bits = __atomic_load_n(&cpu_bits, __ATOMIC_ACQUIRE);
+    if (bits) return bits;
+    bits = CPU_KNOWN;
 #ifdef KERN_X86
     const char *e = getenv("RN_NO_AVX512");
     const int off = e && *e && strcmp(e, "0") != 0;
     __builtin_cpu_init();
-    cpu_avx512 = !off && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vl");
-    cpu_vnni = cpu_avx512 && __builtin_cpu_supports("avx512vnni");
-    cpu_avx2 = __builtin_cpu_supports("avx2");
-#else
-    cpu_avx512 = cpu_vnni = cpu_avx2 = 0;
+    if (!off && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
+        bits |= CPU_AVX512;
+        if (__builtin_cpu_supports("avx512vnni")) bits |= CPU_VNNI;
+    }
+    /* The AVX2 paths use FMA too (the direct convolution); every AVX2 CPU we know has it. */
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) bits |= CPU_AVX2;
 #endif
+    __atomic_store_n(&cpu_bits, bits, __ATOMIC_RELEASE);
+    return bits;
 }
 
-int kern_cpu_avx512(void)
-{
-    kern_cpu_init();
-    return cpu_avx512 && !force_portable;
-}
+int kern_cpu_avx512(void) { return (kern_cpu() & CPU_AVX512) && !force_portable; }
 
-int kern_cpu_vnni(void)
-{
-    kern_cpu_init();
-    return cpu_vnni && !force_portable;
-}
+int kern_cpu_vnni(void) { return (kern_cpu() & CPU_VNNI) && !force_portable; }
 
-int kern_cpu_avx2(void)
-{
-    kern_cpu_init();
-    return cpu_avx2 && force_portable != 1;
-}
+int kern_cpu_avx2(void) { return (kern_cpu() & CPU_AVX2) && force_portable != 1; }
 
 /* One value through the pass; the reference and the vector tail. Same operations, in the same
  * order, as act_fake_quant (compress/quantize.c): x * (1 / scale), roundf, + zp, clamp, - zp, * scale. */

@@ -47,10 +47,11 @@ struct conv_kernel {
     void (*free)(struct conv_kernel *k);
 };
 
-/* 1 when the CPU has AVX-512F+BW+VL / AVX-512 VNNI / AVX2 and RN_NO_AVX512 is not set (to
+/* 1 when the CPU has AVX-512F+BW+VL / AVX-512 VNNI / AVX2+FMA and RN_NO_AVX512 is not set (to
  * anything but "0"; it leaves AVX2). kern_force_portable(1) turns all of them off (plain C), (2)
- * leaves only AVX2 (the int8 kernel's fallback), (0) restores the CPU's choice; for tests and
- * side-by-side runs. */
+ * leaves only AVX2 (what an AVX2-only CPU runs), (0) restores the CPU's choice; for tests and
+ * side-by-side runs. The one place that decides which instruction set our kernels use (the
+ * direct convolution of conv_direct.c asks here too). */
 int kern_cpu_avx512(void);
 int kern_cpu_vnni(void);
 int kern_cpu_avx2(void);

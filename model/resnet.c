@@ -3,6 +3,8 @@
  * batched fp32 inference with the kernels of ops.h. Training lives in train.c. */
 #include "resnet.h"
 
+#include "conv_direct.h"
+
 #include "kern_pool.h"
 
 #include "rng.h"
@@ -650,7 +652,11 @@ void resnet_infer(struct resnet_infer *ws, const float *x, int N, float *logits)
     const struct resnet *net = ws->net;
     /* The kernel path with its own quantization calls no hook: sub-batches are independent. */
     const int hooks = net->act_hook && !(net->site_q && !net->simulate && net->kern_self_contained);
-    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image && !hooks && !ws->prof) {
+    /* An 8-bit network must give the simulation's bits, which run the batch whole: its dense
+     * layers may run in sub-batches only on the direct convolution, whose outputs do not depend
+     * on the batch or the threads (OpenBLAS's do; conv_direct.c says why it matters). */
+    const int exact = !net->site_q || conv_direct_available();
+    if (T > 1 && N >= 2 * T && ws->scratch_floats / T >= ws->scratch_image && !hooks && !ws->prof && exact) {
         if (sb > ws->max_batch / T) sb = ws->max_batch / T;
         const int nsb = (N + sb - 1) / sb;
         #pragma omp parallel num_threads(T)

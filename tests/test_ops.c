@@ -1,6 +1,7 @@
 /* test_ops.c — every fast forward kernel against its plain reference, on random data. */
 #include "check.h"
 #include "conv_direct.h"
+#include "kern.h"
 #include "ops.h"
 #include "resnet.h"
 #include "rng.h"
@@ -40,19 +41,80 @@ static void test_conv(struct rng *r, struct conv_desc d, int N, int H, int W, in
     const int64_t sf = conv_scratch_floats(&d, (int64_t)OH * OW * scratch_images);
     float *scratch = malloc(sizeof(float) * (sf ? sf : 1));
     conv_forward_ref(&d, x, N, H, W, w, use_bias ? b : NULL, use_res ? res : NULL, relu, yr);
-    /* Both conv_forward paths: portable (im2col + OpenBLAS) and, where the CPU has AVX-512, direct. */
-    for (int direct = 0; direct <= 1; direct++) {
+    /* Every conv_forward path: portable (im2col + OpenBLAS), and direct on the CPU's best
+     * instruction set and capped at AVX2 (where the CPU has them). */
+    for (int path = 0; path <= 2; path++) {
+        const int direct = path > 0;
         conv_direct_force(direct);
+        kern_force_portable(path == 2 ? 2 : 0);
         for (int64_t i = 0; i < ny; i++) y[i] = -12345.0f;   /* every output must be written */
         conv_forward(&d, x, N, H, W, w, use_bias ? b : NULL, use_res ? res : NULL, relu, y, scratch, sf);
         const double e = nrmse(y, yr, ny);
         if (!(e <= TOL_KERNEL))
             fprintf(stderr, "conv %s IC%d OC%d k%d s%d p%d N%d %dx%d chunk %lld: nrmse %g\n",
-                    direct ? "direct" : "portable", d.IC, d.OC, d.KH, d.stride, d.pad, N, H, W, (long long)scratch_images, e);
+                    path == 2 ? "direct (AVX2 at most)" : direct ? "direct" : "portable", d.IC, d.OC, d.KH, d.stride, d.pad, N, H, W, (long long)scratch_images, e);
         CHECK(e <= TOL_KERNEL);
     }
     conv_direct_force(-1);
+    kern_force_portable(0);
     free(x); free(w); free(b); free(res); free(y); free(yr); free(scratch);
+}
+
+/* The direct path's promise (conv_direct.h): an image's outputs are the same bits whatever batch
+ * it is computed in, on 1 or 2 threads, and on AVX-512 or capped at AVX2. The kernel path of an
+ * 8-bit network relies on it: it runs sub-batches in parallel where the simulation runs the
+ * batch whole, and one last-bit difference flips a quantization level of the next layer (on
+ * AVX2-only CPUs, whose dense layers went through OpenBLAS, W8A8 logits differed by 0.48). The
+ * batch of 8 in sub-batches of 4 on 2 threads against the whole batch is that case. */
+static void test_conv_invariance(struct rng *r, struct conv_desc d, int H, int W)
+{
+    const int N = 8, OH = conv_out_size(H, d.KH, d.stride, d.pad), OW = conv_out_size(W, d.KW, d.stride, d.pad);
+    const int64_t in_img = (int64_t)H * W, out_img = (int64_t)OH * OW;
+    const int64_t nx = d.IC * N * in_img, ny = d.OC * N * out_img;
+    float *x = random_floats(r, nx), *w = random_floats(r, d.OC * conv_k(&d)), *b = random_floats(r, d.OC);
+    float *res = random_floats(r, ny), *whole = malloc(sizeof(float) * ny), *part = malloc(sizeof(float) * ny);
+    float *ref = malloc(sizeof(float) * ny);
+    float *xs = malloc(sizeof(float) * nx), *rs = malloc(sizeof(float) * ny), *ys = malloc(sizeof(float) * ny);
+    const int64_t sf = conv_scratch_floats(&d, out_img * N);
+    float *scratch = malloc(sizeof(float) * (sf ? sf : 1));
+    conv_direct_force(1);
+    /* Wherever the int8 kernels run their AVX2 path, the dense layers between them must be
+     * direct too (before, an AVX2-only CPU sent them through OpenBLAS). */
+    CHECK(!kern_cpu_avx2() || conv_direct_available());
+    for (int cap = 0; cap <= 1; cap++) {
+        kern_force_portable(cap ? 2 : 0);
+        if (!conv_direct_available()) continue;
+        ops_set_threads(2);
+        conv_forward(&d, x, N, H, W, w, b, res, 1, whole, scratch, sf);
+        if (cap == 0) memcpy(ref, whole, sizeof(float) * ny);
+        /* Against the first available path: AVX-512 and AVX2 give the same bits. */
+        CHECK(memcmp(whole, ref, sizeof(float) * ny) == 0);
+        const int sub[] = { 1, 3, 4 };
+        for (int si = 0; si < 3; si++)
+            for (int threads = 1; threads <= 2; threads++) {
+                ops_set_threads(threads);
+                for (int n0 = 0; n0 < N; n0 += sub[si]) {
+                    const int n = N - n0 < sub[si] ? N - n0 : sub[si];
+                    /* [C, n, H, W] slices of the [C, N, H, W] batch. */
+                    for (int c = 0; c < d.IC; c++)
+                        memcpy(xs + (int64_t)c * n * in_img, x + ((int64_t)c * N + n0) * in_img, sizeof(float) * n * in_img);
+                    for (int c = 0; c < d.OC; c++)
+                        memcpy(rs + (int64_t)c * n * out_img, res + ((int64_t)c * N + n0) * out_img, sizeof(float) * n * out_img);
+                    conv_forward(&d, xs, n, H, W, w, b, rs, 1, ys, scratch, sf);
+                    for (int c = 0; c < d.OC; c++)
+                        memcpy(part + ((int64_t)c * N + n0) * out_img, ys + (int64_t)c * n * out_img, sizeof(float) * n * out_img);
+                }
+                const int same = memcmp(part, whole, sizeof(float) * ny) == 0;
+                if (!same)
+                    fprintf(stderr, "conv IC%d OC%d k%d s%d: batch %d differs from sub-batches of %d on %d threads%s\n",
+                            d.IC, d.OC, d.KH, d.stride, N, sub[si], threads, cap ? " (AVX2 at most)" : "");
+                CHECK(same);
+            }
+    }
+    ops_set_threads(2);
+    kern_force_portable(0);
+    conv_direct_force(-1);
+    free(x); free(w); free(b); free(res); free(whole); free(part); free(ref); free(xs); free(rs); free(ys); free(scratch);
 }
 
 int main(void)
@@ -72,7 +134,9 @@ int main(void)
     test_conv(&r, (struct conv_desc){ 2, 3, 3, 3, 1, 1 }, 1, 1, 1, 1, 0, 0, 1);   /* 1x1 image, all padding */
     /* Direct-path tiles: output-channel tails (13 = 2*6 + 1), column blocks of 64 with a ragged end
      * crossing image boundaries, 1..4 vectors per block, generic tap counts, non-"same" padding. */
-    printf("conv: direct path %s\n", conv_direct_available() ? "available (AVX-512)" : "not available, portable only");
+    printf("conv: direct path %s\n", !conv_direct_available() ? "not available, portable only"
+                                      : kern_cpu_avx512()      ? "available (AVX-512, and capped at AVX2)"
+                                                               : "available (AVX2)");
     test_conv(&r, (struct conv_desc){ 5, 13, 3, 3, 1, 1 }, 3, 10, 9, 1, 1, 1, 3);
     test_conv(&r, (struct conv_desc){ 7, 11, 1, 1, 1, 0 }, 5, 8, 9, 1, 1, 1, 5);
     test_conv(&r, (struct conv_desc){ 6, 20, 3, 3, 1, 1 }, 1, 4, 4, 1, 0, 1, 1);    /* 16 columns: 1 vector */
@@ -80,6 +144,13 @@ int main(void)
     test_conv(&r, (struct conv_desc){ 4, 7, 5, 5, 1, 2 }, 2, 9, 11, 1, 1, 1, 2);    /* 25 taps */
     test_conv(&r, (struct conv_desc){ 4, 7, 3, 3, 1, 0 }, 2, 9, 11, 1, 1, 1, 1);    /* pad 0: im2col */
     test_conv(&r, (struct conv_desc){ 33, 70, 3, 3, 1, 1 }, 2, 14, 14, 1, 1, 1, 2); /* many tiles */
+    /* Bits independent of batch, threads and instruction set: 1x1, 3x3 same, strided (im2col),
+     * the stem, and 130 input channels (two input-channel blocks of the 1x1 path). */
+    test_conv_invariance(&r, (struct conv_desc){ 64, 40, 1, 1, 1, 0 }, 7, 7);
+    test_conv_invariance(&r, (struct conv_desc){ 16, 13, 3, 3, 1, 1 }, 9, 9);
+    test_conv_invariance(&r, (struct conv_desc){ 12, 20, 3, 3, 2, 1 }, 14, 14);
+    test_conv_invariance(&r, (struct conv_desc){ 3, 8, 7, 7, 2, 3 }, 20, 20);
+    test_conv_invariance(&r, (struct conv_desc){ 130, 24, 1, 1, 1, 0 }, 5, 6);
 
     /* Max-pool 3x3/2 pad 1 (odd and even sizes) and its argmax. */
     for (int sz = 5; sz <= 8; sz++) {
