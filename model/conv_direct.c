@@ -185,7 +185,7 @@ TARGET static void direct_tile_any(int mr, int nv, int ntap, int first, int last
     }
 
 TARGET2 __attribute__((always_inline)) static inline void
-direct_tile8(const int nv, const int ntap, int mr, int first, int last, int IC, const float *a, int64_t lda,
+direct_tile8(const int nv, const int ntap, const int dense, int mr, int first, int last, int IC, const float *a, int64_t lda,
              const float *b, int64_t ldb, const int64_t *shift, const int32_t (*mk)[NB], int col, const int32_t *tl,
              const float *bias, const float *res, int relu, float *y, int64_t ldc)
 {
@@ -199,8 +199,13 @@ direct_tile8(const int nv, const int ntap, int mr, int first, int last, int IC, 
     for (int ic = 0; ic < IC; ic++) {
         for (int t = 0; t < ntap; t++) {
             const float *bt = b + shift[t];
-            const __m256 x0 = _mm256_maskload_ps(bt, _mm256_loadu_si256((const __m256i *)(mk[t] + col)));
-            const __m256 x1 = nv > 1 ? _mm256_maskload_ps(bt + 8, _mm256_loadu_si256((const __m256i *)(mk[t] + col + 8))) : z;
+            /* dense: one tap and all 16 columns exist (a GEMM's interior), so no lane needs a
+             * mask and a plain load is cheaper than vmaskmovps. */
+            const __m256 x0 = dense ? _mm256_loadu_ps(bt)
+                                    : _mm256_maskload_ps(bt, _mm256_loadu_si256((const __m256i *)(mk[t] + col)));
+            const __m256 x1 = nv < 2 ? z
+                              : dense ? _mm256_loadu_ps(bt + 8)
+                                      : _mm256_maskload_ps(bt + 8, _mm256_loadu_si256((const __m256i *)(mk[t] + col + 8)));
             FMA8_ROW(0) FMA8_ROW(1) FMA8_ROW(2) FMA8_ROW(3) FMA8_ROW(4) FMA8_ROW(5)
         }
         b += ldb;
@@ -211,15 +216,17 @@ direct_tile8(const int nv, const int ntap, int mr, int first, int last, int IC, 
 
 #define TILE8_ARGS mr, first, last, IC, a, lda, b, ldb, shift, mk, col, tl, bias, res, relu, y, ldc
 #define TILE8_NV(nt_)                                                                                   \
-    if (nv == 1) direct_tile8(1, nt_, TILE8_ARGS);                                                      \
-    else direct_tile8(2, nt_, TILE8_ARGS);
+    if (nv == 1) direct_tile8(1, nt_, 0, TILE8_ARGS);                                                   \
+    else direct_tile8(2, nt_, 0, TILE8_ARGS);
 
-TARGET2 static void direct_tile8_any(int mr, int nv, int ntap, int first, int last, int IC, const float *a, int64_t lda,
+TARGET2 static void direct_tile8_any(int mr, int nv, int ntap, int dense, int first, int last, int IC, const float *a, int64_t lda,
                                      const float *b, int64_t ldb, const int64_t *shift, const int32_t (*mk)[NB],
                                      int col, const int32_t *tl, const float *bias, const float *res, int relu,
                                      float *y, int64_t ldc)
 {
-    if (ntap == 1) {
+    if (ntap == 1 && dense) {
+        direct_tile8(2, 1, 1, TILE8_ARGS);
+    } else if (ntap == 1) {
         TILE8_NV(1)
     } else if (ntap == 9) {
         TILE8_NV(9)
@@ -314,7 +321,8 @@ void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int
                         continue;
                     }
                     for (int col = 0; col < ncol; col += NB8)
-                        direct_tile8_any(mr, (ncol - col >= NB8 ? NB8 : ncol - col + 7) / 8, ntap, first, last, nc, a,
+                        direct_tile8_any(mr, (ncol - col >= NB8 ? NB8 : ncol - col + 7) / 8, ntap, ncol - col >= NB8,
+                                         first, last, nc, a,
                                          lda, b + col, ldb, shift, (const int32_t(*)[NB])bm->mk, col, bm->tl, bs,
                                          res ? res + col : NULL, relu, yt + col, ldc);
                 }

@@ -3,10 +3,13 @@
  * reference where the fast form differs from it. */
 #include "ops.h"
 
+#include "conv_direct.h"
+
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* Declared by OpenBLAS's cblas.h on Debian, repeated here to not depend on that header's version. */
@@ -95,6 +98,16 @@ void avgpool_forward_ref(const float *x, int C, int N, int HW, float *y)
 
 void fc_forward(const float *x, int C, int N, const float *w, const float *b, int OUT, float *y)
 {
+    /* On the direct path the logits, too, are the same bits on every x86 CPU and for any batch
+     * (conv_direct.h): w[OUT, C] times x[C, N] as a 1x1 convolution, then transposed. */
+    float *t = conv_direct_available() ? malloc(sizeof(float) * (size_t)OUT * (size_t)N) : NULL;
+    if (t) {
+        conv_direct_gemm(OUT, C, 1, 1, 0, 1, 1, N, w, x, N, b, NULL, 0, t, N);
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OUT; o++) y[(int64_t)n * OUT + o] = t[(int64_t)o * N + n];
+        free(t);
+        return;
+    }
     /* y[N, OUT] = x^T[N, C] * w^T[C, OUT] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, N, OUT, C, 1.0f, x, N, w, C, 0.0f, y, OUT);
     if (b)

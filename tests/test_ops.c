@@ -183,6 +183,20 @@ int main(void)
         fc_forward(p, C, N, w, b, OUT, y);
         fc_forward_ref(p, C, N, w, b, OUT, yr);
         CHECK(nrmse(y, yr, N * OUT) <= TOL_KERNEL);
+        /* On the direct path an image's logits do not depend on its batch or the instruction set:
+         * image n alone (its column of the [C, N] input) against its row of the whole batch. */
+        if (conv_direct_available()) {
+            float xn[37], yn[11];
+            for (int cap = 0; cap <= 1; cap++) {
+                kern_force_portable(cap ? 2 : 0);
+                for (int n = 0; n < N; n++) {
+                    for (int c = 0; c < C; c++) xn[c] = p[c * N + n];
+                    fc_forward(xn, C, 1, w, b, OUT, yn);
+                    CHECK(memcmp(yn, y + n * OUT, sizeof yn) == 0);
+                }
+            }
+            kern_force_portable(0);
+        }
         free(x); free(p); free(pr); free(w); free(b); free(y); free(yr);
     }
 
