@@ -7,6 +7,7 @@
 #include "atomic_file.h"
 #include "config.h"
 #include "status.h"
+#include "yaml_load.h"
 
 #include <errno.h>
 #include <math.h>
@@ -267,6 +268,11 @@ int cost_model_read(const char *path, struct cost_model **out)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return status_error(STATUS_IO, "%s: cannot open device profile: %s", path, strerror(errno));
+    const int limits = yaml_check_limits(f, path, "device profile");
+    if (limits) {
+        fclose(f);
+        return limits;
+    }
     struct rd r = { .path = path };
     struct cost_model *m = calloc(1, sizeof *m);
     yaml_parser_t parser;
