@@ -79,6 +79,7 @@ int cmd_size(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);   /* search/cmd_finetune.c */
 int cmd_tune(int argc, char **argv);      /* search/tune_cmd.c */
 int cmd_plot(int argc, char **argv);       /* search/cmd_plot.c */
+int cmd_report(int argc, char **argv);     /* search/cmd_report.c */
 int cmd_profile(int argc, char **argv);    /* search/cmd_profile.c */
 int cmd_cost(int argc, char **argv);       /* search/cmd_cost.c */
 
