@@ -24,11 +24,23 @@ void html_text(struct strbuf *b, const char *s)
 
 void html_num(struct strbuf *b, const char *fmt, double v)
 {
-    if (!isfinite(v)) {
-        strbuf_str(b, "n/a");
+    if (isfinite(v)) {
+        strbuf_printf(b, fmt, v);
         return;
     }
-    strbuf_printf(b, fmt, v);
+    /* The format's text with "n/a" in place of its one conversion ("%%" stays a percent sign). */
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') {
+            strbuf_put(b, p, 1);
+        } else if (p[1] == '%') {
+            strbuf_put(b, "%", 1);
+            p++;
+        } else {
+            while (p[1] && !strchr("fFeEgGaA", p[1])) p++;
+            if (p[1]) p++;
+            strbuf_str(b, "n/a");
+        }
+    }
 }
 
 struct stop { double t; unsigned char r, g, b; };

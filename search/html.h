@@ -11,7 +11,8 @@
  * characters other than tab and newline become U+FFFD, which HTML cannot carry raw. */
 void html_text(struct strbuf *b, const char *s);
 
-/* Appends v with printf format fmt (one double conversion), or "n/a" when v is not finite. */
+/* Appends v with printf format fmt (text around one double conversion); when v is not finite,
+ * the text with "n/a" in place of the number. */
 void html_num(struct strbuf *b, const char *fmt, double v);
 
 /* The heat map's colour for an accuracy drop of `drop` percentage points on a scale saturating

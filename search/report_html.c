@@ -1,7 +1,7 @@
 /* report_html.c — RUN/report.html (report_html.h): loads the run's inputs once, writes the page's
  * frame (head, style, script), the summary, the per-workflow and front tables, the budget
- * decision and the provenance; the plots and the per-layer sections are report_plots.c and
- * report_layers.c. The page is built in memory and saved atomically (file_save_strbuf). */
+ * the plots, the per-layer sections, the budget decision and the provenance are report_plots.c,
+ * report_layers.c and report_decision.c. The page is built in memory and saved atomically (file_save_strbuf). */
 #include "report_html.h"
 
 #include "atomic_file.h"
@@ -9,10 +9,8 @@
 #include "cost.h"
 #include "device.h"
 #include "html.h"
-#include "pareto.h"
 #include "report_html_int.h"
 #include "status.h"
-#include "tune.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -34,7 +32,7 @@ static const char page_style[] =
     ".note{color:#555;font-size:13px}.missing{color:#8a4b00;background:#fff6e5;padding:6px 9px;border-left:3px solid #e0a030}"
     ".scroll{max-height:560px;overflow:auto;border:1px solid #ddd}.scroll table{margin:0}.scroll th{position:sticky;top:0;z-index:1}"
     "th.sortable{cursor:pointer}th.sortable:after{content:' \\2195';color:#999}"
-    ".plots{display:flex;flex-wrap:wrap;gap:14px}.plots figure{margin:0}.plots figcaption{font-size:12px;color:#555;max-width:480px}"
+    ".plots{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}.plots p{max-width:440px}.plots figure{margin:0}.plots figcaption{font-size:12px;color:#555;max-width:480px}"
     "svg.plot{font:11px system-ui,sans-serif;background:#fff}svg .frame{fill:none;stroke:#888}svg .grid{stroke:#eee}"
     "svg .tick{fill:#555}svg .axis{fill:#222;font-size:12px}svg .budget{stroke:#c0392b;stroke-dasharray:6 4}"
     "svg .budget-label{fill:#c0392b}svg .frontline{stroke:#1f5fa8;stroke-width:1.5}svg .lbl{fill:#b01010;font-weight:600}"
@@ -67,6 +65,16 @@ void rh_layer_choice(const struct layer_plan *lp, char *out, size_t n)
     else snprintf(out, n, "%s", "");
 }
 
+/* A failure to read a required input is the user's (a damaged or foreign file): exit 2, the
+ * message kept (copied first: status_error writes into the buffer status_message returns). */
+static int bad_input(int rc)
+{
+    if (rc != STATUS_IO) return rc;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", status_message());
+    return status_error(STATUS_BAD_INPUT, "%s", msg);
+}
+
 static int file_needed(const char *dir, const char *name)
 {
     char path[4096];
@@ -88,11 +96,11 @@ static int rh_load(struct rh *h, const struct resnet *net, struct resnet **own)
     if (!rc) rc = file_needed(h->run_dir, "front.json");
     if (!rc) rc = file_needed(h->run_dir, DB_FILE);
     if (!rc) rc = report_read_tables(h->run_dir, &h->run, &h->pts, &h->n);
-    if (rc) return rc == STATUS_IO ? status_error(STATUS_BAD_INPUT, "%s", status_message()) : rc;
+    if (rc) return bad_input(rc);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", h->run_dir, DB_FILE);
     struct db *db = NULL;
-    if ((rc = db_open(path, 0, &db))) return rc == STATUS_IO ? status_error(STATUS_BAD_INPUT, "%s", status_message()) : rc;
+    if ((rc = db_open(path, 0, &db))) return bad_input(rc);
     rc = db_all(db, &h->rows, &h->n_rows);
     if (!rc) rc = provenance_read(db, &h->prov);
     db_close(db);
@@ -134,7 +142,7 @@ static int rh_load(struct rh *h, const struct resnet *net, struct resnet **own)
     return STATUS_OK;
 }
 
-static void kv(struct strbuf *b, const char *key) { strbuf_printf(b, "<tr><th>%s</th><td>", key); }
+void rh_kv(struct strbuf *b, const char *key) { strbuf_printf(b, "<tr><th>%s</th><td>", key); }
 
 static void point_name(struct strbuf *b, const struct report_point *p)
 {
@@ -189,7 +197,7 @@ static void section_summary(struct rh *h)
     const struct report_run *r = &h->run;
     const struct report_point *c = report_chosen(r, h->pts, h->n), *g = report_best_global(r, h->pts, h->n);
     strbuf_str(b, "<h2 id=summary>Summary</h2><table class=kv>");
-    kv(b, "model");
+    rh_kv(b, "model");
     html_text(b, r->model);
     strbuf_str(b, " (weights: ");
     html_text(b, r->weights[0] ? r->weights : "the embedded default");
@@ -198,30 +206,30 @@ static void section_summary(struct rh *h)
     strbuf_str(b, ", device ");
     html_text(b, r->device);
     strbuf_str(b, "</td></tr>");
-    kv(b, "baseline (fp16)");
+    rh_kv(b, "baseline (fp16)");
     html_num(b, "top-1 %.2f %% val", r->baseline_top1_val);
     html_num(b, ", %.2f %% test; ", r->baseline_top1_test);
     html_num(b, "%.3f MiB; ", r->baseline_bytes / MIB);
     html_num(b, "%.4g ms predicted", r->baseline_latency_ms);
     strbuf_str(b, "</td></tr>");
-    kv(b, "budget");
+    rh_kv(b, "budget");
     html_text(b, r->budget);
     html_num(b, ": a point needs top-1 on val &ge; %.2f %%", r->threshold_top1);
     strbuf_str(b, " (<a href=\"#budget\">how it was decided</a>)");
     strbuf_str(b, "</td></tr>");
-    kv(b, "result");
+    rh_kv(b, "result");
     if (!c) strbuf_str(b, "no chosen point recorded");
     else if (r->budget_met) strbuf_printf(b, "point %" PRId64 " meets the budget and is the best for the objective (%s)", c->id, r->objective);
     else strbuf_printf(b, "<b>no point met the budget</b>; the best effort is point %" PRId64, c->id);
     if (c) {
         strbuf_str(b, "</td></tr>");
-    kv(b, "chosen point");
+    rh_kv(b, "chosen point");
         point_name(b, c);
         strbuf_str(b, ": ");
         point_figures(b, c);
     }
     strbuf_str(b, "</td></tr>");
-    kv(b, "best global point");
+    rh_kv(b, "best global point");
     if (g) {
         point_name(b, g);
         strbuf_str(b, ": ");
@@ -235,16 +243,16 @@ static void section_summary(struct rh *h)
         strbuf_str(b, "no global config met the budget");
     }
     strbuf_str(b, "</td></tr>");
-    kv(b, "hypervolume");
+    rh_kv(b, "hypervolume");
     html_num(b, "%.6g", r->hypervolume);
     strbuf_str(b, " (reference point: ");
     html_text(b, r->hypervolume_ref[0] ? r->hypervolume_ref : "not recorded");
     strbuf_str(b, ")</td></tr>");
-    kv(b, "wall time");
+    rh_kv(b, "wall time");
     html_num(b, "%.0f s", r->seconds);
     html_num(b, " (%.1f min)", r->seconds / 60);
     strbuf_str(b, "</td></tr>");
-    kv(b, "evaluations");
+    rh_kv(b, "evaluations");
     strbuf_printf(b, "%d run by the last invocation; %d in the results store (screening, sensitivity and test "
                      "evaluations included); %d fully evaluated points</td></tr></table>\n", r->n_evaluations, h->n_rows, r->n_points);
 
@@ -279,127 +287,6 @@ static void section_summary(struct rh *h)
     strbuf_str(b, "</tbody></table></div><p class=note>Front points first; the rest follow.</p>\n");
 }
 
-static void section_budget(struct rh *h)
-{
-    struct strbuf *b = h->b;
-    const struct report_run *r = &h->run;
-    const struct report_point *c = report_chosen(r, h->pts, h->n);
-    const int rel = strstr(r->budget, "rel") != NULL;
-    const double budget = strtod(r->budget, NULL);
-    const double thr_budget = pareto_budget_threshold(r->baseline_top1_val, budget, rel ? PARETO_BUDGET_RELATIVE : PARETO_BUDGET_ABSOLUTE);
-    const double margin = r->threshold_top1 - thr_budget;
-    strbuf_str(b, "<h2 id=budget>How the budget decision was made</h2>");
-    strbuf_printf(b, "<p><b>Rule used by this run:</b> a point is within the budget when its top-1 on the <i>whole</i> val split "
-                     "(%" PRId64 " images) is at least the threshold; the threshold is the baseline's val top-1 %s the budget plus "
-                     "a fixed margin against the val/test gap. The chosen point is the best for the objective (%s) among the front "
-                     "points within the budget. No confidence interval enters this rule; the intervals below are shown for "
-                     "reading the figures and are computed from the stored counts.</p><table class=kv>",
-                  h->n_val, rel ? "times (1 &minus; budget/100) for" : "minus", r->objective);
-    kv(b, "baseline val top-1");
-    html_num(b, "%.2f %%", r->baseline_top1_val);
-    strbuf_str(b, "</td></tr>");
-    kv(b, "budget");
-    html_text(b, r->budget);
-    html_num(b, " &rarr; %.2f %%", thr_budget);
-    strbuf_str(b, "</td></tr>");
-    kv(b, "margin");
-    html_num(b, "%+.2f points", margin);
-    strbuf_str(b, "</td></tr>");
-    kv(b, "threshold (val)");
-    html_num(b, "<b>%.2f %%</b>", r->threshold_top1);
-    strbuf_str(b, "</td></tr>");
-    const struct db_eval *e = NULL;
-    for (int i = 0; c && i < h->n_rows; i++)
-        if (h->rows[i].id == c->id) e = &h->rows[i];
-    if (c && e && e->n_images > 0) {
-        double lo, hi, qlo, qhi;
-        tune_wilson(e->correct, e->n_images, 1.96, &lo, &hi);
-        kv(b, "chosen point, val");
-        strbuf_printf(b, "<b>%.2f %%</b> (%" PRId64 " of %" PRId64 " images); %s the threshold by %.2f points", c->top1_val,
-                      e->correct, e->n_images, c->top1_val >= r->threshold_top1 ? "above" : "below", fabs(c->top1_val - r->threshold_top1));
-        strbuf_str(b, "</td></tr>");
-    kv(b, "its 95 % interval (Wilson)");
-        strbuf_printf(b, "%.2f &ndash; %.2f %% (binomial, z = 1.96, on %" PRId64 " of %" PRId64 ")", lo, hi, e->correct, e->n_images);
-        /* The paired view: of the images where the point and the baseline disagree, the share it
-         * wins bounds its difference to the baseline much more tightly than two binomials. */
-        const int64_t m = e->lost + e->gained;
-        tune_wilson(e->gained, m, 1.96, &qlo, &qhi);
-        strbuf_str(b, "</td></tr>");
-    kv(b, "paired with the baseline");
-        strbuf_printf(b, "%" PRId64 " images lost, %" PRId64 " gained: difference %+.2f points, 95 %% interval %+.2f to %+.2f "
-                         "(Wilson on the disagreements, McNemar-style)", e->lost, e->gained, -100.0 * (double)(e->lost - e->gained) / (double)e->n_images,
-                      m ? 100.0 * (double)m * (2 * qlo / 100 - 1) / (double)e->n_images : 0.0,
-                      m ? 100.0 * (double)m * (2 * qhi / 100 - 1) / (double)e->n_images : 0.0);
-        strbuf_str(b, "</td></tr>");
-    } else {
-        strbuf_str(b, "<tr><td colspan=2 class=missing>the chosen point's val evaluation is not in results.db: no counts for an interval</td></tr>");
-    }
-    if (c) {
-        const double thr_test = pareto_budget_threshold(r->baseline_top1_test, budget, rel ? PARETO_BUDGET_RELATIVE : PARETO_BUDGET_ABSOLUTE);
-        kv(b, "chosen point, test");
-        html_num(b, "<b>%.2f %%</b>", c->top1_test);
-        html_num(b, " against the budget on test (baseline test %.2f %%", r->baseline_top1_test);
-        html_num(b, " &rarr; %.2f %%): ", thr_test);
-        strbuf_str(b, !isfinite(c->top1_test) ? "not evaluated on test" : c->top1_test >= thr_test ? "within the budget on test too" : "<b>outside the budget on test</b>");
-        strbuf_str(b, " (test is reported, never used to decide)</td></tr>");
-    }
-    strbuf_str(b, "</table><p class=note>Screening (before a point is evaluated on the whole val split) promotes a candidate "
-                  "only while the upper end of a Wilson interval on its paired disagreements with the baseline, on a prefix of "
-                  "val, could meet the budget (search/tune.h); the final decision above uses whole-split figures only.</p>\n");
-}
-
-static void section_versions(struct rh *h)
-{
-    struct strbuf *b = h->b;
-    const struct provenance *p = &h->prov;
-    strbuf_str(b, "<h2 id=versions>Reproduce</h2>");
-    if (p->found && p->command[0]) {
-        strbuf_str(b, "<p>The command this run was made with (its last invocation):</p><pre>");
-        html_text(b, p->command);
-    } else {
-        strbuf_str(b, "<p class=missing>This run did not record its command line (runs before issue 21 did not). Reconstructed "
-                      "from front.json; options it did not store (screening prefixes, margin, seed) are assumed at their defaults:</p><pre>");
-        strbuf_str(b, "rn50-tune tune --objective ");
-        html_text(b, h->run.objective);
-        strbuf_str(b, " --budget ");
-        html_text(b, h->run.budget);
-        strbuf_str(b, " --model ");
-        html_text(b, h->run.model);
-        if (h->run.weights[0]) {
-            strbuf_str(b, " --weights ");
-            html_text(b, h->run.weights);
-        }
-        strbuf_str(b, " --data ");
-        html_text(b, h->run.data);
-        strbuf_str(b, " --device ");
-        html_text(b, h->run.device);
-        strbuf_str(b, " --out RUN");
-    }
-    strbuf_str(b, "\nrn50-tune report RUN    # rebuilds this page from RUN's files</pre>");
-    char path[4096], line[1024];
-    snprintf(path, sizeof path, "%s/log", h->run_dir);
-    FILE *f = p->found ? NULL : fopen(path, "r");
-    if (f && fgets(line, sizeof line, f)) {   /* optional: a run's stderr kept by hand as RUN/log */
-        line[strcspn(line, "\n")] = '\0';
-        strbuf_str(b, "<p>The first line of the run's <code>log</code> (its stderr):</p><pre>");
-        html_text(b, line);
-        strbuf_str(b, "</pre>");
-    }
-    if (f) fclose(f);
-    strbuf_str(b, "<table class=kv>");
-    const char *const name[] = { "commit", "CPU", "threads", "device profile", "started (UTC)" };
-    const char *const val[] = { p->commit, p->cpu, p->threads, p->device, p->started };
-    for (int i = 0; i < 5; i++) {
-        kv(b, name[i]);
-        html_text(b, val[i][0] ? val[i] : "not recorded by this run");
-        strbuf_str(b, "</td></tr>");
-    }
-    kv(b, "page written by");
-    strbuf_str(b, "rn50-tune at commit ");
-    html_text(b, rn_build_commit);
-    strbuf_str(b, "</td></tr></table>\n");
-}
-
 static void page(struct rh *h)
 {
     struct strbuf *b = h->b;
@@ -425,8 +312,8 @@ static void page(struct rh *h)
     rh_section_plots(h);
     rh_section_heatmap(h);
     rh_section_layers(h);
-    section_budget(h);
-    section_versions(h);
+    rh_section_budget(h);
+    rh_section_versions(h);
     strbuf_printf(b, "<script>%s</script>\n</body></html>\n", page_script);
 }
 

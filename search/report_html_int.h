@@ -1,5 +1,5 @@
 /* report_html_int.h — what the report page's sections share (report_html.c, report_plots.c,
- * report_layers.c): the run's inputs as loaded once. Internal to those files. */
+ * report_layers.c, report_decision.c): the run's inputs as loaded once. Internal to those files. */
 #ifndef RN_REPORT_HTML_INT_H
 #define RN_REPORT_HTML_INT_H
 
@@ -38,8 +38,13 @@ struct rh {
  * "" when it is none of the sensitivity choices (e.g. pruned and palettized). */
 void rh_layer_choice(const struct layer_plan *lp, char *out, size_t n);
 
+/* Opens a row of a two-column table: <tr><th>key</th><td> (key is markup, not escaped). */
+void rh_kv(struct strbuf *b, const char *key);
+
 void rh_section_plots(struct rh *h);    /* report_plots.c */
 void rh_section_heatmap(struct rh *h);  /* report_layers.c */
 void rh_section_layers(struct rh *h);   /* report_layers.c */
+void rh_section_budget(struct rh *h);   /* report_decision.c */
+void rh_section_versions(struct rh *h); /* report_decision.c */
 
 #endif

@@ -284,7 +284,7 @@ void rh_section_layers(struct rh *h)
         strbuf_str(b, "</td><td class=n>");
         html_num(b, "%.4f", have_ms ? ms[i] : NAN);
         strbuf_str(b, "</td><td class=n>");
-        html_num(b, "%.1f %%", have_ms ? 100.0 * ms[i] / total_ms : NAN);
+        html_num(b, have_ms ? "%.1f %%" : "%.1f", have_ms ? 100.0 * ms[i] / total_ms : NAN);
         strbuf_str(b, "</td></tr>\n");
     }
     strbuf_str(b, "</tbody></table></div>\n");

@@ -31,7 +31,7 @@ ok '[ $rc -eq 0 ]' "tiny tune run exits 0 (got $rc): $(tail -n 2 "$T/a.err")"
 total=$(rows "$T/a")
 computed_a=$(tail -n 1 "$T/a.out" | sed -n 's/.*"evaluations_computed":\([0-9]*\).*/\1/p')
 ok '[ "$total" -gt 20 ] && [ "$total" = "$computed_a" ]' "every evaluation stored once (rows $total, computed $computed_a)"
-for f in points.csv front.csv front.json summary.md chosen.safetensors chosen/config.yaml; do
+for f in points.csv front.csv front.json summary.md chosen.safetensors chosen/config.yaml report.html; do
     ok '[ -s "$T/a/$f" ]' "output $f written"
 done
 ok 'grep -q "^id,workflow,config,top1_val,top1_test,bytes,latency_ms,latency_measured_ms,seconds" "$T/a/points.csv"' "points.csv columns"
