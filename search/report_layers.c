@@ -162,6 +162,10 @@ void rh_section_heatmap(struct rh *h)
                      "(%.2f points). A blank grey cell was not measured: that choice saves nothing on that layer (the search "
                      "never takes it). %s</p>",
                   n_img, n_img, cap, h->have_plan ? "A black frame marks the chosen config's choice for the layer." : "");
+    if (h->have_plan && h->plan.n_layers > t.n_layers)
+        strbuf_printf(b, "<p class=note>%d of the model's %d layers were measured; the others have at most the weight "
+                         "threshold's %" PRId64 " weights or are left alone by the search space, and are never compressed.</p>",
+                      t.n_layers, h->plan.n_layers, h->plan.weight_threshold);
     if (!h->have_plan) {
         strbuf_str(b, "<p class=missing>The chosen config's choices are not marked: ");
         html_text(b, h->plan_note);
