@@ -118,7 +118,10 @@ static void plot(struct rh *h, const struct pt *p, int n, int ax, int ay, const 
     if (ay == 0) {
         char t[64];
         snprintf(t, sizeof t, "budget: val top-1 %.2f %%", h->run.threshold_top1);
-        svg_plot_hline(&sp, h->run.threshold_top1, "budget", t);
+        int right_half = 0;   /* the label goes to the side away from the chosen point */
+        for (int i = 0; i < n; i++)
+            if (p[i].cls == PT_CHOSEN) right_half = (ax == 1 ? p[i].mib : p[i].ms) > (xlo + xhi) / 2;
+        svg_plot_hline(&sp, h->run.threshold_top1, "budget", t, right_half);
     }
     /* The plot's own front of the points within the budget, as a staircase. */
     double *xy = malloc(sizeof *xy * 2 * (size_t)(n + 1));

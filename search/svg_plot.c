@@ -136,12 +136,13 @@ void svg_plot_line(struct svg_plot *p, const double *x, const double *y, int n, 
     }
 }
 
-void svg_plot_hline(struct svg_plot *p, double y, const char *cls, const char *label)
+void svg_plot_hline(struct svg_plot *p, double y, const char *cls, const char *label, int at_left)
 {
     if (!isfinite(y) || y < p->ylo || y > p->yhi) return;
     strbuf_printf(p->b, "<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", cls, p->left, p->w - p->right,
                   py(p, y), py(p, y));
-    strbuf_printf(p->b, "<text class=\"%s-label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", cls, p->w - p->right - 4, py(p, y) + 13);
+    strbuf_printf(p->b, "<text class=\"%s-label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", cls,
+                  at_left ? p->left + 4 : p->w - p->right - 4, py(p, y) + 13, at_left ? "start" : "end");
     html_text(p->b, label);
     strbuf_str(p->b, "</text>\n");
 }

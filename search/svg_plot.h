@@ -29,8 +29,9 @@ void svg_plot_marker(struct svg_plot *p, double x, double y, enum svg_marker sha
                      const char *title);
 /* A polyline through the n points (x sorted by the caller), clipped to the frame. */
 void svg_plot_line(struct svg_plot *p, const double *x, const double *y, int n, const char *cls);
-/* A horizontal line across the frame at y with a label at its right end (escaped). */
-void svg_plot_hline(struct svg_plot *p, double y, const char *cls, const char *label);
+/* A horizontal line across the frame at y with a label (escaped) under it at its right end, or its
+ * left end when at_left (to keep clear of a marked point). */
+void svg_plot_hline(struct svg_plot *p, double y, const char *cls, const char *label, int at_left);
 /* A text label next to the data point (x, y). */
 void svg_plot_label(struct svg_plot *p, double x, double y, const char *cls, const char *text);
 void svg_plot_end(struct svg_plot *p);

@@ -90,7 +90,7 @@ static void test_plot(void)
     CHECK(p.n_clipped == 2);
     const double x[] = { -5, 5, 20 }, y[] = { 90, 90, 90 };
     svg_plot_line(&p, x, y, 3, "frontline");
-    svg_plot_hline(&p, 89.2, "budget", "budget");
+    svg_plot_hline(&p, 89.2, "budget", "budget", 1);
     svg_plot_end(&p);
     CHECK(!b.oom);
     CHECK(strstr(b.p, "x &lt;MiB&gt;") && strstr(b.p, "aria-label=\"t&amp;t\"") && strstr(b.p, "inside &lt;a&gt;"));
