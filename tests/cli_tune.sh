@@ -35,6 +35,7 @@ for f in points.csv front.csv front.json summary.md chosen.safetensors chosen/co
     ok '[ -s "$T/a/$f" ]' "output $f written"
 done
 ok 'grep -q "^id,workflow,config,top1_val,top1_test,bytes,latency_ms,latency_measured_ms,seconds" "$T/a/points.csv"' "points.csv columns"
+ok 'grep -q "<pre>rn50-tune --objective size --budget 5% --device none" "$T/a/report.html"' "report.html written at the end of the run, with the run's command"
 # Every front point's config file exists and every front point has a test accuracy.
 while IFS=, read -r id wf config val test rest; do
     ok '[ -s "$T/a/$config" ]' "front config $config exists"
