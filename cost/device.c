@@ -393,6 +393,24 @@ int cost_predict(const struct cost_model *m, const struct resnet *net, const str
     return STATUS_OK;
 }
 
+int cost_predict_layers(const struct cost_model *m, const struct resnet *net, const struct compress_plan *plan,
+                        double *layer_ms, double *net_ms)
+{
+    if (!cost_plan_matches(net, plan))
+        return status_error(STATUS_BAD_INPUT, "cost predict: the plan's %d layers are not model %s's %d layers",
+                            plan->n_layers, net->cfg.name, net->n_conv + 1);
+    double sum = 0.0;
+    for (int i = 0; i < plan->n_layers; i++) {
+        double x[COST_TERMS] = { 0 };
+        cost_layer_features(net, plan, i, 1.0, x, NULL);
+        layer_ms[i] = 0.0;
+        for (int t = 0; t < COST_TERMS; t++) layer_ms[i] += m->coef[t] * x[t];
+        sum += layer_ms[i];
+    }
+    *net_ms = cost_fit_predict(m->coef, net, plan) - sum;
+    return STATUS_OK;
+}
+
 /* ---- writing ---- */
 
 int cost_model_set_fit(struct cost_model *m, const struct cost_fit_result *r, const struct cost_sample *s, int n)

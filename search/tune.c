@@ -11,7 +11,9 @@
 #include "export_coreml.h"
 #include "pareto.h"
 #include "plots.h"
+#include "provenance.h"
 #include "report.h"
+#include "report_html.h"
 #include "rng.h"
 #include "size.h"
 #include "status.h"
@@ -1610,6 +1612,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
         snprintf(v, sizeof v, "%lld", (long long)t.n_val);
         rc = check_meta(&t, "model", t.model_hex);
         if (!rc) rc = check_meta(&t, "val_images", v);
+        if (!rc) rc = provenance_record(t.db, o->command_line, o->threads, o->device_name);
     }
     if (!rc) rc = stage_baseline(&t);
     if (!rc && t.o->objective == TUNE_LATENCY && !t.has_lat)
@@ -1666,6 +1669,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
     free(t.elig);
     for (int i = 0; i < t.n; i++) cand_free(&t.c[i]);
     free(t.c);
-    db_close(t.db);
+    db_close(t.db);   /* before the page reads the store: the run holds it locked */
+    if (!rc) rc = report_html_write(o->out_dir, evaluator_net(ev));
     return rc;
 }
