@@ -98,6 +98,8 @@ struct train_result {
     int64_t steps;
     double best_val_top1;
     int best_epoch;
+    /* The first and last mini-batch loss of this call (augmented, label-smoothed): one batch
+     * each, so noisy, and a resumed call starts from its first step after the checkpoint. */
     double last_loss, first_loss;
     double last_train_top1;
     double images_per_s;
