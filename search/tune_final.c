@@ -104,38 +104,13 @@ static int measure_points(struct tune *t, const int *map, int k)
 
 /* ---- final ---- */
 
-/* The front, its test evaluations, the chosen point and (cpu-local) the measured latencies;
- * the run's record and points in t->report and t->pts[0..n_pts). */
-int stage_final(struct tune *t)
+/* The test evaluations of the front and the baseline, and the chosen point (marked, and its
+ * index in *chosen_out): on the front, by the objective, or else the best effort; *budget_met 1
+ * when it is on the front. map[0..k) are the fully evaluated candidates. */
+static int final_choose(struct tune *t, const int *map, int k, int *chosen_out, int *budget_met)
 {
-    struct report_run *run = &t->report;
-    t->screen_2d = 0;
     const struct tune_options *o = t->o;
-    int n_full = 0;
-    for (int i = 0; i < t->n; i++) n_full += t->c[i].full_id >= 0;
-    struct pareto_point *pp = malloc(sizeof *pp * (size_t)(n_full + 1));
-    int *map = malloc(sizeof(int) * (size_t)(n_full + 1));
-    unsigned char *keep = malloc((size_t)n_full + 1);
-    struct report_point *rp = calloc((size_t)n_full + 1, sizeof *rp);
-    int rc = !pp || !map || !keep || !rp ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
-    int k = 0;
-    for (int i = 0; !rc && i < t->n; i++) {
-        struct cand *c = &t->c[i];
-        if (c->full_id < 0) continue;
-        c->within = top1_of(c) >= t->thr - 1e-9 && !(o->max_bytes > 0 && c->bytes > o->max_bytes) &&
-                    !(o->max_latency_ms > 0 && t->has_lat && c->latency > o->max_latency_ms);
-        /* Points outside the budget get a NaN accuracy, which keeps them off the front. */
-        pp[k] = (struct pareto_point){ c->within ? top1_of(c) : NAN, c->bytes, t->has_lat ? c->latency : 0, i };
-        map[k++] = i;
-    }
-    if (!rc) pareto_front_in(pp, k, t->objectives, keep);
-    int chosen = -1, n_front = 0;
-    for (int j = 0; !rc && j < k; j++) {
-        struct cand *c = &t->c[map[j]];
-        c->on_front = keep[j];
-        n_front += keep[j];
-    }
-    t->planned += n_front + 1;
+    int rc = STATUS_OK, chosen = -1;
     /* Test accuracy of the front and the baseline. */
     for (int j = 0; !rc && j < k; j++) {
         struct cand *c = &t->c[map[j]];
@@ -153,7 +128,7 @@ int stage_final(struct tune *t)
         const double mb = o->objective == TUNE_ACCURACY ? -top1_of(b) : metric_of(t, b);
         if (mc < mb || (mc == mb && top1_of(c) > top1_of(b))) chosen = map[j];
     }
-    const int budget_met = chosen >= 0;
+    *budget_met = chosen >= 0;
     if (!rc && chosen < 0) {   /* best effort: the most accurate compressed point */
         for (int j = 0; j < k; j++)
             if (map[j] != t->base && (chosen < 0 || top1_of(&t->c[map[j]]) > top1_of(&t->c[chosen]))) chosen = map[j];
@@ -166,9 +141,15 @@ int stage_final(struct tune *t)
         fprintf(stderr, "tune: no point meets the budget (val top-1 >= %.2f %%); the best effort is reported\n", t->thr);
     }
     if (!rc && chosen >= 0) t->c[chosen].chosen = 1;
-    if (!rc && o->measure_latency) rc = measure_points(t, map, k);
-    if (o->progress_tty) fputc('\n', stderr);
-    if (rc) goto done;
+    *chosen_out = chosen;
+    return rc;
+}
+
+/* The report's points rp[0..k) of the candidates map[0..k); warns of front points that miss the
+ * budget on test. */
+static void final_points(const struct tune *t, const int *map, int k, struct report_point *rp)
+{
+    const struct tune_options *o = t->o;
     const double base_test = t->c[t->base].test_top1;
     for (int j = 0; j < k; j++) {
         const struct cand *c = &t->c[map[j]];
@@ -192,6 +173,13 @@ int stage_final(struct tune *t)
             fprintf(stderr, "tune: warning: front point %s meets the budget on val (%.2f %%) but not on test (%.2f %%)\n", c->name,
                     top1_of(c), c->test_top1);
     }
+}
+
+/* The run's record (t->report) of the k points map[0..k), n_front of them on the front. */
+static void final_record(struct tune *t, const int *map, int k, int n_front, int chosen, int budget_met)
+{
+    const struct tune_options *o = t->o;
+    struct report_run *run = &t->report;
     memset(run, 0, sizeof *run);
     snprintf(run->model, sizeof run->model, "%s", o->model_name);
     snprintf(run->weights, sizeof run->weights, "%s", o->weights_name ? o->weights_name : "");
@@ -223,6 +211,46 @@ int stage_final(struct tune *t)
         snprintf(run->hypervolume_ref, sizeof run->hypervolume_ref, "top-1 %.2f %% (budget), %.0f bytes (baseline); 2-D, no latency",
                  t->thr_budget, b->bytes);
     run->seconds = elapsed(t);
+}
+
+/* The front, its test evaluations, the chosen point and (cpu-local) the measured latencies;
+ * the run's record and points in t->report and t->pts[0..n_pts). */
+int stage_final(struct tune *t)
+{
+    t->screen_2d = 0;
+    const struct tune_options *o = t->o;
+    int n_full = 0;
+    for (int i = 0; i < t->n; i++) n_full += t->c[i].full_id >= 0;
+    struct pareto_point *pp = malloc(sizeof *pp * (size_t)(n_full + 1));
+    int *map = malloc(sizeof(int) * (size_t)(n_full + 1));
+    unsigned char *keep = malloc((size_t)n_full + 1);
+    struct report_point *rp = calloc((size_t)n_full + 1, sizeof *rp);
+    int rc = !pp || !map || !keep || !rp ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
+    int k = 0;
+    for (int i = 0; !rc && i < t->n; i++) {
+        struct cand *c = &t->c[i];
+        if (c->full_id < 0) continue;
+        c->within = top1_of(c) >= t->thr - 1e-9 && !(o->max_bytes > 0 && c->bytes > o->max_bytes) &&
+                    !(o->max_latency_ms > 0 && t->has_lat && c->latency > o->max_latency_ms);
+        /* Points outside the budget get a NaN accuracy, which keeps them off the front. */
+        pp[k] = (struct pareto_point){ c->within ? top1_of(c) : NAN, c->bytes, t->has_lat ? c->latency : 0, i };
+        map[k++] = i;
+    }
+    if (!rc) pareto_front_in(pp, k, t->objectives, keep);
+    int chosen = -1, n_front = 0;
+    for (int j = 0; !rc && j < k; j++) {
+        struct cand *c = &t->c[map[j]];
+        c->on_front = keep[j];
+        n_front += keep[j];
+    }
+    t->planned += n_front + 1;
+    int budget_met = 0;
+    if (!rc) rc = final_choose(t, map, k, &chosen, &budget_met);
+    if (!rc && o->measure_latency) rc = measure_points(t, map, k);
+    if (o->progress_tty) fputc('\n', stderr);
+    if (rc) goto done;
+    final_points(t, map, k, rp);
+    final_record(t, map, k, n_front, chosen, budget_met);
     t->pts = rp;
     t->n_pts = k;
     rp = NULL;

@@ -54,6 +54,52 @@ static int finetune_yaml(const struct compress_plan *p, const char *name, int64_
     return 0;
 }
 
+/* The next point to fine-tune among candidates [0, n_before) not yet used: best for the
+ * objective below `best` (deterministic: ties by index); -1 when none is left. */
+static int finetune_pick(const struct tune *t, const unsigned char *used, int n_before, double best)
+{
+    int pick = -1;
+    for (int i = 0; i < n_before; i++) {
+        const struct cand *c = &t->c[i];
+        /* Missed the budget on accuracy alone (training cannot fix size or latency limits). */
+        if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || top1_of(c) >= t->thr || !may_qualify(t, c, INFINITY) ||
+            !(metric_of(t, c) < best))
+            continue;
+        if (pick < 0 || metric_of(t, c) < metric_of(t, &t->c[pick])) pick = i;
+    }
+    return pick;
+}
+
+/* Trains c (config text yaml, fine-tuned from candidate `from`) into its file c->ft_path with
+ * the shared options base, resuming from its checkpoint when there is one. A point that cannot
+ * be fine-tuned is left out (*left_out 1, c->ft_path cleared, STATUS_OK); an interruption or
+ * running out of memory is the run's error. */
+static int finetune_train(struct tune *t, struct cand *c, const struct cand *from, const char *name, const char *yaml,
+                          const struct train_opts *base, int64_t n_train, int *left_out)
+{
+    const struct tune_options *o = t->o;
+    char out[1024], ckpt[1024];
+    snprintf(out, sizeof out, "%s/%s", o->out_dir, c->ft_path);
+    snprintf(ckpt, sizeof ckpt, "%s/finetune/%s.ckpt.safetensors", o->out_dir, name);
+    struct train_opts to = *base;
+    to.out = out;
+    to.checkpoint = ckpt;
+    to.resume = access(ckpt, R_OK) == 0 ? ckpt : NULL;
+    fprintf(stderr, "tune: [finetune] %s (from %s: %.1f KiB, %.3f ms, val top-1 %.2f %% on %lld images): %d epochs of %lld images%s\n",
+            name, from->name, from->bytes / 1024.0, from->latency, top1_of(from), (long long)from->n, o->ft_epochs,
+            (long long)n_train, to.resume ? ", resuming" : "");
+    int interrupted = 0;
+    int rc = evaluator_finetune(t->ev, &c->plan, yaml, &to, &c->ft_seconds, &interrupted);
+    if (rc && !interrupted && rc != STATUS_NOMEM) {
+        /* One point that cannot be fine-tuned does not end the search: it stays out. */
+        fprintf(stderr, "tune: warning: [finetune] %s: %s; left out\n", name, status_message());
+        c->ft_path[0] = 0;
+        *left_out = 1;
+        rc = STATUS_OK;
+    }
+    return rc;
+}
+
 /* Stage 4: fine-tunes the candidates that beat the best point within budget for the objective
  * but missed the budget (fine-tuning can bring them back), best for the objective first, up to
  * ft_points distinct training configs. Each is trained from the original weights (its epoch
@@ -93,16 +139,7 @@ int stage_finetune(struct tune *t)
              (unsigned long long)o->seed);
     db_hex(db_fnv1a(DB_FNV_OFFSET, salt, strlen(salt)), tag);
     while (done < o->ft_points && !rc && !check_time(t)) {
-        /* The next: best for the objective among those left (deterministic: ties by index). */
-        int pick = -1;
-        for (int i = 0; i < n_before; i++) {
-            const struct cand *c = &t->c[i];
-            /* Missed the budget on accuracy alone (training cannot fix size or latency limits). */
-            if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || top1_of(c) >= t->thr || !may_qualify(t, c, INFINITY) ||
-                !(metric_of(t, c) < best))
-                continue;
-            if (pick < 0 || metric_of(t, c) < metric_of(t, &t->c[pick])) pick = i;
-        }
+        const int pick = finetune_pick(t, used, n_before, best);
         if (pick < 0) break;
         used[pick] = 1;
         char name[128];
@@ -134,25 +171,10 @@ int stage_finetune(struct tune *t)
             break;
         }
         if (!found) {
-            char out[1024], ckpt[1024];
-            snprintf(out, sizeof out, "%s/%s", o->out_dir, c->ft_path);
-            snprintf(ckpt, sizeof ckpt, "%s/finetune/%s.ckpt.safetensors", o->out_dir, name);
-            struct train_opts to = base;
-            to.out = out;
-            to.checkpoint = ckpt;
-            to.resume = access(ckpt, R_OK) == 0 ? ckpt : NULL;
-            const struct cand *from = &t->c[pick];
-            fprintf(stderr, "tune: [finetune] %s (from %s: %.1f KiB, %.3f ms, val top-1 %.2f %% on %lld images): %d epochs of %lld images%s\n",
-                    name, from->name, from->bytes / 1024.0, from->latency, top1_of(from), (long long)from->n, o->ft_epochs,
-                    (long long)n_train, to.resume ? ", resuming" : "");
-            int interrupted = 0;
-            rc = evaluator_finetune(t->ev, &c->plan, b.p, &to, &c->ft_seconds, &interrupted);
-            if (rc && !interrupted && rc != STATUS_NOMEM) {
-                /* One point that cannot be fine-tuned does not end the search: it stays out. */
-                fprintf(stderr, "tune: warning: [finetune] %s: %s; left out\n", name, status_message());
-                c->ft_path[0] = 0;
+            int left_out = 0;
+            rc = finetune_train(t, c, &t->c[pick], name, b.p, &base, n_train, &left_out);
+            if (left_out) {
                 free(b.p);
-                rc = STATUS_OK;
                 continue;
             }
         }

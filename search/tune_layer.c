@@ -242,6 +242,43 @@ static double best_metric(const struct tune *t, int mixed)
     return best;
 }
 
+/* The best global point within budget anchors the ladder: its per-tensor palettization bits
+ * (*anchor_bits, 0 if none) and its int8 kind (*anchor_int8: 8 W8A8, 0 W8A16, -1 none). */
+static void mixed_anchor(const struct tune *t, int *anchor_bits_out, int *anchor_int8_out)
+{
+    const int m = t->n_elig;
+    int anchor = -1, anchor_bits = 0;
+    for (int i = 0; i < t->n; i++) {
+        const struct cand *c = &t->c[i];
+        if (c->full_id < 0 || c->mixed || i == t->base || top1_of(c) < t->thr) continue;
+        if (anchor < 0 || metric_of(t, c) < metric_of(t, &t->c[anchor])) anchor = i;
+    }
+    int anchor_int8 = -1;   /* the anchor's int8 kind: 8 (W8A8) or 0 (W8A16), -1 none */
+    if (anchor >= 0 && m > 0) {
+        const struct layer_plan *lp = &t->c[anchor].plan.layer[t->elig[0]];
+        if (lp->pal.enabled && lp->pal.granularity == PAL_PER_TENSOR) anchor_bits = lp->pal.n_bits;
+        else if (lp->quant.enabled && !lp->pal.enabled) anchor_int8 = lp->quant.activations ? 8 : 0;
+    }
+    *anchor_bits_out = anchor_bits;
+    *anchor_int8_out = anchor_int8;
+}
+
+/* The shared cost of the int8 choices (marked in is_int8[n_choice]) in the knapsack's units of
+ * `unit`, from the gain table [n_elig * n_choice]. */
+static int mixed_shared(const struct tune *t, const int *gain, double unit, unsigned char *is_int8)
+{
+    const int m = t->n_elig, k = t->n_choice;
+    int shared = 0;
+    for (int c = 1; c < k; c++) {
+        if (t->choice[c].kind != CH_INT8) continue;
+        is_int8[c] = 1;
+        int sum = 0;
+        for (int i = 0; i < m; i++) sum += gain[i * k + c] > 0 ? gain[i * k + c] : 0;
+        shared = sum - (int)floor(t->whole_int8 / unit);
+    }
+    return shared;
+}
+
 /* The ladder of knapsack mixes, screened; they are the population t->pop[0..n_pop) of NSGA-II. */
 int stage_mixed(struct tune *t)
 {
@@ -255,18 +292,8 @@ int stage_mixed(struct tune *t)
      * one layer at a time and add up, while the damage of many layers at very few bits compounds
      * (on rn50-fmnist, knapsack mixes with 1-bit layers at the size of global 3-bit fell from 93 %
      * to under 90 %), so the mixes are kept near the uniform point they refine. */
-    int anchor = -1, anchor_bits = 0;
-    for (int i = 0; i < t->n; i++) {
-        const struct cand *c = &t->c[i];
-        if (c->full_id < 0 || c->mixed || i == t->base || top1_of(c) < t->thr) continue;
-        if (anchor < 0 || metric_of(t, c) < metric_of(t, &t->c[anchor])) anchor = i;
-    }
-    int anchor_int8 = -1;   /* the anchor's int8 kind: 8 (W8A8) or 0 (W8A16), -1 none */
-    if (anchor >= 0 && m > 0) {
-        const struct layer_plan *lp = &t->c[anchor].plan.layer[t->elig[0]];
-        if (lp->pal.enabled && lp->pal.granularity == PAL_PER_TENSOR) anchor_bits = lp->pal.n_bits;
-        else if (lp->quant.enabled && !lp->pal.enabled) anchor_int8 = lp->quant.activations ? 8 : 0;
-    }
+    int anchor_bits, anchor_int8;
+    mixed_anchor(t, &anchor_bits, &anchor_int8);
     int *gain = malloc(sizeof(int) * (size_t)(m * k));
     unsigned char *genome = malloc((size_t)m);
     int *idx = malloc(sizeof(int) * (size_t)(t->o->ladder + 2));
@@ -311,15 +338,8 @@ int stage_mixed(struct tune *t)
     /* The shared cost of int8 layers in the knapsack's units: what all of them save by their
      * (floored) per-layer gains beyond what they save together, so that the all-int8 genome
      * reaches exactly its own saving. */
-    int shared = 0;
     unsigned char is_int8[TUNE_MAX_LAYER_CHOICES] = { 0 };
-    for (int c = 1; c < k; c++) {
-        if (t->choice[c].kind != CH_INT8) continue;
-        is_int8[c] = 1;
-        int sum = 0;
-        for (int i = 0; i < m; i++) sum += gain[i * k + c] > 0 ? gain[i * k + c] : 0;
-        shared = sum - (int)floor(t->whole_int8 / unit);
-    }
+    const int shared = mixed_shared(t, gain, unit, is_int8);
     if (shared > 0)
         fprintf(stderr, "tune: int8 layers share %.4g %s beyond their summed savings (activation quantization)\n", shared * unit,
                 t->o->objective == TUNE_LATENCY ? "ms" : "bytes");
