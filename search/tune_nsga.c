@@ -61,6 +61,31 @@ void nsga_select(const struct tune *t, int *pool, int n, int keep, int *out_n)
     *out_n = n < keep ? n : keep;
 }
 
+/* A child genome[n_elig] of two parents drawn by binary tournaments from the sorted pool[0..np). */
+static void nsga_child(const struct tune *t, struct rng *rng, const int *pool, int np, unsigned char *child)
+{
+    const int m = t->n_elig;
+    /* Binary tournaments (the population is sorted, so the smaller index wins). */
+    int a = (int)(rng_next(rng) % (uint64_t)np), b = (int)(rng_next(rng) % (uint64_t)np);
+    const int pa = pool[a < b ? a : b];
+    a = (int)(rng_next(rng) % (uint64_t)np);
+    b = (int)(rng_next(rng) % (uint64_t)np);
+    const int pb = pool[a < b ? a : b];
+    for (int i = 0; i < m; i++) child[i] = (rng_next(rng) & 1) ? t->c[pa].genome[i] : t->c[pb].genome[i];
+    /* Mutation: about two layers move one palettization step (or to a random choice). */
+    for (int i = 0; i < m; i++) {
+        if (rng_next(rng) % (uint64_t)m >= 2) continue;
+        const int c = child[i];
+        if (t->choice[c].kind == CH_PAL && t->n_choice > 2) {
+            const int up = rng_next(rng) & 1;
+            const int nc = up ? c + 1 : c - 1;
+            if (nc >= 1 && nc < t->n_choice && t->choice[nc].kind == CH_PAL) child[i] = (unsigned char)nc;
+        } else {
+            child[i] = (unsigned char)(rng_next(rng) % (uint64_t)t->n_choice);
+        }
+    }
+}
+
 /* Generations of children of the population t->pop, each generation screened. */
 int stage_nsga2(struct tune *t)
 {
@@ -72,39 +97,15 @@ int stage_nsga2(struct tune *t)
     int *pool = malloc(sizeof(int) * (size_t)cap);
     unsigned char *child = malloc((size_t)m);
     int *kids = malloc(sizeof(int) * (size_t)(t->o->offspring + 1));
-    if (!pool || !child || !kids) {
-        free(pool);
-        free(child);
-        free(kids);
-        return status_error(STATUS_NOMEM, "out of memory");
-    }
-    int n = 0, rc = STATUS_OK;
-    for (int i = 0; i < n_pop; i++) pool[n++] = pop[i];
+    int n = 0, rc = !pool || !child || !kids ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
+    for (int i = 0; !rc && i < n_pop; i++) pool[n++] = pop[i];
     const int P = n_pop > 4 ? n_pop : 4;
     for (int g = 0; g < t->o->generations && !rc && n >= 2 && !check_time(t); g++) {
         int np = 0;
         nsga_select(t, pool, n, P, &np);
         int nk = 0;
         for (int o = 0; o < t->o->offspring && !rc; o++) {
-            /* Binary tournaments (the population is sorted, so the smaller index wins). */
-            int a = (int)(rng_next(&rng) % (uint64_t)np), b = (int)(rng_next(&rng) % (uint64_t)np);
-            const int pa = pool[a < b ? a : b];
-            a = (int)(rng_next(&rng) % (uint64_t)np);
-            b = (int)(rng_next(&rng) % (uint64_t)np);
-            const int pb = pool[a < b ? a : b];
-            for (int i = 0; i < m; i++) child[i] = (rng_next(&rng) & 1) ? t->c[pa].genome[i] : t->c[pb].genome[i];
-            /* Mutation: about two layers move one palettization step (or to a random choice). */
-            for (int i = 0; i < m; i++) {
-                if (rng_next(&rng) % (uint64_t)m >= 2) continue;
-                const int c = child[i];
-                if (t->choice[c].kind == CH_PAL && t->n_choice > 2) {
-                    const int up = rng_next(&rng) & 1;
-                    const int nc = up ? c + 1 : c - 1;
-                    if (nc >= 1 && nc < t->n_choice && t->choice[nc].kind == CH_PAL) child[i] = (unsigned char)nc;
-                } else {
-                    child[i] = (unsigned char)(rng_next(&rng) % (uint64_t)t->n_choice);
-                }
-            }
+            nsga_child(t, &rng, pool, np, child);
             int ci = -1;
             if ((rc = add_mixed(t, child, "nsga2", &ci))) break;
             int dup = 0;
