@@ -53,8 +53,8 @@ struct cand {
     double ft_seconds;             /* its training time when trained by this invocation */
 };
 
-/* The state of one run. Stages read what the earlier ones left here; the fields after "what
- * one stage hands to the next" are the only ones a single stage writes for a single later one. */
+/* The state of one run, shared by every stage. The last block is what a stage leaves for a later
+ * one (tune_run's locals before the stage table). */
 struct tune {
     struct evaluator *ev;
     const struct space *sp;
