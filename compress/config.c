@@ -12,6 +12,7 @@
  * Only this file sees libyaml's and regex.h's types. */
 #include "config.h"
 #include "status.h"
+#include "yaml_load.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -680,14 +681,7 @@ int compress_config_load(const char *path, const struct resnet *net, struct comp
     struct compress_plan p;
     memset(&p, 0, sizeof p);
     int have_doc = 0, rc;
-    yaml_parser_t parser;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &r.doc)) {
-        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: YAML syntax error: %s", path, parser.problem_mark.line + 1,
-                          parser.problem ? parser.problem : "unknown");
-        goto fail;
-    }
+    if ((rc = yaml_load_one(f, path, "compression config", &r.doc))) goto fail;
     have_doc = 1;
     const yaml_node_t *root = yaml_document_get_root_node(&r.doc);
     if (!root) {
@@ -709,21 +703,6 @@ int compress_config_load(const char *path, const struct resnet *net, struct comp
         seen[fam] = 1;
         if ((rc = parse_section(&r, (enum family)fam, yaml_document_get_node(&r.doc, pair->value)))) goto fail;
     }
-    /* A second document in the same file would be silently ignored by yaml_parser_load; refuse it. */
-    yaml_document_t extra;
-    if (!yaml_parser_load(&parser, &extra)) {
-        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: YAML syntax error: %s", path, parser.problem_mark.line + 1,
-                          parser.problem ? parser.problem : "unknown");
-        goto fail;
-    }
-    const int second = yaml_document_get_root_node(&extra) != NULL;
-    const size_t second_line = extra.start_mark.line + 1;
-    yaml_document_delete(&extra);
-    if (second) {
-        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: a second YAML document; a config is one document", path,
-                          second_line);
-        goto fail;
-    }
     if ((rc = compress_plan_init_empty(net, &p))) goto fail;
     resolve(&r, net, &p);
     *plan = p;
@@ -734,7 +713,6 @@ fail:
 done:
     reader_free(&r);
     if (have_doc) yaml_document_delete(&r.doc);
-    yaml_parser_delete(&parser);
     fclose(f);
     return rc;
 }

@@ -26,4 +26,11 @@ void cost_model_free(struct cost_model *m);
 int cost_predict(const struct cost_model *m, const struct resnet *net, const struct compress_plan *plan,
                  double *latency_ms);
 
+/* The same prediction split by layer: layer_ms[i] for plan's layer i (its kind's and the `any`
+ * terms), and *net_ms for the once-per-network terms (the work outside the convolutions, the
+ * activation quantization an int8 engine adds at every site); they add up to cost_predict's
+ * figure. plan must not be NULL. */
+int cost_predict_layers(const struct cost_model *m, const struct resnet *net, const struct compress_plan *plan,
+                        double *layer_ms, double *net_ms);
+
 #endif

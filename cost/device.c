@@ -7,6 +7,7 @@
 #include "atomic_file.h"
 #include "config.h"
 #include "status.h"
+#include "yaml_load.h"
 
 #include <errno.h>
 #include <math.h>
@@ -267,6 +268,11 @@ int cost_model_read(const char *path, struct cost_model **out)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return status_error(STATUS_IO, "%s: cannot open device profile: %s", path, strerror(errno));
+    const int limits = yaml_check_limits(f, path, "device profile");
+    if (limits) {
+        fclose(f);
+        return limits;
+    }
     struct rd r = { .path = path };
     struct cost_model *m = calloc(1, sizeof *m);
     yaml_parser_t parser;
@@ -384,6 +390,24 @@ int cost_predict(const struct cost_model *m, const struct resnet *net, const str
     }
     *latency_ms = cost_fit_predict(m->coef, net, plan);
     compress_plan_free(&dense);
+    return STATUS_OK;
+}
+
+int cost_predict_layers(const struct cost_model *m, const struct resnet *net, const struct compress_plan *plan,
+                        double *layer_ms, double *net_ms)
+{
+    if (!cost_plan_matches(net, plan))
+        return status_error(STATUS_BAD_INPUT, "cost predict: the plan's %d layers are not model %s's %d layers",
+                            plan->n_layers, net->cfg.name, net->n_conv + 1);
+    double sum = 0.0;
+    for (int i = 0; i < plan->n_layers; i++) {
+        double x[COST_TERMS] = { 0 };
+        cost_layer_features(net, plan, i, 1.0, x, NULL);
+        layer_ms[i] = 0.0;
+        for (int t = 0; t < COST_TERMS; t++) layer_ms[i] += m->coef[t] * x[t];
+        sum += layer_ms[i];
+    }
+    *net_ms = cost_fit_predict(m->coef, net, plan) - sum;
     return STATUS_OK;
 }
 

@@ -3,6 +3,7 @@
  * out-of-range values are errors naming the file, line and key. */
 #include "resnet.h"
 #include "status.h"
+#include "yaml_load.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -123,6 +124,11 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return status_error(STATUS_IO, "%s: cannot open model file: %s", path, strerror(errno));
+    const int limits = yaml_check_limits(f, path, "model file");
+    if (limits) {
+        fclose(f);
+        return limits;
+    }
     struct yreader r = { .path = path };
     yaml_parser_initialize(&r.parser);
     yaml_parser_set_input_file(&r.parser, f);

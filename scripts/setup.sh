@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rn50-tune needs to build, test and run. Used by the README and by
-# .ci/run, so both stay the same. Run as root on Debian 12.
+# .ci/run, so both stay the same. Run as root on Debian 12. sqlite3 and chromium are for the
+# tests only (reading a run's store; loading its report.html in a headless browser).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
     build-essential cmake pkg-config \
     libopenblas-openmp-dev libgsl-dev libyaml-dev zlib1g-dev libsqlite3-dev \
-    gnuplot-nox dataset-fashion-mnist python3
+    gnuplot-nox dataset-fashion-mnist python3 sqlite3 \
+    chromium

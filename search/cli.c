@@ -90,6 +90,31 @@ int cli_unknown(const struct cli_args *a)
     return status_error(STATUS_BAD_INPUT, "%s: unknown option for '%s' (see %s --help)", a->opt, a->argv[0], a->argv[0]);
 }
 
+int cli_run_dir_args(int argc, char **argv, const char *usage, const char **run_dir, int *json, int *rc)
+{
+    *run_dir = NULL;
+    *json = 0;
+    *rc = STATUS_OK;
+    struct cli_args a = cli_args_init(argc, argv);
+    while (!*rc && cli_next(&a)) {
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
+            fputs(usage, stdout);
+            return 1;
+        } else if (cli_is(&a, "--json")) {
+            *json = 1;
+        } else if (a.opt[0] != '-' && !*run_dir) {
+            *run_dir = a.opt;
+        } else if (a.opt[0] != '-') {
+            *rc = status_error(STATUS_BAD_INPUT, "'%s': one run directory only (already have '%s'; see rn50-tune %s --help)",
+                               a.opt, *run_dir, argv[0]);
+        } else {
+            *rc = cli_unknown(&a);
+        }
+    }
+    if (!*rc && !*run_dir) *rc = status_error(STATUS_BAD_INPUT, "RUN_DIR: required (see rn50-tune %s --help)", argv[0]);
+    return 0;
+}
+
 int cli_common_option(struct cli_args *a, struct cli_common *c, int *rc)
 {
     const char *v = NULL;

@@ -32,6 +32,11 @@ int cli_is(const struct cli_args *a, const char *name);
 int cli_value(struct cli_args *a, const char **out);   /* STATUS_BAD_INPUT when the value is missing */
 int cli_unknown(const struct cli_args *a);              /* records "unknown option" and returns STATUS_BAD_INPUT */
 
+/* The arguments of the commands that read a run directory (plot, report): one RUN_DIR, --json,
+ * --help (prints usage; returns 1 with *rc 0: the caller exits 0). Returns 0 with *rc set:
+ * STATUS_OK, or STATUS_BAD_INPUT naming the option (a second directory, an unknown option, none). */
+int cli_run_dir_args(int argc, char **argv, const char *usage, const char **run_dir, int *json, int *rc);
+
 /* The options every model command shares: --model, --weights, --threads, --json. */
 struct cli_common {
     const char *model, *weights;
@@ -79,6 +84,7 @@ int cmd_size(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);   /* search/cmd_finetune.c */
 int cmd_tune(int argc, char **argv);      /* search/tune_cmd.c */
 int cmd_plot(int argc, char **argv);       /* search/cmd_plot.c */
+int cmd_report(int argc, char **argv);     /* search/cmd_report.c */
 int cmd_profile(int argc, char **argv);    /* search/cmd_profile.c */
 int cmd_cost(int argc, char **argv);       /* search/cmd_cost.c */
 

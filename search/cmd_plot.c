@@ -24,23 +24,7 @@ int cmd_plot(int argc, char **argv)
 {
     const char *run_dir = NULL;
     int json = 0, rc = STATUS_OK;
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
-            fputs(plot_usage, stdout);
-            return 0;
-        } else if (cli_is(&a, "--json")) {
-            json = 1;
-        } else if (a.opt[0] != '-' && !run_dir) {
-            run_dir = a.opt;
-        } else if (a.opt[0] != '-') {
-            rc = status_error(STATUS_BAD_INPUT, "'%s': one run directory only (already have '%s'; see rn50-tune plot --help)",
-                              a.opt, run_dir);
-        } else {
-            rc = cli_unknown(&a);
-        }
-    }
-    if (!rc && !run_dir) rc = status_error(STATUS_BAD_INPUT, "RUN_DIR: required (see rn50-tune plot --help)");
+    if (cli_run_dir_args(argc, argv, plot_usage, &run_dir, &json, &rc)) return 0;
     if (rc) return cli_fail(rc);
 
     /* Read the tables through the report's strict reader first: a damaged table is an error with

@@ -18,6 +18,7 @@ static const char main_usage[] =
     "  tune     search compressions: Pareto front of accuracy, size, latency under a budget\n"
     "           (the default: `rn50-tune --objective size --budget 5%` runs tune)\n"
     "  plot     redraw a run's Pareto plots (PNG, SVG via gnuplot) from results/RUN's files\n"
+    "  report   rebuild a run's report.html (one self-contained page) from results/RUN's files\n"
     "  profile  measure this machine's compressed kernels (per layer) for its cost model\n"
     "  cost     fit a device's latency model (cost fit), predict a model's latency (cost predict)\n"
     "\n"
@@ -28,7 +29,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*run)(int, char **); } commands[] = {
         { "eval", cmd_eval }, { "infer", cmd_infer }, { "bench", cmd_bench }, { "train", cmd_train },
         { "compress", cmd_compress }, { "size", cmd_size }, { "finetune", cmd_finetune }, { "tune", cmd_tune },
-        { "plot", cmd_plot }, { "profile", cmd_profile }, { "cost", cmd_cost },
+        { "plot", cmd_plot }, { "report", cmd_report }, { "profile", cmd_profile }, { "cost", cmd_cost },
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(main_usage, argc < 2 ? stderr : stdout);
@@ -38,6 +39,6 @@ int main(int argc, char **argv)
     if (strncmp(argv[1], "--", 2) == 0) return cmd_tune(argc, argv);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected tune, eval, infer, bench, train, finetune, compress, size, plot, profile or cost; see rn50-tune --help)\n", argv[1]);
+    fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected tune, eval, infer, bench, train, finetune, compress, size, plot, report, profile or cost; see rn50-tune --help)\n", argv[1]);
     return 2;
 }

@@ -231,12 +231,44 @@ static int global_first(const char *objective, const struct report_point *a, con
     return better(objective, a, b);
 }
 
-static void summary(struct strbuf *b, const struct report_run *r, const struct report_point *pts, int n,
-                    const struct report_point *const *front, int nf)
+const struct report_point *report_chosen(const struct report_run *r, const struct report_point *pts, int n)
 {
     const struct report_point *chosen = NULL;
     for (int i = 0; i < n; i++)
         if (pts[i].chosen || (r->chosen_id >= 0 && pts[i].id == r->chosen_id)) chosen = &pts[i];
+    return chosen;
+}
+
+const struct report_point *report_best_global(const struct report_run *r, const struct report_point *pts, int n)
+{
+    const struct report_point *global = NULL;
+    for (int i = 0; i < n; i++) {
+        const struct report_point *p = &pts[i];
+        if (p->mixed || !p->within_budget || !strcmp(p->stage, "baseline")) continue;
+        if (!global || global_first(r->objective, p, global)) global = p;
+    }
+    return global;
+}
+
+const struct report_point *report_best_of_workflow(const struct report_run *r, const struct report_point *pts, int n,
+                                                   const char *workflow, int *within)
+{
+    const struct report_point *best = NULL, *effort = NULL;
+    for (int j = 0; j < n; j++) {
+        const struct report_point *q = &pts[j];
+        if (!strcmp(q->stage, "baseline") || strcmp(q->workflow, workflow)) continue;
+        if (q->within_budget && (!best || better(r->objective, q, best))) best = q;
+        if (isfinite(q->top1_val) && (!effort || q->top1_val > effort->top1_val)) effort = q;
+        if (!effort) effort = q;
+    }
+    *within = best != NULL;
+    return best ? best : effort;
+}
+
+static void summary(struct strbuf *b, const struct report_run *r, const struct report_point *pts, int n,
+                    const struct report_point *const *front, int nf)
+{
+    const struct report_point *chosen = report_chosen(r, pts, n);
 
     strbuf_printf(b, "# rn50-tune: objective %s, budget %s\n\n", r->objective[0] ? r->objective : "?",
          r->budget[0] ? r->budget : "none");
@@ -295,12 +327,7 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
     /* A mixed choice against the best single global config within budget: the gain that per-layer
      * mixing brought, predicted and (latency) measured, so a gain smaller than the cost model's
      * error is visible as such. */
-    const struct report_point *global = NULL;
-    for (int i = 0; i < n; i++) {
-        const struct report_point *p = &pts[i];
-        if (p->mixed || !p->within_budget || !strcmp(p->stage, "baseline")) continue;
-        if (!global || global_first(r->objective, p, global)) global = p;
-    }
+    const struct report_point *global = report_best_global(r, pts, n);
     if (chosen && chosen->mixed && global && r->budget_met) {
         strbuf_str(b, "| against the best global config | ");
         md_config(b, global);
@@ -349,14 +376,9 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
         int seen = 0;
         for (int j = 0; j < i && !seen; j++) seen = strcmp(pts[j].stage, "baseline") && !strcmp(pts[j].workflow, pts[i].workflow);
         if (seen) continue;
-        const struct report_point *best = NULL, *effort = NULL;
-        for (int j = i; j < n; j++) {
-            const struct report_point *q = &pts[j];
-            if (!strcmp(q->stage, "baseline") || strcmp(q->workflow, pts[i].workflow)) continue;
-            if (q->within_budget && (!best || better(r->objective, q, best))) best = q;
-            if (isfinite(q->top1_val) && (!effort || q->top1_val > effort->top1_val)) effort = q;
-        }
-        const struct report_point *row = best ? best : effort ? effort : &pts[i];
+        int within = 0;
+        const struct report_point *row = report_best_of_workflow(r, pts, n, pts[i].workflow, &within);
+        const struct report_point *best = within ? row : NULL;
         strbuf_str(b, "| ");
         md_text(b, pts[i].workflow);
         strbuf_str(b, " | ");

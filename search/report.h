@@ -74,6 +74,16 @@ int report_write_tables(const char *run_dir, const struct report_run *run, const
  * STATUS_BAD_INPUT naming file:line and column. */
 int report_read_tables(const char *run_dir, struct report_run *run, struct report_point **pts, int *n);
 
+/* The chosen point of pts (flag chosen, or id run->chosen_id), or NULL. */
+const struct report_point *report_chosen(const struct report_run *run, const struct report_point *pts, int n);
+/* The best global (not mixed) point within the budget for the run's objective, a point with a
+ * measured latency going first among ties; NULL when none. */
+const struct report_point *report_best_global(const struct report_run *run, const struct report_point *pts, int n);
+/* The best point of one workflow (baseline excluded) for the objective among those within the
+ * budget (*within = 1), else its most accurate point (*within = 0); NULL when it has none. */
+const struct report_point *report_best_of_workflow(const struct report_run *run, const struct report_point *pts, int n,
+                                                   const char *workflow, int *within);
+
 /* The number format of the writers, exposed for the tests: the shortest "%.*g"
  * (15..17 digits) that reads back to v. */
 void report_format_double(char *buf, size_t cap, double v);

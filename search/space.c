@@ -4,6 +4,7 @@
 #include "space.h"
 
 #include "status.h"
+#include "yaml_load.h"
 
 #include <errno.h>
 #include <math.h>
@@ -252,6 +253,11 @@ int space_load(const char *path, struct space *s)
     memset(s, 0, sizeof *s);
     FILE *f = fopen(path, "rb");
     if (!f) return status_error(STATUS_IO, "%s: cannot open the search space: %s", path, strerror(errno));
+    const int limits = yaml_check_limits(f, path, "search space");
+    if (limits) {
+        fclose(f);
+        return limits;
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     int rc = STATUS_OK, have_doc = 0;

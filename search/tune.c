@@ -5,6 +5,8 @@
 #include "tune_internal.h"
 
 #include "cli.h"
+#include "provenance.h"
+#include "report_html.h"
 #include "status.h"
 
 #include <errno.h>
@@ -136,6 +138,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
         snprintf(v, sizeof v, "%lld", (long long)t.n_val);
         rc = check_meta(&t, "model", t.model_hex);
         if (!rc) rc = check_meta(&t, "val_images", v);
+        if (!rc) rc = provenance_record(t.db, o->command_line, o->threads, o->device_name);
     }
     for (size_t s = 0; s < sizeof tune_stages / sizeof *tune_stages && !rc; s++) {
         const struct tune_stage *st = &tune_stages[s];
@@ -161,6 +164,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
     free(t.elig);
     for (int i = 0; i < t.n; i++) cand_free(&t.c[i]);
     free(t.c);
-    db_close(t.db);
+    db_close(t.db);   /* before the page reads the store: the run holds it locked */
+    if (!rc) rc = report_html_write(o->out_dir, evaluator_net(ev));
     return rc;
 }

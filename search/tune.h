@@ -47,6 +47,8 @@ struct tune_options {
     unsigned workflows;             /* enum space_workflow bits allowed */
     const char *out_dir;            /* run directory (exists) */
     const char *model_name, *weights_name, *data_name, *device_name;   /* for the report */
+    const char *command_line;       /* the invocation, shell-quoted, for the run's provenance (NULL: not recorded) */
+    int threads;                    /* threads in use, for the provenance */
     double time_limit_s;            /* 0: none; past it, no new stage starts */
     uint64_t seed;
     int64_t rungs[TUNE_MAX_RUNGS];  /* global screening prefixes of val, ascending; the full split is appended */

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "db.h"
 #include "evaluate.h"
+#include "provenance.h"
 #include "space.h"
 #include "status.h"
 #include "tune.h"
@@ -237,8 +238,13 @@ int cmd_tune(int argc, char **argv)
     o.device_name = no_device ? NULL : device;
     o.measure_latency = !no_device && strcmp(device, "cpu-local") == 0;
     o.progress_tty = isatty(STDERR_FILENO);
+    o.threads = ops_set_threads(cm.threads);
+    char args[900], command[1024];
+    provenance_command(argc - 1, argv + 1, args, sizeof args);
+    snprintf(command, sizeof command, "rn50-tune%s %s", strcmp(argv[0], "tune") == 0 ? " tune" : "", args);
+    o.command_line = command;
     fprintf(stderr, "tune: objective %s, budget %s, space %s, run %s%s, %d threads\n", objective, o.budget_text, space_path, out,
-            resume ? " (resuming)" : "", ops_set_threads(cm.threads));
+            resume ? " (resuming)" : "", o.threads);
     const double t0 = cli_now();
     struct tune_summary sum;
     rc = tune_run(ev, &sp, &o, &sum);

@@ -31,10 +31,11 @@ ok '[ $rc -eq 0 ]' "tiny tune run exits 0 (got $rc): $(tail -n 2 "$T/a.err")"
 total=$(rows "$T/a")
 computed_a=$(tail -n 1 "$T/a.out" | sed -n 's/.*"evaluations_computed":\([0-9]*\).*/\1/p')
 ok '[ "$total" -gt 20 ] && [ "$total" = "$computed_a" ]' "every evaluation stored once (rows $total, computed $computed_a)"
-for f in points.csv front.csv front.json summary.md chosen.safetensors chosen/config.yaml; do
+for f in points.csv front.csv front.json summary.md chosen.safetensors chosen/config.yaml report.html; do
     ok '[ -s "$T/a/$f" ]' "output $f written"
 done
 ok 'grep -q "^id,workflow,config,top1_val,top1_test,bytes,latency_ms,latency_measured_ms,seconds" "$T/a/points.csv"' "points.csv columns"
+ok 'grep -q "<pre>rn50-tune --objective size --budget 5% --device none" "$T/a/report.html"' "report.html written at the end of the run, with the run's command"
 # Every front point's config file exists and every front point has a test accuracy.
 while IFS=, read -r id wf config val test rest; do
     ok '[ -s "$T/a/$config" ]' "front config $config exists"
