@@ -82,3 +82,21 @@ int file_copy_atomic(const char *src, const char *path)
     fclose(c.in);
     return rc;
 }
+
+int file_read_all(const char *path, struct strbuf *out)
+{
+    *out = (struct strbuf){ 0 };
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return status_error(STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    char chunk[8192];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) strbuf_put(out, chunk, got);
+    const int err = ferror(fp);
+    fclose(fp);
+    if (err || out->oom) {
+        free(out->p);
+        *out = (struct strbuf){ 0 };
+        return err ? status_error(STATUS_IO, "%s: read error", path) : status_error(STATUS_NOMEM, "%s: out of memory", path);
+    }
+    return STATUS_OK;
+}

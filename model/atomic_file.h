@@ -1,7 +1,7 @@
 /* atomic_file.h — writing a file whole or not at all: the bytes go to PATH.tmp, which is flushed,
  * synced (so a crash cannot leave the new name on an empty file) and renamed over PATH. On any
  * failure the temporary is removed and PATH is left as it was. Every writer of user-visible
- * files (safetensors, .npy, result CSVs) goes through here. */
+ * files (safetensors, .npy, result CSVs) goes through here; so does reading a text file whole. */
 #ifndef RN_ATOMIC_FILE_H
 #define RN_ATOMIC_FILE_H
 
@@ -19,5 +19,10 @@ struct strbuf;
 /* Writes the text built in b to DIR/NAME atomically, then frees b's memory and zeroes it (also on
  * error). A buffer that ran out of memory is STATUS_NOMEM and writes nothing. */
 int file_save_strbuf(const char *dir, const char *name, struct strbuf *b);
+
+/* Reads the whole file at path into *out (overwritten: NUL-terminated, out->p NULL for an empty
+ * file; the caller frees out->p), with no limit on its size. Returns STATUS_OK, STATUS_IO naming
+ * the path and the reason, or STATUS_NOMEM; on error *out holds nothing. */
+int file_read_all(const char *path, struct strbuf *out);
 
 #endif

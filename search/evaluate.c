@@ -1,5 +1,5 @@
 /* evaluate.c — the search's evaluator (see evaluate.h): restore, compress, size, predict, infer.
- * It does not decide anything; the driver (tune.c) does. */
+ * It does not decide anything; the search (tune.c and its stages, tune_*.c) does. */
 #include "evaluate.h"
 
 #include "apply.h"

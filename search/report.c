@@ -581,20 +581,11 @@ static int run_int(const char *path, const struct json_value *o, const char *key
 
 static int read_run(const char *path, struct report_run *r)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return status_error(STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct strbuf b = { 0 };
-    char chunk[8192];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) strbuf_put(&b, chunk, got);
-    const int err = ferror(fp);
-    fclose(fp);
-    if (err || b.oom) {
-        free(b.p);
-        return err ? status_error(STATUS_IO, "%s: read error", path) : status_error(STATUS_NOMEM, "%s: out of memory", path);
-    }
+    struct strbuf b;
+    int rc = file_read_all(path, &b);
+    if (rc) return rc;
     struct json_value *root = NULL;
-    int rc = json_parse(b.p ? b.p : "", b.len, path, &root);
+    rc = json_parse(b.p ? b.p : "", b.len, path, &root);
     free(b.p);
     if (rc) return rc;
     const struct json_value *o = json_object_get(root, "run");

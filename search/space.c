@@ -1,6 +1,6 @@
 /* space.c — strict reader of search-space YAML files (see space.h), with libyaml's document API
  * so that every node keeps its line for the error messages. It checks shape and ranges only; what
- * the search makes of the choices is tune.c's business. */
+ * the search makes of the choices is the stages' business (tune_*.c). */
 #include "space.h"
 
 #include "status.h"

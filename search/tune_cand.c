@@ -1,0 +1,228 @@
+/* tune_cand.c — the candidate table of a search (tune_internal.h): a candidate is a config file
+ * in RUN/configs/, resolved to a plan and keyed by the hash of that plan's canonical text, so two
+ * configs that resolve alike are one candidate; every evaluation goes through the results store
+ * first (cand_eval), so a resumed run recomputes nothing that finished. What a candidate is worth
+ * (top-1, metric) is read here; what to do with it is the stages'. */
+#include "tune_internal.h"
+
+#include "apply.h"
+#include "atomic_file.h"
+#include "cli.h"
+#include "status.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sb_printf(struct strbuf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    strbuf_put(b, tmp, n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+int write_text(FILE *f, void *ctx)
+{
+    const char *s = ctx;
+    return fputs(s, f) >= 0;
+}
+
+/* The canonical text of a resolved plan: what the store key hashes (two configs that resolve to
+ * the same plan are the same evaluation). */
+static void plan_canonical(const struct compress_plan *p, struct strbuf *b)
+{
+    sb_printf(b, "threshold %lld\n", (long long)p->weight_threshold);
+    for (int i = 0; i < p->n_layers; i++) {
+        const struct layer_plan *l = &p->layer[i];
+        sb_printf(b, "%s", p->info[i].name);
+        if (l->prune.enabled)
+            sb_printf(b, " prune %.9g %d %d %d:%d%s", l->prune.target_sparsity, (int)l->prune.granularity, l->prune.block_size,
+                      l->prune.n_m_n, l->prune.n_m_m, l->prune.reconstruct ? " reconstruct" : "");
+        if (l->pal.enabled)
+            sb_printf(b, " pal %d %d %d %d %d %d", l->pal.n_bits, (int)l->pal.granularity, l->pal.group_size, l->pal.channel_axis,
+                      l->pal.per_channel_scale, (int)l->pal.algorithm);
+        if (l->quant.enabled)
+            sb_printf(b, " quant %d %d %d %d", l->quant.symmetric, l->quant.activations, (int)l->quant.observer,
+                      l->quant.calibration_samples);
+        sb_printf(b, "\n");
+    }
+}
+
+void cand_free(struct cand *c)
+{
+    compress_plan_free(&c->plan);
+    free(c->genome);
+}
+
+/* Writes yaml as configs/NAME.yaml, resolves it and adds the candidate; an existing candidate
+ * with the same resolved plan is reused (*idx points at it). */
+int cand_add(struct tune *t, const char *name, const char *stage, int mixed, const char *yaml,
+             const unsigned char *genome, int *idx)
+{
+    return cand_add_salted(t, name, stage, mixed, yaml, genome, NULL, idx);
+}
+
+/* cand_add with `salt` (NULL: none) hashed into the config hash: the fine-tuning options of a
+ * finetune candidate, whose plan alone may equal a post-training one (pruning). */
+int cand_add_salted(struct tune *t, const char *name, const char *stage, int mixed, const char *yaml,
+                    const unsigned char *genome, const char *salt, int *idx)
+{
+    char rel[256], path[1024];
+    snprintf(rel, sizeof rel, "configs/%s.yaml", name);
+    snprintf(path, sizeof path, "%s/%s", t->o->out_dir, rel);
+    int rc = file_write_atomic(path, write_text, (void *)yaml);
+    if (rc) return rc;
+    struct cand c;
+    memset(&c, 0, sizeof c);
+    if ((rc = compress_config_load(path, evaluator_net(t->ev), &c.plan))) return rc;
+    struct strbuf b = { 0 };
+    plan_canonical(&c.plan, &b);
+    if (salt) sb_printf(&b, "salt %s\n", salt);
+    if (b.oom) {
+        free(b.p);
+        compress_plan_free(&c.plan);
+        return status_error(STATUS_NOMEM, "out of memory");
+    }
+    db_hex(db_fnv1a(DB_FNV_OFFSET, b.p, b.len), c.config_hash);
+    free(b.p);
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->c[i].config_hash, c.config_hash) == 0) {
+            compress_plan_free(&c.plan);
+            /* A global config that equals a per-layer genome (every layer the same) takes the
+             * genome, so that NSGA-II can cross it. */
+            if (genome && !t->c[i].genome) {
+                t->c[i].genome = malloc((size_t)t->n_elig);
+                if (!t->c[i].genome) return status_error(STATUS_NOMEM, "out of memory");
+                memcpy(t->c[i].genome, genome, (size_t)t->n_elig);
+            }
+            *idx = i;
+            return STATUS_OK;
+        }
+    snprintf(c.name, sizeof c.name, "%s", name);
+    snprintf(c.stage, sizeof c.stage, "%s", stage);
+    snprintf(c.workflow, sizeof c.workflow, "%s", plan_needs_calibration(&c.plan) ? "calib" : "ptq");
+    snprintf(c.config, sizeof c.config, "%s", rel);
+    c.mixed = mixed;
+    c.full_id = -1;
+    c.alive = 1;
+    c.test_top1 = NAN;
+    c.measured_ms = NAN;
+    c.latency = NAN;
+    if (genome) {
+        c.genome = malloc((size_t)t->n_elig);
+        if (!c.genome) {
+            compress_plan_free(&c.plan);
+            return status_error(STATUS_NOMEM, "out of memory");
+        }
+        memcpy(c.genome, genome, (size_t)t->n_elig);
+    }
+    if (t->n == t->cap) {
+        const int cap = t->cap ? 2 * t->cap : 128;
+        struct cand *p = realloc(t->c, sizeof *p * (size_t)cap);
+        if (!p) {
+            cand_free(&c);
+            return status_error(STATUS_NOMEM, "out of memory");
+        }
+        t->c = p;
+        t->cap = cap;
+    }
+    t->c[t->n] = c;
+    *idx = t->n++;
+    return STATUS_OK;
+}
+
+/* The store key of c's evaluation on the first n images of split: model, config, split, n and
+ * workflow. */
+void eval_key(const struct tune *t, const struct cand *c, enum eval_split split, int64_t n, char key[DB_HASH_LEN + 1])
+{
+    char key_text[128];
+    snprintf(key_text, sizeof key_text, "%s %s %s %lld %s", t->model_hex, c->config_hash, split == EVAL_VAL ? "val" : "test",
+             (long long)n, c->workflow);
+    db_hex(db_fnv1a(DB_FNV_OFFSET, key_text, strlen(key_text)), key);
+}
+
+
+/* Evaluates candidate i on the first n images of split, from the store when it is there. */
+int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db_eval *out)
+{
+    struct cand *c = &t->c[i];
+    char key[DB_HASH_LEN + 1];
+    eval_key(t, c, split, n, key);
+    int found = 0;
+    int rc = db_find(t->db, key, out, &found);
+    if (rc) return rc;
+    if (found) {
+        /* Latency is the device model's, not the store's: a run resumed or repeated with another
+         * --device reuses every accuracy and size and predicts latency afresh. */
+        if ((rc = evaluator_predict_ms(t->ev, &c->plan, &out->latency_ms))) return rc;
+        t->loaded++;
+    } else {
+        struct eval_result r;
+        const double t0 = cli_now();
+        if (c->ft_path[0]) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", t->o->out_dir, c->ft_path);
+            if ((rc = evaluator_run_file(t->ev, path, &c->plan, split, n, &r))) return rc;
+            r.compress_seconds = c->ft_seconds > 0 ? c->ft_seconds : c->compress_s;
+        } else if ((rc = evaluator_run(t->ev, &c->plan, split, n, &r))) {
+            return rc;
+        }
+        t->eval_time += cli_now() - t0;
+        memset(out, 0, sizeof *out);
+        snprintf(out->key, sizeof out->key, "%s", key);
+        snprintf(out->config_hash, sizeof out->config_hash, "%s", c->config_hash);
+        snprintf(out->split, sizeof out->split, "%s", split == EVAL_VAL ? "val" : "test");
+        out->n_images = n;
+        snprintf(out->workflow, sizeof out->workflow, "%s", c->workflow);
+        snprintf(out->stage, sizeof out->stage, "%s", c->stage);
+        snprintf(out->name, sizeof out->name, "%s", c->name);
+        snprintf(out->config, sizeof out->config, "%s", c->config);
+        out->correct = r.correct;
+        out->lost = r.lost;
+        out->gained = r.gained;
+        out->loss = r.loss;
+        out->bytes = r.bytes;
+        out->latency_ms = r.latency_ms;
+        out->compress_seconds = r.compress_seconds;
+        out->eval_seconds = r.eval_seconds;
+        if ((rc = db_insert(t->db, out))) return rc;
+        t->run++;
+    }
+    t->done++;
+    if (split == EVAL_VAL) {
+        if (n >= c->n) {
+            c->n = n;
+            c->correct = out->correct;
+            c->lost = out->lost;
+            c->gained = out->gained;
+            c->loss = out->loss;
+        }
+        if (n == t->n_val) c->full_id = out->id;
+    } else {
+        c->test_top1 = 100.0 * (double)out->correct / (double)n;
+    }
+    c->bytes = out->bytes;
+    c->latency = out->latency_ms;
+    c->compress_s = out->compress_seconds;
+    char what[160];
+    snprintf(what, sizeof what, "%s on %s[:%lld] top-1 %.2f %%", c->name, out->split, (long long)n,
+             100.0 * (double)out->correct / (double)n);
+    progress(t, what);
+    return STATUS_OK;
+}
+
+double top1_of(const struct cand *c) { return c->n ? 100.0 * (double)c->correct / (double)c->n : NAN; }
+
+double metric_of(const struct tune *t, const struct cand *c)
+{
+    return t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
+}
+
+double objective_of(const struct tune *t, const struct cand *c)
+{
+    return t->o->objective == TUNE_ACCURACY ? -top1_of(c) : metric_of(t, c);
+}
