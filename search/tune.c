@@ -21,9 +21,9 @@ static int ensure_dir(const char *path)
     return status_error(STATUS_IO, "%s: cannot create directory: %s", path, strerror(errno));
 }
 
-double elapsed(const struct tune *t) { return cli_now() - t->t0; }
+double tune_elapsed(const struct tune *t) { return cli_now() - t->t0; }
 
-void progress(struct tune *t, const char *what)
+void tune_progress(struct tune *t, const char *what)
 {
     const int remaining = t->planned > t->done ? t->planned - t->done : 0;
     const double per = t->run ? t->eval_time / t->run : 0;
@@ -50,12 +50,12 @@ void progress(struct tune *t, const char *what)
                 t->planned, best, eta);
     else
         fprintf(stderr, "tune: [%s] %d/%d evaluations (%d computed, %d from the store) %s; best within budget %s; %.0f s elapsed\n",
-                t->stage, t->done, t->planned, t->run, t->loaded, what, best, elapsed(t));
+                t->stage, t->done, t->planned, t->run, t->loaded, what, best, tune_elapsed(t));
 }
 
-int check_time(struct tune *t)
+int tune_check_time(struct tune *t)
 {
-    if (t->o->time_limit_s > 0 && elapsed(t) > t->o->time_limit_s && !t->out_of_time) {
+    if (t->o->time_limit_s > 0 && tune_elapsed(t) > t->o->time_limit_s && !t->out_of_time) {
         t->out_of_time = 1;
         if (t->o->progress_tty) fputc('\n', stderr);
         fprintf(stderr, "tune: time limit of %.0f s reached during stage %s: no new stage starts; reporting what is evaluated\n",
@@ -142,7 +142,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
     }
     for (size_t s = 0; s < sizeof tune_stages / sizeof *tune_stages && !rc; s++) {
         const struct tune_stage *st = &tune_stages[s];
-        if ((st->wanted && !st->wanted(&t)) || (st->timed && check_time(&t))) continue;
+        if ((st->wanted && !st->wanted(&t)) || (st->timed && tune_check_time(&t))) continue;
         t.stage = st->name;
         rc = st->run(&t);
     }

@@ -11,21 +11,10 @@
 #include "status.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-void sb_printf(struct strbuf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    const int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    strbuf_put(b, tmp, n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-int write_text(FILE *f, void *ctx)
+int tune_write_text(FILE *f, void *ctx)
 {
     const char *s = ctx;
     return fputs(s, f) >= 0;
@@ -35,20 +24,20 @@ int write_text(FILE *f, void *ctx)
  * the same plan are the same evaluation). */
 static void plan_canonical(const struct compress_plan *p, struct strbuf *b)
 {
-    sb_printf(b, "threshold %lld\n", (long long)p->weight_threshold);
+    strbuf_printf(b, "threshold %lld\n", (long long)p->weight_threshold);
     for (int i = 0; i < p->n_layers; i++) {
         const struct layer_plan *l = &p->layer[i];
-        sb_printf(b, "%s", p->info[i].name);
+        strbuf_printf(b, "%s", p->info[i].name);
         if (l->prune.enabled)
-            sb_printf(b, " prune %.9g %d %d %d:%d%s", l->prune.target_sparsity, (int)l->prune.granularity, l->prune.block_size,
+            strbuf_printf(b, " prune %.9g %d %d %d:%d%s", l->prune.target_sparsity, (int)l->prune.granularity, l->prune.block_size,
                       l->prune.n_m_n, l->prune.n_m_m, l->prune.reconstruct ? " reconstruct" : "");
         if (l->pal.enabled)
-            sb_printf(b, " pal %d %d %d %d %d %d", l->pal.n_bits, (int)l->pal.granularity, l->pal.group_size, l->pal.channel_axis,
+            strbuf_printf(b, " pal %d %d %d %d %d %d", l->pal.n_bits, (int)l->pal.granularity, l->pal.group_size, l->pal.channel_axis,
                       l->pal.per_channel_scale, (int)l->pal.algorithm);
         if (l->quant.enabled)
-            sb_printf(b, " quant %d %d %d %d", l->quant.symmetric, l->quant.activations, (int)l->quant.observer,
+            strbuf_printf(b, " quant %d %d %d %d", l->quant.symmetric, l->quant.activations, (int)l->quant.observer,
                       l->quant.calibration_samples);
-        sb_printf(b, "\n");
+        strbuf_printf(b, "\n");
     }
 }
 
@@ -74,14 +63,14 @@ int cand_add_salted(struct tune *t, const char *name, const char *stage, int mix
     char rel[256], path[1024];
     snprintf(rel, sizeof rel, "configs/%s.yaml", name);
     snprintf(path, sizeof path, "%s/%s", t->o->out_dir, rel);
-    int rc = file_write_atomic(path, write_text, (void *)yaml);
+    int rc = file_write_atomic(path, tune_write_text, (void *)yaml);
     if (rc) return rc;
     struct cand c;
     memset(&c, 0, sizeof c);
     if ((rc = compress_config_load(path, evaluator_net(t->ev), &c.plan))) return rc;
     struct strbuf b = { 0 };
     plan_canonical(&c.plan, &b);
-    if (salt) sb_printf(&b, "salt %s\n", salt);
+    if (salt) strbuf_printf(&b, "salt %s\n", salt);
     if (b.oom) {
         free(b.p);
         compress_plan_free(&c.plan);
@@ -211,18 +200,18 @@ int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db
     char what[160];
     snprintf(what, sizeof what, "%s on %s[:%lld] top-1 %.2f %%", c->name, out->split, (long long)n,
              100.0 * (double)out->correct / (double)n);
-    progress(t, what);
+    tune_progress(t, what);
     return STATUS_OK;
 }
 
-double top1_of(const struct cand *c) { return c->n ? 100.0 * (double)c->correct / (double)c->n : NAN; }
+double tune_top1(const struct cand *c) { return c->n ? 100.0 * (double)c->correct / (double)c->n : NAN; }
 
-double metric_of(const struct tune *t, const struct cand *c)
+double tune_metric(const struct tune *t, const struct cand *c)
 {
     return t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
 }
 
-double objective_of(const struct tune *t, const struct cand *c)
+double tune_objective(const struct tune *t, const struct cand *c)
 {
-    return t->o->objective == TUNE_ACCURACY ? -top1_of(c) : metric_of(t, c);
+    return t->o->objective == TUNE_ACCURACY ? -tune_top1(c) : tune_metric(t, c);
 }

@@ -55,7 +55,7 @@ static int measure_points(struct tune *t, const int *map, int k)
     double best_global = INFINITY;
     for (int j = 0; j < k; j++) {
         const struct cand *c = &t->c[map[j]];
-        if (c->within && !c->mixed && map[j] != t->base && objective_of(t, c) < best_global) best_global = objective_of(t, c);
+        if (c->within && !c->mixed && map[j] != t->base && tune_objective(t, c) < best_global) best_global = tune_objective(t, c);
     }
     int *idx = malloc(sizeof(int) * (size_t)k);
     char (*path)[1024] = malloc(sizeof *path * (size_t)k);
@@ -65,7 +65,7 @@ static int measure_points(struct tune *t, const int *map, int k)
     for (int pass = 0; pass < 2 && !rc; pass++)
         for (int j = 0; j < k; j++) {
             const struct cand *c = &t->c[map[j]];
-            const int first = c->chosen || (c->within && !c->mixed && map[j] != t->base && objective_of(t, c) == best_global);
+            const int first = c->chosen || (c->within && !c->mixed && map[j] != t->base && tune_objective(t, c) == best_global);
             if (pass == 0 ? first : !first && (c->on_front || map[j] == t->base)) idx[n++] = map[j];
         }
     char dir[900];
@@ -124,14 +124,14 @@ static int final_choose(struct tune *t, const int *map, int k, int *chosen_out, 
         if (!c->on_front) continue;
         if (chosen < 0) { chosen = map[j]; continue; }
         const struct cand *b = &t->c[chosen];
-        const double mc = o->objective == TUNE_ACCURACY ? -top1_of(c) : metric_of(t, c);
-        const double mb = o->objective == TUNE_ACCURACY ? -top1_of(b) : metric_of(t, b);
-        if (mc < mb || (mc == mb && top1_of(c) > top1_of(b))) chosen = map[j];
+        const double mc = o->objective == TUNE_ACCURACY ? -tune_top1(c) : tune_metric(t, c);
+        const double mb = o->objective == TUNE_ACCURACY ? -tune_top1(b) : tune_metric(t, b);
+        if (mc < mb || (mc == mb && tune_top1(c) > tune_top1(b))) chosen = map[j];
     }
     *budget_met = chosen >= 0;
     if (!rc && chosen < 0) {   /* best effort: the most accurate compressed point */
         for (int j = 0; j < k; j++)
-            if (map[j] != t->base && (chosen < 0 || top1_of(&t->c[map[j]]) > top1_of(&t->c[chosen]))) chosen = map[j];
+            if (map[j] != t->base && (chosen < 0 || tune_top1(&t->c[map[j]]) > tune_top1(&t->c[chosen]))) chosen = map[j];
         if (chosen < 0) chosen = t->base;
         if (!isfinite(t->c[chosen].test_top1)) {
             struct db_eval e;
@@ -158,7 +158,7 @@ static void final_points(const struct tune *t, const int *map, int k, struct rep
         snprintf(r->workflow, sizeof r->workflow, "%s", c->workflow);
         snprintf(r->config, sizeof r->config, "%s", c->config);
         snprintf(r->stage, sizeof r->stage, "%s", c->stage);
-        r->top1_val = top1_of(c);
+        r->top1_val = tune_top1(c);
         r->top1_test = c->test_top1;
         r->bytes = c->bytes;
         r->latency_ms = c->latency;
@@ -171,7 +171,7 @@ static void final_points(const struct tune *t, const int *map, int k, struct rep
         if (c->on_front && isfinite(c->test_top1) &&
             c->test_top1 < pareto_budget_threshold(base_test, o->budget, o->budget_relative ? PARETO_BUDGET_RELATIVE : PARETO_BUDGET_ABSOLUTE))
             fprintf(stderr, "tune: warning: front point %s meets the budget on val (%.2f %%) but not on test (%.2f %%)\n", c->name,
-                    top1_of(c), c->test_top1);
+                    tune_top1(c), c->test_top1);
     }
 }
 
@@ -189,7 +189,7 @@ static void final_record(struct tune *t, const int *map, int k, int n_front, int
     snprintf(run->objective, sizeof run->objective, "%s", objective_names[o->objective]);
     snprintf(run->budget, sizeof run->budget, "%s", o->budget_text);
     const struct cand *b = &t->c[t->base];
-    run->baseline_top1_val = top1_of(b);
+    run->baseline_top1_val = tune_top1(b);
     run->baseline_top1_test = b->test_top1;
     run->baseline_bytes = b->bytes;
     run->baseline_latency_ms = b->latency;
@@ -210,7 +210,7 @@ static void final_record(struct tune *t, const int *map, int k, int n_front, int
     else
         snprintf(run->hypervolume_ref, sizeof run->hypervolume_ref, "top-1 %.2f %% (budget), %.0f bytes (baseline); 2-D, no latency",
                  t->thr_budget, b->bytes);
-    run->seconds = elapsed(t);
+    run->seconds = tune_elapsed(t);
 }
 
 /* The front, its test evaluations, the chosen point and (cpu-local) the measured latencies;
@@ -230,10 +230,10 @@ int stage_final(struct tune *t)
     for (int i = 0; !rc && i < t->n; i++) {
         struct cand *c = &t->c[i];
         if (c->full_id < 0) continue;
-        c->within = top1_of(c) >= t->thr - 1e-9 && !(o->max_bytes > 0 && c->bytes > o->max_bytes) &&
+        c->within = tune_top1(c) >= t->thr - 1e-9 && !(o->max_bytes > 0 && c->bytes > o->max_bytes) &&
                     !(o->max_latency_ms > 0 && t->has_lat && c->latency > o->max_latency_ms);
         /* Points outside the budget get a NaN accuracy, which keeps them off the front. */
-        pp[k] = (struct pareto_point){ c->within ? top1_of(c) : NAN, c->bytes, t->has_lat ? c->latency : 0, i };
+        pp[k] = (struct pareto_point){ c->within ? tune_top1(c) : NAN, c->bytes, t->has_lat ? c->latency : 0, i };
         map[k++] = i;
     }
     if (!rc) pareto_front_in(pp, k, t->objectives, keep);
@@ -256,7 +256,7 @@ int stage_final(struct tune *t)
     rp = NULL;
     if (chosen >= 0) {
         const struct cand *c = &t->c[chosen];
-        fprintf(stderr, "tune: chosen %s (%s): val %.2f %%, test %.2f %%, %.1f KiB, %.4g ms predicted%s\n", c->name, c->config, top1_of(c),
+        fprintf(stderr, "tune: chosen %s (%s): val %.2f %%, test %.2f %%, %.1f KiB, %.4g ms predicted%s\n", c->name, c->config, tune_top1(c),
                 c->test_top1, c->bytes / 1024.0, c->latency, budget_met ? "" : " (best effort: budget not met)");
     }
 done:

@@ -32,23 +32,23 @@ static int finetune_yaml(const struct compress_plan *p, const char *name, int64_
         any_prune |= l->prune.enabled;
     }
     if (!any_pal && !any_prune) return -1;
-    sb_printf(b, "# rn50-tune tune: fine-tuned candidate %s\n", name);
+    strbuf_printf(b, "# rn50-tune tune: fine-tuned candidate %s\n", name);
     for (int fam = 0; fam < 2; fam++) {
         if (fam == 0 ? !any_prune : !any_pal) continue;
-        sb_printf(b, "%s:\n  module_name_configs:\n", fam == 0 ? "pruning" : "palettization");
+        strbuf_printf(b, "%s:\n  module_name_configs:\n", fam == 0 ? "pruning" : "palettization");
         for (int i = 0; i < p->n_layers; i++) {
             const struct layer_plan *l = &p->layer[i];
             if (fam == 0 ? !l->prune.enabled : !l->pal.enabled) continue;
             char esc[96];
             yaml_layer_key(p->info[i].name, esc, sizeof esc);
             if (fam == 0)
-                sb_printf(b, "    %s: {target_sparsity: %.9g, granularity: per_scalar, scheduler: {update_steps: \"range(0, %lld, %lld)\", power: 3}}\n",
+                strbuf_printf(b, "    %s: {target_sparsity: %.9g, granularity: per_scalar, scheduler: {update_steps: \"range(0, %lld, %lld)\", power: 3}}\n",
                           esc, l->prune.target_sparsity, (long long)(every * n_upd), (long long)every);
             else if (l->pal.granularity == PAL_PER_GROUPED_CHANNEL)
-                sb_printf(b, "    %s: {n_bits: %d, granularity: per_grouped_channel, group_size: %d, channel_axis: 0, algorithm: dkm}\n", esc,
+                strbuf_printf(b, "    %s: {n_bits: %d, granularity: per_grouped_channel, group_size: %d, channel_axis: 0, algorithm: dkm}\n", esc,
                           l->pal.n_bits, l->pal.group_size);
             else
-                sb_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: dkm}\n", esc, l->pal.n_bits);
+                strbuf_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: dkm}\n", esc, l->pal.n_bits);
         }
     }
     return 0;
@@ -62,10 +62,10 @@ static int finetune_pick(const struct tune *t, const unsigned char *used, int n_
     for (int i = 0; i < n_before; i++) {
         const struct cand *c = &t->c[i];
         /* Missed the budget on accuracy alone (training cannot fix size or latency limits). */
-        if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || top1_of(c) >= t->thr || !may_qualify(t, c, INFINITY) ||
-            !(metric_of(t, c) < best))
+        if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || tune_top1(c) >= t->thr || !may_qualify(t, c, INFINITY) ||
+            !(tune_metric(t, c) < best))
             continue;
-        if (pick < 0 || metric_of(t, c) < metric_of(t, &t->c[pick])) pick = i;
+        if (pick < 0 || tune_metric(t, c) < tune_metric(t, &t->c[pick])) pick = i;
     }
     return pick;
 }
@@ -86,7 +86,7 @@ static int finetune_train(struct tune *t, struct cand *c, const struct cand *fro
     to.checkpoint = ckpt;
     to.resume = access(ckpt, R_OK) == 0 ? ckpt : NULL;
     fprintf(stderr, "tune: [finetune] %s (from %s: %.1f KiB, %.3f ms, val top-1 %.2f %% on %lld images): %d epochs of %lld images%s\n",
-            name, from->name, from->bytes / 1024.0, from->latency, top1_of(from), (long long)from->n, o->ft_epochs,
+            name, from->name, from->bytes / 1024.0, from->latency, tune_top1(from), (long long)from->n, o->ft_epochs,
             (long long)n_train, to.resume ? ", resuming" : "");
     int interrupted = 0;
     int rc = evaluator_finetune(t->ev, &c->plan, yaml, &to, &c->ft_seconds, &interrupted);
@@ -121,10 +121,10 @@ int stage_finetune(struct tune *t)
     base.warmup_epochs = 0.1;
     base.seed = o->seed;
     const int64_t steps = (int64_t)base.epochs * ((n_train + base.batch - 1) / base.batch);
-    double best = metric_of(t, &t->c[t->base]);
+    double best = tune_metric(t, &t->c[t->base]);
     for (int i = 0; i < t->n; i++)
-        if (t->c[i].full_id >= 0 && may_qualify(t, &t->c[i], top1_of(&t->c[i])) && !t->c[i].ft_path[0])
-            best = fmin(best, metric_of(t, &t->c[i]));
+        if (t->c[i].full_id >= 0 && may_qualify(t, &t->c[i], tune_top1(&t->c[i])) && !t->c[i].ft_path[0])
+            best = fmin(best, tune_metric(t, &t->c[i]));
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/finetune", o->out_dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return status_error(STATUS_IO, "%s: cannot create: %s", dir, strerror(errno));
@@ -138,7 +138,7 @@ int stage_finetune(struct tune *t)
     snprintf(salt, sizeof salt, "epochs %d lr %.9g train %lld seed %llu", o->ft_epochs, o->ft_lr, (long long)n_train,
              (unsigned long long)o->seed);
     db_hex(db_fnv1a(DB_FNV_OFFSET, salt, strlen(salt)), tag);
-    while (done < o->ft_points && !rc && !check_time(t)) {
+    while (done < o->ft_points && !rc && !tune_check_time(t)) {
         const int pick = finetune_pick(t, used, n_before, best);
         if (pick < 0) break;
         used[pick] = 1;

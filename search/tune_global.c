@@ -13,12 +13,12 @@
 static void yaml_leave_alone(const struct tune *t, struct strbuf *b)
 {
     if (!t->sp->n_leave_alone) return;
-    sb_printf(b, "  module_name_configs:\n");
+    strbuf_printf(b, "  module_name_configs:\n");
     for (int i = 0; i < t->sp->n_leave_alone; i++) {
         /* Single-quoted: backslashes stay literal, a quote is doubled. */
-        sb_printf(b, "    '");
-        for (const char *p = t->sp->leave_alone[i]; *p; p++) sb_printf(b, *p == '\'' ? "''" : "%c", *p);
-        sb_printf(b, "': null\n");
+        strbuf_printf(b, "    '");
+        for (const char *p = t->sp->leave_alone[i]; *p; p++) strbuf_printf(b, *p == '\'' ? "''" : "%c", *p);
+        strbuf_printf(b, "': null\n");
     }
 }
 
@@ -50,26 +50,26 @@ static void global_name(const struct global_desc *g, char *out, size_t n)
 
 static void global_yaml(const struct tune *t, const struct global_desc *g, const char *name, struct strbuf *b)
 {
-    sb_printf(b, "# rn50-tune tune: global candidate %s\n", name);
+    strbuf_printf(b, "# rn50-tune tune: global candidate %s\n", name);
     if (g->sparsity > 0) {
-        sb_printf(b, "pruning:\n  global_config:\n    target_sparsity: %g\n    granularity: per_scalar\n", g->sparsity);
+        strbuf_printf(b, "pruning:\n  global_config:\n    target_sparsity: %g\n    granularity: per_scalar\n", g->sparsity);
         yaml_leave_alone(t, b);
     }
     if (g->bits) {
-        sb_printf(b, "palettization:\n  global_config:\n    n_bits: %d\n", g->bits);
-        if (g->group) sb_printf(b, "    granularity: per_grouped_channel\n    group_size: %d\n    channel_axis: 0\n", g->group);
-        else sb_printf(b, "    granularity: per_tensor\n");
-        sb_printf(b, "    algorithm: %s\n", g->skm ? "skm" : "kmeans");
+        strbuf_printf(b, "palettization:\n  global_config:\n    n_bits: %d\n", g->bits);
+        if (g->group) strbuf_printf(b, "    granularity: per_grouped_channel\n    group_size: %d\n    channel_axis: 0\n", g->group);
+        else strbuf_printf(b, "    granularity: per_tensor\n");
+        strbuf_printf(b, "    algorithm: %s\n", g->skm ? "skm" : "kmeans");
         yaml_leave_alone(t, b);
     }
     if (g->int8 || g->a8) {
-        sb_printf(b, "quantization:\n  global_config:\n    quantization_scheme: symmetric\n");
-        if (g->int8) sb_printf(b, "    weight_dtype: int8\n");
-        sb_printf(b, "    activation_dtype: %s\n", g->a8 ? "int8" : "float16");
-        if (g->a8) sb_printf(b, "    activation_observer: moving_average_min_max\n    calibration_samples: 128\n");
+        strbuf_printf(b, "quantization:\n  global_config:\n    quantization_scheme: symmetric\n");
+        if (g->int8) strbuf_printf(b, "    weight_dtype: int8\n");
+        strbuf_printf(b, "    activation_dtype: %s\n", g->a8 ? "int8" : "float16");
+        if (g->a8) strbuf_printf(b, "    activation_observer: moving_average_min_max\n    calibration_samples: 128\n");
         yaml_leave_alone(t, b);
     }
-    if (!g->sparsity && !g->bits && !g->int8 && !g->a8) sb_printf(b, "{}\n");
+    if (!g->sparsity && !g->bits && !g->int8 && !g->a8) strbuf_printf(b, "{}\n");
 }
 
 /* ---- stages ---- */
@@ -82,7 +82,7 @@ int stage_baseline(struct tune *t)
     t->planned++;
     struct db_eval e;
     if ((rc = cand_eval(t, t->base, EVAL_VAL, t->n_val, &e))) return rc;
-    const double base = top1_of(&t->c[t->base]);
+    const double base = tune_top1(&t->c[t->base]);
     t->thr_budget = pareto_budget_threshold(base, t->o->budget, t->o->budget_relative ? PARETO_BUDGET_RELATIVE : PARETO_BUDGET_ABSOLUTE);
     t->thr = t->thr_budget + t->o->margin;
     fprintf(stderr, "tune: baseline val top-1 %.2f %% (%lld images), %.1f KiB; budget %s: val top-1 >= %.2f %% (+ margin %.2f = %.2f %%)\n",
@@ -151,7 +151,7 @@ int stage_global(struct tune *t)
     for (int r = 0; r < t->o->n_rungs; r++)
         if (t->o->rungs[r] < t->n_val && (nr == 0 || t->o->rungs[r] > rungs[nr - 1])) rungs[nr++] = t->o->rungs[r];
     rungs[nr++] = t->n_val;
-    rc = screen(t, idx, m, rungs, nr);
+    rc = tune_screen_rungs(t, idx, m, rungs, nr);
     if (!rc) update_ref_lat(t);
     t->gidx = idx;
     t->m_global = m;

@@ -97,18 +97,17 @@ struct tune {
 
 /* ---- the driver (tune.c) ---- */
 
-double elapsed(const struct tune *t);
+double tune_elapsed(const struct tune *t);
 /* One progress line (or the rewritten status line) after an evaluation described by what. */
-void progress(struct tune *t, const char *what);
+void tune_progress(struct tune *t, const char *what);
 /* 1 once past the time limit (saying so once): no new stage or generation starts. */
-int check_time(struct tune *t);
+int tune_check_time(struct tune *t);
 
 /* ---- candidates (tune_cand.c) ---- */
 
 /* printf into b, at most 1023 bytes a call. */
-void sb_printf(struct strbuf *b, const char *fmt, ...);
 /* file_write_atomic's writer of the NUL-terminated text ctx. */
-int write_text(FILE *f, void *ctx);
+int tune_write_text(FILE *f, void *ctx);
 void cand_free(struct cand *c);
 /* Writes yaml as configs/NAME.yaml, resolves it and adds the candidate; an existing candidate
  * with the same resolved plan is reused (*idx points at it). */
@@ -121,11 +120,11 @@ void eval_key(const struct tune *t, const struct cand *c, enum eval_split split,
 /* Evaluates candidate i on the first n images of split, from the store when it is there. */
 int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db_eval *out);
 /* c's val top-1 in percent on its largest prefix; NaN before any evaluation. */
-double top1_of(const struct cand *c);
+double tune_top1(const struct cand *c);
 /* c's objective metric: latency (ms) for the latency objective, else bytes. */
-double metric_of(const struct tune *t, const struct cand *c);
+double tune_metric(const struct tune *t, const struct cand *c);
 /* As metric_of, and minus top-1 for the accuracy objective. */
-double objective_of(const struct tune *t, const struct cand *c);
+double tune_objective(const struct tune *t, const struct cand *c);
 
 /* ---- screening (tune_screen.c) ---- */
 
@@ -139,7 +138,7 @@ double hv_points(const struct tune *t, const struct pareto_point *pts, int k);
 /* 1 if c, at top-1 `hi`, meets the budget and the size and latency limits. */
 int may_qualify(const struct tune *t, const struct cand *c, double hi);
 /* Successive halving of candidates idx[0..m) over rungs[0..n_rungs) (the last the full split). */
-int screen(struct tune *t, const int *idx, int m, const int64_t *rungs, int n_rungs);
+int tune_screen_rungs(struct tune *t, const int *idx, int m, const int64_t *rungs, int n_rungs);
 /* The decision after a rung: clears `alive` of those among idx[0..m) evaluated at prefix rung
  * that cannot meet the budget or could add too little hypervolume. Evaluates nothing (the
  * candidates' counts are the caller's); returns STATUS_OK or STATUS_NOMEM. */

@@ -29,7 +29,7 @@ void yaml_layer_key(const char *name, char *esc, size_t cap)
 static void mixed_yaml(const struct tune *t, const unsigned char *genome, const char *name, struct strbuf *b)
 {
     const struct compress_plan *p = &t->c[t->base].plan;
-    sb_printf(b, "# rn50-tune tune: per-layer mixed candidate %s\n", name);
+    strbuf_printf(b, "# rn50-tune tune: per-layer mixed candidate %s\n", name);
     static const char *const section[3] = { "pruning", "palettization", "quantization" };
     static const enum choice_kind kind_of[3] = { CH_PRUNE, CH_PAL, CH_INT8 };
     int any_layer = 0;
@@ -38,23 +38,23 @@ static void mixed_yaml(const struct tune *t, const unsigned char *genome, const 
         for (int i = 0; i < t->n_elig; i++) used |= t->choice[genome[i]].kind == kind_of[s];
         if (!used) continue;
         any_layer = 1;
-        sb_printf(b, "%s:\n  module_name_configs:\n", section[s]);
+        strbuf_printf(b, "%s:\n  module_name_configs:\n", section[s]);
         for (int i = 0; i < t->n_elig; i++) {
             const struct choice *ch = &t->choice[genome[i]];
             char esc[96];
             yaml_layer_key(p->info[t->elig[i]].name, esc, sizeof esc);
-            if (ch->kind != kind_of[s]) sb_printf(b, "    %s: null\n", esc);
+            if (ch->kind != kind_of[s]) strbuf_printf(b, "    %s: null\n", esc);
             else if (ch->kind == CH_PAL)
-                sb_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", esc, ch->bits, t->mixed_alg);
+                strbuf_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", esc, ch->bits, t->mixed_alg);
             else if (ch->kind == CH_PRUNE)
-                sb_printf(b, "    %s: {target_sparsity: %g, granularity: per_scalar%s}\n", esc, ch->sparsity,
+                strbuf_printf(b, "    %s: {target_sparsity: %g, granularity: per_scalar%s}\n", esc, ch->sparsity,
                           t->mixed_reconstruct ? ", reconstruct: true" : "");
             else if (ch->bits == 8)
-                sb_printf(b, "    %s: {weight_dtype: int8, activation_dtype: int8, activation_observer: moving_average_min_max}\n", esc);
-            else sb_printf(b, "    %s: {weight_dtype: int8, activation_dtype: float16}\n", esc);
+                strbuf_printf(b, "    %s: {weight_dtype: int8, activation_dtype: int8, activation_observer: moving_average_min_max}\n", esc);
+            else strbuf_printf(b, "    %s: {weight_dtype: int8, activation_dtype: float16}\n", esc);
         }
     }
-    if (!any_layer) sb_printf(b, "{}\n");
+    if (!any_layer) strbuf_printf(b, "{}\n");
 }
 
 
@@ -235,7 +235,7 @@ static double best_metric(const struct tune *t, int mixed)
     double best = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency : t->c[t->base].bytes;
     for (int i = 0; i < t->n; i++) {
         const struct cand *c = &t->c[i];
-        if (c->full_id < 0 || c->mixed != mixed || top1_of(c) < t->thr) continue;
+        if (c->full_id < 0 || c->mixed != mixed || tune_top1(c) < t->thr) continue;
         const double m = t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
         if (m < best) best = m;
     }
@@ -250,8 +250,8 @@ static void mixed_anchor(const struct tune *t, int *anchor_bits_out, int *anchor
     int anchor = -1, anchor_bits = 0;
     for (int i = 0; i < t->n; i++) {
         const struct cand *c = &t->c[i];
-        if (c->full_id < 0 || c->mixed || i == t->base || top1_of(c) < t->thr) continue;
-        if (anchor < 0 || metric_of(t, c) < metric_of(t, &t->c[anchor])) anchor = i;
+        if (c->full_id < 0 || c->mixed || i == t->base || tune_top1(c) < t->thr) continue;
+        if (anchor < 0 || tune_metric(t, c) < tune_metric(t, &t->c[anchor])) anchor = i;
     }
     int anchor_int8 = -1;   /* the anchor's int8 kind: 8 (W8A8) or 0 (W8A16), -1 none */
     if (anchor >= 0 && m > 0) {
@@ -361,7 +361,7 @@ int stage_mixed(struct tune *t)
         struct db_eval e;
         t->planned++;
         if ((rc = cand_eval(t, ci, EVAL_VAL, rung0, &e))) break;
-        if (top1_of(&t->c[ci]) >= t->thr) f_in = fmax(f_in, f);
+        if (tune_top1(&t->c[ci]) >= t->thr) f_in = fmax(f_in, f);
         else f_out = f_out < 0 ? f : fmin(f_out, f);
     }
     free(gain);
@@ -369,7 +369,7 @@ int stage_mixed(struct tune *t)
     if (!rc) {
         fprintf(stderr, "tune: %d per-layer candidates from the dynamic-programming ladder\n", n);
         const int64_t rungs[2] = { t->o->mixed_rung < t->n_val ? t->o->mixed_rung : t->n_val, t->n_val };
-        rc = screen(t, idx, n, rungs, rungs[0] < t->n_val ? 2 : 1);
+        rc = tune_screen_rungs(t, idx, n, rungs, rungs[0] < t->n_val ? 2 : 1);
     }
     t->pop = idx;
     t->n_pop = n;

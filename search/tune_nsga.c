@@ -13,9 +13,9 @@
 /* NSGA-II ranking of pool members: constrained domination on (accuracy estimate, objective metric). */
 static int nsga_better(const struct tune *t, const struct cand *a, const struct cand *b)
 {
-    const double va = fmax(0, t->thr - top1_of(a)), vb = fmax(0, t->thr - top1_of(b));
+    const double va = fmax(0, t->thr - tune_top1(a)), vb = fmax(0, t->thr - tune_top1(b));
     if (va != vb) return va < vb;
-    const double aa = top1_of(a), ab = top1_of(b), ma = metric_of(t, a), mb = metric_of(t, b);
+    const double aa = tune_top1(a), ab = tune_top1(b), ma = tune_metric(t, a), mb = tune_metric(t, b);
     return aa >= ab && ma <= mb && (aa > ab || ma < mb);
 }
 
@@ -36,11 +36,11 @@ void nsga_select(const struct tune *t, int *pool, int n, int keep, int *out_n)
     }
     for (int i = 0; i < n; i++) {   /* crowding along the objective metric among equal ranks */
         double lo = INFINITY, hi = -INFINITY;
-        const double mi = metric_of(t, &t->c[pool[i]]);
+        const double mi = tune_metric(t, &t->c[pool[i]]);
         double below = -INFINITY, above = INFINITY;
         for (int j = 0; j < n; j++) {
             if (rank[j] != rank[i]) continue;
-            const double mj = metric_of(t, &t->c[pool[j]]);
+            const double mj = tune_metric(t, &t->c[pool[j]]);
             lo = fmin(lo, mj);
             hi = fmax(hi, mj);
             if (j != i && mj < mi && mj > below) below = mj;
@@ -100,7 +100,7 @@ int stage_nsga2(struct tune *t)
     int n = 0, rc = !pool || !child || !kids ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
     for (int i = 0; !rc && i < n_pop; i++) pool[n++] = pop[i];
     const int P = n_pop > 4 ? n_pop : 4;
-    for (int g = 0; g < t->o->generations && !rc && n >= 2 && !check_time(t); g++) {
+    for (int g = 0; g < t->o->generations && !rc && n >= 2 && !tune_check_time(t); g++) {
         int np = 0;
         nsga_select(t, pool, n, P, &np);
         int nk = 0;
@@ -115,7 +115,7 @@ int stage_nsga2(struct tune *t)
         }
         if (rc) break;
         const int64_t rungs[2] = { t->o->mixed_rung < t->n_val ? t->o->mixed_rung : t->n_val, t->n_val };
-        if ((rc = screen(t, kids, nk, rungs, rungs[0] < t->n_val ? 2 : 1))) break;
+        if ((rc = tune_screen_rungs(t, kids, nk, rungs, rungs[0] < t->n_val ? 2 : 1))) break;
         for (int j = 0; j < nk; j++) pool[n++] = kids[j];
     }
     free(pool);

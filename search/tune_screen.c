@@ -34,10 +34,10 @@ void tune_wilson(int64_t k, int64_t n, double z, double *lo, double *hi)
 void cand_interval(const struct tune *t, const struct cand *c, double *lo, double *hi)
 {
     if (c->n >= t->n_val) {
-        *lo = *hi = top1_of(c);
+        *lo = *hi = tune_top1(c);
         return;
     }
-    const double base = top1_of(&t->c[t->base]);
+    const double base = tune_top1(&t->c[t->base]);
     const int64_t m = c->lost + c->gained + 2;
     double qlo, qhi;
     tune_wilson(c->gained + 1, m, t->o->z, &qlo, &qhi);
@@ -71,7 +71,7 @@ int may_qualify(const struct tune *t, const struct cand *c, double hi)
  * rungs[r]; before the next rung, those that cannot meet the budget or could add too little
  * hypervolume (against every candidate evaluated at least as far, the earlier stages' included)
  * drop out. The last rung must be the full split. */
-int screen(struct tune *t, const int *idx, int m, const int64_t *rungs, int n_rungs)
+int tune_screen_rungs(struct tune *t, const int *idx, int m, const int64_t *rungs, int n_rungs)
 {
     int rc = STATUS_OK;
     for (int r = 0; r < n_rungs; r++) {
@@ -89,7 +89,7 @@ int screen(struct tune *t, const int *idx, int m, const int64_t *rungs, int n_ru
     return rc;
 }
 
-/* The decision after a rung of screen (tune_internal.h). */
+/* The decision after a rung of tune_screen_rungs (tune_internal.h). */
 int screen_rung(struct tune *t, const int *idx, int m, int64_t rung)
 {
     /* Decide on everything evaluated at this rung or further (earlier stages too), all
@@ -133,9 +133,9 @@ int screen_rung(struct tune *t, const int *idx, int m, int64_t rung)
      * (a fraction of a percent faster at a lower accuracy adds little area); the one that,
      * at its accuracy upper bound, would be the best for the objective within budget goes
      * on, so the chosen point is always a full evaluation. */
-    double best = metric_of(t, &t->c[t->base]);
+    double best = tune_metric(t, &t->c[t->base]);
     for (int i = 0; i < t->n; i++)
-        if (t->c[i].full_id >= 0 && may_qualify(t, &t->c[i], top1_of(&t->c[i]))) best = fmin(best, metric_of(t, &t->c[i]));
+        if (t->c[i].full_id >= 0 && may_qualify(t, &t->c[i], tune_top1(&t->c[i]))) best = fmin(best, tune_metric(t, &t->c[i]));
     int contender = -1;
     for (int j = 0; j < m; j++) {
         const struct cand *c = &t->c[idx[j]];
@@ -143,7 +143,7 @@ int screen_rung(struct tune *t, const int *idx, int m, int64_t rung)
         if (!c->alive) continue;
         cand_interval(t, c, &lo, &hi);
         if (!may_qualify(t, c, hi)) continue;
-        if (metric_of(t, c) < best && (contender < 0 || metric_of(t, c) < metric_of(t, &t->c[idx[contender]]))) contender = j;
+        if (tune_metric(t, c) < best && (contender < 0 || tune_metric(t, c) < tune_metric(t, &t->c[idx[contender]]))) contender = j;
     }
     if (contender >= 0) drop[contender] = 0;
     for (int j = 0; j < m; j++)
@@ -166,7 +166,7 @@ double tune_hv(const struct tune *t, const int *idx, int m)
     for (int j = 0; j <= n; j++) {   /* j == n: the baseline, always a point of the run */
         const struct cand *c = &t->c[j == n ? t->base : idx ? idx[j] : j];
         if (c->full_id < 0 || (j < n && c == &t->c[t->base])) continue;
-        pts[k++] = (struct pareto_point){ top1_of(c), c->bytes, t->has_lat ? c->latency : 0, c->full_id };
+        pts[k++] = (struct pareto_point){ tune_top1(c), c->bytes, t->has_lat ? c->latency : 0, c->full_id };
     }
     const double hv = hv_points(t, pts, k);
     free(pts);
