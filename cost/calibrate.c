@@ -111,6 +111,20 @@ int cost_calibrate(const char *device, const char *measurements, const char *sel
         n_terms = keep;
     }
     if ((rc = cost_fit(ms.s, ms.n, term_ids, n_terms, &fr))) goto done;
+    for (int i = 0; report && i < fr.n_merged; i++) {
+        char name[48], into[48];
+        cost_term_name(fr.merged[i].term, name, sizeof name);
+        cost_term_name(fr.merged[i].into, into, sizeof into);
+        fprintf(report,
+                "cost fit: term %s merged into %s: in every measured row %s, so the measurements cannot separate "
+                "them; written with coefficient 0, the fitted terms carry its cost\n",
+                name, into, fr.merged[i].relation);
+    }
+    if (report && fr.n_merged)
+        fprintf(report,
+                "cost fit: predictions with merged terms hold where those relations hold (for net.* terms: the "
+                "models measured, %s); measure other models together with these to separate them\n",
+                ms.n_nets == 1 ? ms.net_names[0] : "these");
     m = calloc(1, sizeof *m);
     if (!m) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
     snprintf(m->device, sizeof m->device, "%s", device);
@@ -133,9 +147,10 @@ int cost_calibrate(const char *device, const char *measurements, const char *sel
                     d->loo_ms, 100.0 * (d->loo_ms - d->measured_ms) / d->measured_ms);
         }
         fprintf(report,
-                "cost fit %s: %d terms on %d rows (%d per-layer) from %d configurations; fit MAPE %.2f %% (max %.2f); "
-                "leave-one-out MAPE %.2f %% (max %.2f)%s\n",
-                device, n_terms, fr.n_rows, fr.n_layer_rows, fr.n_configs, fr.fit_mape, fr.fit_max, fr.loo_mape, fr.loo_max,
+                "cost fit %s: %d terms (%d merged) on %d rows (%d per-layer) from %d configurations; fit MAPE %.2f %% "
+                "(max %.2f); leave-one-out MAPE %.2f %% (max %.2f)%s\n",
+                device, n_terms, fr.n_merged, fr.n_rows, fr.n_layer_rows, fr.n_configs, fr.fit_mape, fr.fit_max,
+                fr.loo_mape, fr.loo_max,
                 fr.n_loo_deficient ? " (some folds lost a term's only data)" : "");
     }
     rc = cost_model_write(m, path);

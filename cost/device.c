@@ -1,8 +1,9 @@
 /* device.c — device profiles: strict YAML reading (libyaml document API, every error with file,
  * line and key), whole-file writing, the machine check, and cost_predict (see device.h, cost.h).
  *
- * Only this file sees libyaml's types in cost/. The profile's `data` and `fit` sections are
- * provenance: read and checked for shape, not used to predict. */
+ * Only this file sees libyaml's types in cost/. The profile's `merged`, `data` and `fit`
+ * sections are provenance: read and checked for shape, not used to predict (a merged term's
+ * coefficient in `terms` is 0, so prediction stays one dot product). */
 #include "device.h"
 #include "atomic_file.h"
 #include "config.h"
@@ -186,6 +187,44 @@ static int rd_terms(struct rd *r, const yaml_node_t *map, struct cost_model *m)
     return rc;
 }
 
+/* merged: {TERM: INTO, ...}. Checked against `terms` once the whole file is read. */
+static int rd_merged(struct rd *r, const yaml_node_t *map, struct cost_model *m)
+{
+    int rc = rd_mapping(r, map, "merged");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; !rc && p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        const int t = k->type == YAML_SCALAR_NODE ? cost_term_parse(str_of(k)) : -1;
+        const int into = v->type == YAML_SCALAR_NODE ? cost_term_parse(str_of(v)) : -1;
+        if (t < 0) return status_error(STATUS_BAD_INPUT, "%s:%zu: merged: unknown term '%s'", r->path, line_of(k), str_of(k));
+        if (m->merged[t]) return status_error(STATUS_BAD_INPUT, "%s:%zu: merged: term '%s' given twice", r->path, line_of(k), str_of(k));
+        if (into < 0 || into == t)
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: key 'merged.%s': '%s' is not another term (expected the "
+                                "term it was merged into, e.g. net.one)", r->path, line_of(v), str_of(k), str_of(v));
+        m->merged[t] = 1;
+        m->merged_into[t] = into;
+    }
+    return rc;
+}
+
+/* A merged term is in `terms` at 0 (so that predictions need no special case) and merged into a
+ * term that was fitted. */
+static int rd_merged_check(struct rd *r, const yaml_node_t *map, const struct cost_model *m)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(r, p->key);
+        const int t = cost_term_parse(str_of(k)), into = m->merged_into[t];
+        char iname[48];
+        cost_term_name(into, iname, sizeof iname);
+        if (!m->used[t] || m->coef[t] != 0.0)
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: merged: term '%s' must be in terms with coefficient 0",
+                                r->path, line_of(k), str_of(k));
+        if (!m->used[into] || m->merged[into])
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: key 'merged.%s': '%s' is not a fitted term of terms",
+                                r->path, line_of(k), str_of(k), iname);
+    }
+    return STATUS_OK;
+}
+
 enum { FK_ROWS, FK_LAYER_ROWS, FK_CONFIGS, FK_RANK, FK_FIT_MAPE, FK_FIT_MAX, FK_LOO_MAPE, FK_LOO_MAX, FK_LOO_DEF, FK_COUNT };
 static const char *fit_keys[] = { "rows",        "layer_rows",   "configs",     "rank", "fit_mape_pct",
                                   "fit_max_pct", "loo_mape_pct", "loo_max_pct", "loo_deficient_folds" };
@@ -252,8 +291,9 @@ static int rd_data(struct rd *r, const yaml_node_t *seq, struct cost_model *m)
     return STATUS_OK;
 }
 
-enum { TK_DEVICE, TK_SOURCE, TK_MACHINE, TK_MEASUREMENTS, TK_SELECT, TK_STATISTIC, TK_TERMS, TK_FIT, TK_DATA, TK_COUNT };
-static const char *top_keys[] = { "device", "source", "machine", "measurements", "select", "statistic", "terms", "fit", "data" };
+enum { TK_DEVICE, TK_SOURCE, TK_MACHINE, TK_MEASUREMENTS, TK_SELECT, TK_STATISTIC, TK_TERMS, TK_MERGED, TK_FIT, TK_DATA, TK_COUNT };
+static const char *top_keys[] = { "device",    "source", "machine", "measurements", "select",
+                                  "statistic", "terms",  "merged",  "fit",          "data" };
 _Static_assert(sizeof top_keys / sizeof *top_keys == TK_COUNT, "top_keys");
 
 void cost_model_free(struct cost_model *m)
@@ -295,7 +335,7 @@ int cost_model_read(const char *path, struct cost_model **out)
         goto done;
     }
     unsigned seen = 0;
-    const yaml_node_t *machine_node = NULL;
+    const yaml_node_t *machine_node = NULL, *merged_node = NULL;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; !rc && p < root->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node(&r, p->key), *v = node(&r, p->value);
         int i = 0;
@@ -327,6 +367,10 @@ int cost_model_read(const char *path, struct cost_model **out)
                                   path, line_of(v), m->statistic);
             break;
         case TK_TERMS: rc = rd_terms(&r, v, m); break;
+        case TK_MERGED:
+            merged_node = v;
+            rc = rd_merged(&r, v, m);
+            break;
         case TK_FIT: rc = rd_fit(&r, v, m); break;
         default: rc = rd_data(&r, v, m); break;
         }
@@ -339,6 +383,7 @@ int cost_model_read(const char *path, struct cost_model **out)
                           path, line_of(root));
     if (!rc && m->source == COST_SOURCE_TABLE && machine_node)
         rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'machine': only for source 'profile'", path, line_of(machine_node));
+    if (!rc && merged_node) rc = rd_merged_check(&r, merged_node, m);
 done:
     if (have_doc) yaml_document_delete(&r.doc);
     yaml_parser_delete(&parser);
@@ -417,6 +462,11 @@ int cost_model_set_fit(struct cost_model *m, const struct cost_fit_result *r, co
 {
     memcpy(m->coef, r->coef, sizeof m->coef);
     memcpy(m->used, r->used, sizeof m->used);
+    memset(m->merged, 0, sizeof m->merged);
+    for (int i = 0; i < r->n_merged; i++) {
+        m->merged[r->merged[i].term] = 1;
+        m->merged_into[r->merged[i].term] = r->merged[i].into;
+    }
     m->fit.rows = r->n_rows;
     m->fit.layer_rows = r->n_layer_rows;
     m->fit.configs = r->n_configs;
@@ -476,6 +526,18 @@ static int write_profile(FILE *f, void *ctx)
         char name[48];
         cost_term_name(t, name, sizeof name);
         ok = fprintf(f, "  %s: %.17g\n", name, m->coef[t]) > 0;
+    }
+    int any_merged = 0;
+    for (int t = 0; t < COST_TERMS; t++) any_merged |= m->merged[t];
+    if (any_merged)
+        ok = ok && fputs("merged:   # terms the measurements could not separate: 0 in terms, the named term carries "
+                         "their cost\n", f) != EOF;
+    for (int t = 0; t < COST_TERMS && ok; t++) {
+        if (!m->merged[t]) continue;
+        char name[48], into[48];
+        cost_term_name(t, name, sizeof name);
+        cost_term_name(m->merged_into[t], into, sizeof into);
+        ok = fprintf(f, "  %s: %s\n", name, into) > 0;
     }
     ok = ok && fprintf(f,
                        "fit:   # percentages are end-to-end; loo: each configuration predicted by a fit without it\n"

@@ -2,7 +2,7 @@
  * provenance, read strictly and written whole. struct cost_model (opaque in cost.h) is defined
  * here for the cost commands, the fit and the tests.
  *
- * File shape (every key but machine/measurements/select/fit/data is required):
+ * File shape (every key but machine/measurements/select/merged/fit/data is required):
  *
  *     device: cpu-local
  *     source: profile              # profile: measured here (rn50-tune profile) | table: imported
@@ -11,6 +11,8 @@
  *     select: "device=iPhone 15 Pro;os=iOS18 seed"   # the rows of a table the fit used
  *     statistic: median            # of a profile's timed passes: median, p10 or min
  *     terms: {dense.gmacs: 12.5, net.one: 0.4, ...}   # ms per feature unit (cost/layer_features.h)
+ *     merged: {net.out_m: net.one}   # terms the measurements could not separate (cost_fit): each
+ *                                    # has coefficient 0 in terms, the named term carries its cost
  *     fit: {rows: 3300, layer_rows: 3240, configs: 60, rank: 30, fit_mape_pct: 1.1,
  *           fit_max_pct: 3.0, loo_mape_pct: 1.4, loo_max_pct: 4.2, loo_deficient_folds: 0}
  *     data:                        # the end-to-end rows used: measured, fitted, leave-one-out
@@ -45,6 +47,10 @@ struct cost_model {
     char statistic[16];           /* of the profile's passes the fit used: median, p10, min or quiet ("": a table) */
     double coef[COST_TERMS];
     unsigned char used[COST_TERMS];
+    /* merged[t]: term t was merged by the fit (coefficient 0); merged_into[t] is the kept term with
+     * the largest share of the combination it equals in the measurements. */
+    unsigned char merged[COST_TERMS];
+    int merged_into[COST_TERMS];
     struct {
         int rows, layer_rows, configs, rank, loo_deficient;
         double fit_mape, fit_max, loo_mape, loo_max;   /* percent */

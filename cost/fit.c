@@ -1,10 +1,12 @@
 /* fit.c — weighted least squares for the cost model with GSL (see fit.h). The only file that sees
  * GSL's types.
  *
- * Implements: the design matrix from end-to-end and per-layer rows, a rank check on the
- * column-normalised design (SVD) that names the offending terms, the fit (gsl_multifit_linear)
- * and leave-one-configuration-out refits (gsl_multifit_linear_tsvd, which tolerates a fold that
- * lost a term's only data). Does not choose the terms: the caller (cost fit --terms) does. */
+ * Implements: the design matrix from end-to-end and per-layer rows, the merging of terms the
+ * measurements cannot separate (Gram-Schmidt over the column-normalised design in the order of
+ * the terms), a rank check of what is left (SVD) that names the offending terms, the fit
+ * (gsl_multifit_linear) and leave-one-configuration-out refits (gsl_multifit_linear_tsvd, which
+ * tolerates a fold that lost a term's only data). Does not choose the terms: the caller (cost fit
+ * --terms) does; it only sets aside those the data make redundant. */
 #include "fit.h"
 #include "config.h"
 #include "status.h"
@@ -33,6 +35,7 @@ void cost_fit_result_free(struct cost_fit_result *r)
     if (!r) return;
     free(r->fitted);
     free(r->loo);
+    free(r->merged);
     memset(r, 0, sizeof *r);
 }
 
@@ -117,6 +120,116 @@ static int design_build(const struct cost_sample *s, int n, const int *terms, in
         }
     }
     return STATUS_OK;
+}
+
+/* Appends " + 11.11 net.one" (the first without its sign) to the relation text. */
+static void relation_append(char *buf, size_t cap, double a, int term)
+{
+    char name[48];
+    cost_term_name(term, name, sizeof name);
+    const size_t len = strlen(buf);
+    if (len + 1 >= cap) return;
+    if (len == 0) snprintf(buf, cap, "%.4g %s", a, name);
+    else snprintf(buf + len, cap - len, " %c %.4g %s", a < 0 ? '-' : '+', fabs(a), name);
+}
+
+/* Sets aside the terms whose column is a linear combination of earlier kept ones, then drops
+ * their columns from d (in place). Why a fixed order rather than pivoting on the data: which term
+ * survives must not flip between two profiles of the same machine, and the order of --terms
+ * (per-kind terms first, then net.one before net.out_m in the default) puts the more general
+ * term first, so a constant absorbs a feature that happens to be constant.
+ *
+ * Columns are scaled to unit norm (terms differ by orders of magnitude in their units) and
+ * orthogonalised against the kept ones with modified Gram-Schmidt, twice ("twice is enough":
+ * the second pass removes what rounding left of the first). A unit column whose remainder is
+ * below FIT_RANK_TOL lies in the span of the kept ones; its coordinates there, solved from the
+ * triangular factor, give the combination x_j = sum_k alpha_k x_k that the report prints and
+ * whose largest share names the term it is merged into. Because every row satisfies that
+ * relation, fitting only the kept terms loses nothing the data could tell: any split of the
+ * merged term's cost among the terms of the relation predicts the same on those rows, and the
+ * one written (coefficient 0 for the merged term) is the one that needs no guess.
+ *
+ * keep[j] receives 1 for kept terms; r->merged the others. */
+static int design_merge(struct design *d, const int *terms, unsigned char *keep, struct cost_fit_result *r)
+{
+    const int m = d->rows, n = d->cols;
+    double *norm = malloc(sizeof(double) * (size_t)n);
+    double *Q = malloc(sizeof(double) * (size_t)m * (size_t)n);   /* [n kept][m]: orthonormal columns */
+    double *R = calloc((size_t)n * (size_t)n, sizeof(double));    /* [n kept][n kept]: upper triangular */
+    double *v = malloc(sizeof(double) * (size_t)m);                /* [m] */
+    double *h = malloc(sizeof(double) * (size_t)n), *a = malloc(sizeof(double) * (size_t)n);
+    int *kept = malloc(sizeof(int) * (size_t)n);                   /* position -> column */
+    r->merged = calloc((size_t)n, sizeof *r->merged);
+    int rc = STATUS_OK, nk = 0;
+    if (!norm || !Q || !R || !v || !h || !a || !kept || !r->merged) {
+        rc = status_error(STATUS_NOMEM, "cost fit: out of memory for %d x %d design", m, n);
+        goto done;
+    }
+    for (int j = 0; j < n; j++) {
+        double s2 = 0.0;
+        for (int i = 0; i < m; i++) s2 += d->X[(size_t)i * n + j] * d->X[(size_t)i * n + j];
+        norm[j] = sqrt(s2);
+        RN_ASSERT(norm[j] > 0.0);   /* zero columns are refused before */
+        for (int i = 0; i < m; i++) v[i] = d->X[(size_t)i * n + j] / norm[j];
+        for (int k = 0; k < nk; k++) h[k] = 0.0;
+        for (int pass = 0; pass < 2; pass++)
+            for (int k = 0; k < nk; k++) {
+                const double *q = Q + (size_t)k * m;
+                double dot = 0.0;
+                for (int i = 0; i < m; i++) dot += q[i] * v[i];
+                for (int i = 0; i < m; i++) v[i] -= dot * q[i];
+                h[k] += dot;
+            }
+        double res = 0.0;
+        for (int i = 0; i < m; i++) res += v[i] * v[i];
+        res = sqrt(res);
+        if (res > FIT_RANK_TOL) {
+            double *q = Q + (size_t)nk * m;
+            for (int i = 0; i < m; i++) q[i] = v[i] / res;
+            for (int k = 0; k < nk; k++) R[(size_t)k * n + nk] = h[k];
+            R[(size_t)nk * n + nk] = res;
+            kept[nk++] = j;
+            keep[j] = 1;
+            continue;
+        }
+        /* u_j = sum_k a_k u_kept[k]: back-substitution in R a = h. */
+        for (int k = nk - 1; k >= 0; k--) {
+            double t = h[k];
+            for (int l = k + 1; l < nk; l++) t -= R[(size_t)k * n + l] * a[l];
+            a[k] = t / R[(size_t)k * n + k];
+        }
+        struct cost_fit_merge *g = &r->merged[r->n_merged++];
+        g->term = terms[j];
+        g->into = -1;
+        double amax = 0.0;
+        for (int k = 0; k < nk; k++)
+            if (fabs(a[k]) > amax) {
+                amax = fabs(a[k]);
+                g->into = terms[kept[k]];
+            }
+        RN_ASSERT(g->into >= 0);   /* a unit column with no remainder has a nonzero coordinate */
+        char name[48];
+        cost_term_name(terms[j], name, sizeof name);
+        snprintf(g->relation, sizeof g->relation, "%s = ", name);
+        char rhs[sizeof g->relation] = "";
+        for (int k = 0; k < nk; k++)   /* coordinates at rounding level are not part of the relation */
+            if (fabs(a[k]) > 1e-9 * amax) relation_append(rhs, sizeof rhs, a[k] * norm[j] / norm[kept[k]], terms[kept[k]]);
+        const size_t len = strlen(g->relation);
+        snprintf(g->relation + len, sizeof g->relation - len, "%s", rhs);
+    }
+    /* Compact the kept columns to the front of each row; a destination never passes its source. */
+    for (int i = 0; i < m; i++)
+        for (int k = 0; k < nk; k++) d->X[(size_t)i * nk + k] = d->X[(size_t)i * n + kept[k]];
+    d->cols = nk;
+done:
+    free(norm);
+    free(Q);
+    free(R);
+    free(v);
+    free(h);
+    free(a);
+    free(kept);
+    return rc;
 }
 
 /* The rank of the column-normalised design, and the right singular vector of its smallest
@@ -224,31 +337,38 @@ int cost_fit(const struct cost_sample *s, int n, const int *terms, int n_terms, 
     r->fitted = malloc(sizeof(double) * (size_t)(n ? n : 1));
     r->loo = malloc(sizeof(double) * (size_t)(n ? n : 1));
     if (!null_vec || !c || !r->fitted || !r->loo) { rc = status_error(STATUS_NOMEM, "cost fit: out of memory"); goto done; }
+    unsigned char keep[COST_TERMS] = { 0 };
+    if ((rc = design_merge(&d, terms, keep, r))) goto done;
+    int kept[COST_TERMS], n_kept = 0;   /* the fitted terms, d's columns from here on */
+    for (int j = 0; j < n_terms; j++)
+        if (keep[j]) kept[n_kept++] = terms[j];
+    RN_ASSERT(n_kept == d.cols && n_kept >= 1);
+    /* Gram-Schmidt kept every column with a remainder above the tolerance; the SVD confirms that
+     * the kept set is well conditioned as a whole (a set can be nearly dependent without any one
+     * column being nearly dependent on the earlier ones). */
     int rank = 0;
     if ((rc = design_rank(&d, null_vec, &rank))) goto done;
-    if (rank < n_terms) {
+    if (rank < n_kept) {
         /* Name the terms that carry the combination with no support. */
         char list[512] = "", name[48];
         size_t len = 0;
-        for (int j = 0; j < n_terms; j++) {
+        for (int j = 0; j < n_kept; j++) {
             if (fabs(null_vec[j]) < 0.05) continue;
-            cost_term_name(terms[j], name, sizeof name);
+            cost_term_name(kept[j], name, sizeof name);
             int w = snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", name);
             if (w > 0 && (size_t)w < sizeof list - len) len += (size_t)w;
         }
         rc = status_error(STATUS_BAD_INPUT,
-                          "cost fit: degenerate design: rank %d for %d terms; these terms are linear combinations of "
-                          "each other in the measurements: %s (drop one from --terms or measure configurations "
-                          "that separate them)",
-                          rank, n_terms, list);
+                          "cost fit: degenerate design: rank %d for %d terms (after merging %d); these terms are "
+                          "nearly linear combinations of each other in the measurements: %s (drop one from --terms "
+                          "or measure configurations that separate them)",
+                          rank, n_kept, r->n_merged, list);
         goto done;
     }
     if ((rc = design_solve(&d, -1, 0, c, NULL))) goto done;
     r->rank = rank;
-    for (int j = 0; j < n_terms; j++) {
-        r->coef[terms[j]] = c[j];
-        r->used[terms[j]] = 1;
-    }
+    for (int j = 0; j < n_terms; j++) r->used[terms[j]] = 1;   /* merged terms stay, at 0 */
+    for (int j = 0; j < n_kept; j++) r->coef[kept[j]] = c[j];
     r->n_rows = d.rows;
     double sum_fit = 0.0, sum_loo = 0.0;
     int n_e2e = 0;
@@ -259,11 +379,11 @@ int cost_fit(const struct cost_sample *s, int n, const int *terms, int n_terms, 
         if (isnan(s[i].e2e_ms)) continue;
         r->n_configs++;
         r->fitted[i] = cost_fit_predict(r->coef, s[i].net, &s[i].plan);
-        int fold_rank = n_terms;
+        int fold_rank = n_kept;
         double coef[COST_TERMS] = { 0 };
         if ((rc = design_solve(&d, i, 1, c, &fold_rank))) goto done;
-        if (fold_rank < n_terms) r->n_loo_deficient++;
-        for (int j = 0; j < n_terms; j++) coef[terms[j]] = c[j];
+        if (fold_rank < n_kept) r->n_loo_deficient++;
+        for (int j = 0; j < n_kept; j++) coef[kept[j]] = c[j];
         r->loo[i] = cost_fit_predict(coef, s[i].net, &s[i].plan);
         const double ef = fabs(r->fitted[i] - s[i].e2e_ms) / s[i].e2e_ms * 100.0;
         const double el = fabs(r->loo[i] - s[i].e2e_ms) / s[i].e2e_ms * 100.0;

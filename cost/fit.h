@@ -22,9 +22,20 @@ struct cost_sample {
 
 void cost_sample_free(struct cost_sample *s);   /* frees members */
 
+/* A term the measurements cannot separate from earlier terms: in every row its feature is a
+ * linear combination of theirs (one model: net.out_m is the same multiple of net.one in every
+ * configuration). Its coefficient is 0 and the kept terms carry its effect (see cost_fit). */
+struct cost_fit_merge {
+    int term;                      /* the merged term (cost_term index) */
+    int into;                      /* the kept term with the largest share of the combination */
+    char relation[256];            /* "net.out_m = 11.11 net.one" (ResNet50), the combination found */
+};
+
 struct cost_fit_result {
-    double coef[COST_TERMS];       /* ms per feature unit; 0 for terms not fitted */
-    unsigned char used[COST_TERMS];
+    double coef[COST_TERMS];       /* ms per feature unit; 0 for terms not fitted or merged */
+    unsigned char used[COST_TERMS];   /* the terms asked for, merged ones included */
+    int n_merged;
+    struct cost_fit_merge *merged; /* [n_merged], in the order of `terms`; owned */
     int n_rows, n_configs, n_layer_rows;
     int rank;
     double fit_mape, fit_max;      /* percent, end-to-end, fitted on everything */
@@ -35,10 +46,15 @@ struct cost_fit_result {
 
 void cost_fit_result_free(struct cost_fit_result *r);
 
-/* Fits the terms `terms[0..n_terms)` (cost_term indices) to the samples. Errors
- * (STATUS_BAD_INPUT): no terms, fewer rows than terms + 1, a term whose feature is zero in every
- * row, a rank-deficient design (the message names the terms that are linear combinations of the
- * others), a non-positive or non-finite latency. On failure *r is zeroed. */
+/* Fits the terms `terms[0..n_terms)` (cost_term indices) to the samples. Terms are taken in the
+ * order given: one whose column of the design is a linear combination of the columns of earlier
+ * kept terms (the measurements cannot tell them apart) is merged, not fitted: coefficient 0,
+ * recorded in r->merged with the combination; the kept terms' coefficients then carry its
+ * effect, so predictions are unchanged on every configuration where the same relation holds
+ * (for net.out_m against net.one: every plan of the measured architecture). r->rank is the number
+ * of kept terms. Errors (STATUS_BAD_INPUT): no terms, fewer rows than terms + 1, a term whose
+ * feature is zero in every row, a design still rank-deficient after merging (the message names
+ * the terms), a non-positive or non-finite latency. On failure *r is zeroed. */
 int cost_fit(const struct cost_sample *s, int n, const int *terms, int n_terms, struct cost_fit_result *r);
 
 /* Predicted end-to-end latency of sample-like (net, plan) under coefficients coef[COST_TERMS]. */

@@ -18,7 +18,9 @@ static const char cost_usage[] =
     "profile (per-layer and end-to-end rows) or an end-to-end table such as\n"
     "configs/devices/apple_published_resnet50.csv (--select picks its rows, --model names the network\n"
     "its rows are of, default resnet50). Writes configs/devices/D.yaml (or --out) with the\n"
-    "coefficients, the rows used and the leave-one-configuration-out error.\n"
+    "coefficients, the rows used and the leave-one-configuration-out error. Terms the measurements\n"
+    "cannot separate (a profile of one model: net.out_m is a fixed multiple of net.one) are merged\n"
+    "into an earlier term of the list: reported, written with coefficient 0 and listed under merged.\n"
     "  --terms   GROUP.FEATURE list (groups dense, lut, sparse, sparse-lut, int8, any, net; features\n"
     "            one, gmacs, gmacs_nz, weight_mb, in_m, out_m, im2col_m, luts, act8_m, bounds);\n"
     "            default: per-kind terms for profiles, a few shared ones for tables\n"
@@ -69,6 +71,9 @@ static int cost_fit_cmd(int argc, char **argv)
         jout_int(&j, "rows", m->fit.rows);
         jout_int(&j, "configs", m->fit.configs);
         jout_int(&j, "rank", m->fit.rank);
+        int n_merged = 0;
+        for (int t = 0; t < COST_TERMS; t++) n_merged += m->merged[t];
+        jout_int(&j, "merged_terms", n_merged);
         jout_num(&j, "fit_mape_pct", m->fit.fit_mape);
         jout_num(&j, "loo_mape_pct", m->fit.loo_mape);
         jout_num(&j, "loo_max_pct", m->fit.loo_max);

@@ -1,9 +1,11 @@
 /* test_cost.c — the cost model: the fit recovers known coefficients from synthetic measurements
  * (per-layer and end-to-end rows over two architectures), degenerate designs are clear errors
- * (too few rows, a term without data, collinear terms), device profiles round-trip through YAML
- * and bad ones give file:line:key errors, measurement files (profile CSV, the Apple table) read
- * back into the right plans, layer specs parse and print back, prediction on a plan is the dot
- * product of its features, and plans written as compression configs load back unchanged. */
+ * (too few rows, a term without data), collinear terms are merged (a profile of one model fits,
+ * reports net.out_m merged into net.one and predicts its measurements), device profiles
+ * round-trip through YAML and bad ones give file:line:key errors, measurement files (profile CSV,
+ * the Apple table) read back into the right plans, layer specs parse and print back, prediction on
+ * a plan is the dot product of its features, and plans written as compression configs load back
+ * unchanged. */
 #include "apply.h"
 #include "check.h"
 #include "config.h"
@@ -171,7 +173,8 @@ static void test_fit_degenerate(struct resnet *const *nets)
     CHECK(cost_fit(s, 6, t2, 3, &fr) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "term int8.one is zero in every row"));
 
-    /* collinear: one architecture, so net.one and net.out_m move together */
+    /* collinear: one architecture, so net.one and net.out_m move together; the later term is
+     * merged into the earlier one, in the order given */
     for (int i = 0; i < 6; i++) s[i].net = nets[0];
     for (int i = 0; i < 6; i++) {
         cost_sample_free(&s[i]);
@@ -179,9 +182,24 @@ static void test_fit_degenerate(struct resnet *const *nets)
         s[i].e2e_ms = 1.0 + i;
     }
     const int t3[] = { cost_term(COST_GROUP_NET, CF_ONE), cost_term(COST_GROUP_NET, CF_OUT_M) };
-    CHECK(cost_fit(s, 6, t3, 2, &fr) == STATUS_BAD_INPUT);
-    CHECK(has(status_message(), "degenerate design: rank 1 for 2 terms"));
-    CHECK(has(status_message(), "net.one, net.out_m"));
+    const int t3r[] = { t3[1], t3[0] };
+    for (int order = 0; order < 2; order++) {
+        const int *t = order ? t3r : t3;
+        CHECK(cost_fit(s, 6, t, 2, &fr) == 0);
+        CHECK(fr.rank == 1 && fr.n_merged == 1);
+        if (fr.n_merged == 1) {
+            CHECK(fr.merged[0].term == t[1] && fr.merged[0].into == t[0]);
+            CHECK(fr.used[t[1]] && fr.coef[t[1]] == 0.0);
+        }
+        /* identical plans: the fit is the mean weighted as the rows are (relative errors) */
+        double w1 = 0.0, w2 = 0.0;
+        for (int i = 0; i < 6; i++) {
+            w1 += 1.0 / s[i].e2e_ms;
+            w2 += 1.0 / (s[i].e2e_ms * s[i].e2e_ms);
+        }
+        CHECK_REL(fr.fitted[0], w1 / w2, 1e-9);
+        cost_fit_result_free(&fr);
+    }
 
     /* a term given twice, and a non-positive latency */
     const int t4[] = { cost_term(COST_GROUP_NET, CF_ONE), cost_term(COST_GROUP_NET, CF_ONE) };
@@ -191,6 +209,122 @@ static void test_fit_degenerate(struct resnet *const *nets)
     CHECK(cost_fit(s, 6, t3, 1, &fr) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "configuration c2"));
     for (int i = 0; i < 6; i++) cost_sample_free(&s[i]);
+}
+
+/* A profile of one model: in every configuration net.out_m is the same multiple of net.one (the
+ * network's output values do not depend on the plan), so the default terms cannot all be fitted.
+ * The fit merges net.out_m into net.one, recovers every other coefficient, and predicts the
+ * fitted configurations and new ones of the same model exactly; through cost_calibrate the
+ * merge is reported and written, and the device file reads back and predicts the measurements. */
+static void test_fit_one_model(struct resnet *fm)
+{
+    int terms[COST_TERMS];
+    const int n_terms = parse_term_list(cost_default_terms_profile, terms);
+    const int one = cost_term(COST_GROUP_NET, CF_ONE), out_m = cost_term(COST_GROUP_NET, CF_OUT_M);
+    double coef[COST_TERMS] = { 0 };
+    struct rng r;
+    rng_seed(&r, 43);
+    printf("fit on one model (rn50-fmnist): %d terms, seed 43\n", n_terms);
+    for (int j = 0; j < n_terms; j++) coef[terms[j]] = 0.01 + rng_uniform(&r);
+    enum { N = 24 };
+    static struct cost_sample s[N];
+    struct resnet *const nets[1] = { fm };
+    make_samples(nets, 1, N, coef, 0.0, 11, s);
+    double x[COST_TERMS];
+    cost_net_features(fm, &s[0].plan, x);
+    const double ratio = x[out_m];   /* net.out_m / net.one, the same for every plan of fm */
+    struct cost_fit_result fr;
+    int rc = cost_fit(s, N, terms, n_terms, &fr);
+    CHECK(rc == 0);
+    if (!rc) {
+        CHECK(fr.rank == n_terms - 1);
+        CHECK(fr.n_merged == 1);
+        if (fr.n_merged == 1) {
+            CHECK(fr.merged[0].term == out_m && fr.merged[0].into == one);
+            CHECK(has(fr.merged[0].relation, "net.out_m = "));
+            char want[64];
+            snprintf(want, sizeof want, "%.4g net.one", ratio);
+            CHECK(has(fr.merged[0].relation, want));
+        }
+        CHECK(fr.used[out_m] && fr.coef[out_m] == 0.0);
+        /* net.one carries net.out_m's cost; every other term is recovered as it was. */
+        CHECK_REL(fr.coef[one], coef[one] + ratio * coef[out_m], 1e-6);
+        for (int j = 0; j < n_terms; j++)
+            if (terms[j] != one && terms[j] != out_m) CHECK_REL(fr.coef[terms[j]], coef[terms[j]], 1e-6);
+        CHECK(fr.fit_mape < 1e-6 && fr.loo_mape < 1e-6);
+        /* a configuration the fit did not see, of the same model */
+        struct compress_plan plan;
+        random_plan(fm, &r, &plan);
+        CHECK_REL(cost_fit_predict(fr.coef, fm, &plan), cost_fit_predict(coef, fm, &plan), 1e-9);
+        compress_plan_free(&plan);
+        cost_fit_result_free(&fr);
+    }
+    for (int i = 0; i < N; i++) cost_sample_free(&s[i]);
+
+    /* The same through a profile CSV with 1 % noise: cost_calibrate reports the merge, writes it,
+     * and the file reads back and predicts what it was fitted on. */
+    make_samples(nets, 1, N, coef, 0.01, 12, s);
+    const size_t cap = (size_t)1 << 21;
+    char *text = malloc(cap);
+    CHECK(text != NULL);
+    if (!text) return;
+    size_t n = (size_t)snprintf(text, cap, "# cpu: Test CPU\n# features: avx2\n# cores: 2\n# threads: 2\n# date: x\n"
+                                           COST_PROFILE_HEADER "\n");
+    for (int i = 0; i < N && n < cap; i++) {
+        const double e = s[i].e2e_ms;
+        n += (size_t)snprintf(text + n, cap - n, "%s,rn50-fmnist,network,,mixed,,5,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,0\n",
+                              s[i].config, e, e, e, e, e, e);
+        for (int l = 0; l < s[i].plan.n_layers && n < cap; l++) {
+            char spec[128];
+            const double t = s[i].layer_ms[l];
+            cost_spec_format(&s[i].plan.layer[l], spec, sizeof spec);
+            n += (size_t)snprintf(text + n, cap - n, "%s,rn50-fmnist,layer,%s,%s,%s,5,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,\n",
+                                  s[i].config, s[i].plan.info[l].name, spec,
+                                  cost_kind_name(cost_plan_layer_kind(fm, &s[i].plan, l)), t, t, t, t, t, t);
+        }
+    }
+    CHECK(n < cap);
+    const char *csv = write_file("csv", text);
+    char yaml[320], report_path[320];
+    snprintf(yaml, sizeof yaml, "%s/one-model.yaml", tmpdir);
+    snprintf(report_path, sizeof report_path, "%s/one-model.txt", tmpdir);
+    FILE *report = fopen(report_path, "w+");
+    CHECK(report != NULL);
+    struct cost_model *m = NULL;
+    CHECK(report && cost_calibrate("one-model", csv, NULL, NULL, NULL, NULL, yaml, report, &m) == 0);
+    if (report) {
+        rewind(report);
+        const size_t got = fread(text, 1, cap - 1, report);
+        text[got] = '\0';
+        fclose(report);
+        CHECK(has(text, "term net.out_m merged into net.one: in every measured row net.out_m = "));
+        CHECK(has(text, "28 terms (1 merged)"));
+        CHECK(has(text, "leave-one-out MAPE"));
+    }
+    if (m) {
+        CHECK(m->fit.fit_mape < 1.0 && m->fit.loo_mape < 2.0);
+        printf("one model, 1%% noise: fit MAPE %.3f %%, loo MAPE %.3f %% (max %.3f)\n", m->fit.fit_mape, m->fit.loo_mape,
+               m->fit.loo_max);
+    }
+    cost_model_free(m);
+    struct cost_model *b = NULL;
+    CHECK(cost_model_read(yaml, &b) == 0);
+    if (b) {
+        CHECK(b->merged[out_m] && b->merged_into[out_m] == one);
+        CHECK(b->used[out_m] && b->coef[out_m] == 0.0 && b->coef[one] > 0.0);
+        CHECK(b->fit.rank == n_terms - 1 && b->n_data == N);
+        double worst = 0.0;
+        for (int i = 0; i < N; i++) {
+            double ms = 0.0;
+            CHECK(cost_predict(b, fm, &s[i].plan, &ms) == 0);
+            worst = fmax(worst, fabs(ms - s[i].e2e_ms) / s[i].e2e_ms);
+        }
+        CHECK(worst < 0.03);   /* 1 % noise on every row */
+        printf("one model: worst fitted error from the device file %.3f %%\n", 100.0 * worst);
+    }
+    cost_model_free(b);
+    free(text);
+    for (int i = 0; i < N; i++) cost_sample_free(&s[i]);
 }
 
 static void test_yaml_round_trip(void)
@@ -205,6 +339,9 @@ static void test_yaml_round_trip(void)
     m->used[cost_term(COST_LUT, CF_LUTS)] = 1;
     m->coef[cost_term(COST_GROUP_NET, CF_ONE)] = -3.5e-7;
     m->used[cost_term(COST_GROUP_NET, CF_ONE)] = 1;
+    m->used[cost_term(COST_GROUP_NET, CF_OUT_M)] = 1;   /* merged into net.one: coefficient 0 */
+    m->merged[cost_term(COST_GROUP_NET, CF_OUT_M)] = 1;
+    m->merged_into[cost_term(COST_GROUP_NET, CF_OUT_M)] = cost_term(COST_GROUP_NET, CF_ONE);
     m->fit.rows = 10;
     m->fit.configs = 3;
     m->fit.loo_mape = 4.25;
@@ -229,6 +366,7 @@ static void test_yaml_round_trip(void)
         for (int t = 0; t < COST_TERMS; t++) {
             CHECK(b->used[t] == m->used[t]);
             CHECK(b->coef[t] == m->coef[t]);   /* %.17g: exact */
+            CHECK(b->merged[t] == m->merged[t] && (!b->merged[t] || b->merged_into[t] == m->merged_into[t]));
         }
         CHECK(b->fit.rows == 10 && b->fit.configs == 3 && b->fit.loo_mape == 4.25);
         CHECK(b->n_data == 1 && !strcmp(b->data[0].config, "d-lut4") && b->data[0].loo_ms == 78.125);
@@ -267,6 +405,14 @@ static void test_bad_profiles(void)
         { "device: a\nsource: table\nterms: {net.one: 1\n", "YAML syntax error" },
         { "device: a\ndevice: b\nsource: table\nterms: {net.one: 1}\n", ":2: top level: key 'device' given twice" },
         { "- a\n- b\n", ":1: top level: expected a mapping" },
+        { "device: a\nsource: table\nterms: {net.one: 1, net.out_m: 0}\nmerged:\n  net.outm: net.one\n",
+          ":5: merged: unknown term 'net.outm'" },
+        { "device: a\nsource: table\nterms: {net.one: 1, net.out_m: 0}\nmerged:\n  net.out_m: net.out_m\n",
+          ":5: key 'merged.net.out_m': 'net.out_m' is not another term" },
+        { "device: a\nsource: table\nterms: {net.one: 1, net.out_m: 0.5}\nmerged:\n  net.out_m: net.one\n",
+          ":5: merged: term 'net.out_m' must be in terms with coefficient 0" },
+        { "device: a\nsource: table\nmerged: {net.out_m: lut.luts}\nterms: {net.one: 1, net.out_m: 0}\n",
+          ":3: key 'merged.net.out_m': 'lut.luts' is not a fitted term of terms" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *p = write_file("yaml", cases[i].text);
@@ -550,6 +696,7 @@ int main(void)
     test_specs(nets[0]);
     test_fit_recovers(nets);
     test_fit_degenerate(nets);
+    test_fit_one_model(nets[0]);
     test_yaml_round_trip();
     test_bad_profiles();
     test_predict(nets[0]);
