@@ -681,7 +681,7 @@ int compress_config_load(const char *path, const struct resnet *net, struct comp
     struct compress_plan p;
     memset(&p, 0, sizeof p);
     int have_doc = 0, rc;
-    if ((rc = yaml_load_one(f, path, "compression config", &r.doc))) goto fail;
+    if ((rc = yaml_load_one(&f, path, "compression config", &r.doc))) goto fail;
     have_doc = 1;
     const yaml_node_t *root = yaml_document_get_root_node(&r.doc);
     if (!root) {

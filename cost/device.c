@@ -308,7 +308,7 @@ int cost_model_read(const char *path, struct cost_model **out)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return status_error(STATUS_IO, "%s: cannot open device profile: %s", path, strerror(errno));
-    const int limits = yaml_check_limits(f, path, "device profile");
+    const int limits = yaml_check_limits(&f, path, "device profile");
     if (limits) {
         fclose(f);
         return limits;

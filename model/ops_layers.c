@@ -4,6 +4,7 @@
 #include "ops.h"
 
 #include "conv_direct.h"
+#include "status.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -100,8 +101,11 @@ void fc_forward(const float *x, int C, int N, const float *w, const float *b, in
 {
     /* On the direct path the logits, too, are the same bits on every x86 CPU and for any batch
      * (conv_direct.h): w[OUT, C] times x[C, N] as a 1x1 convolution, then transposed. */
-    float *t = conv_direct_available() ? malloc(sizeof(float) * (size_t)OUT * (size_t)N) : NULL;
-    if (t) {
+    if (conv_direct_available()) {
+        float *t = malloc(sizeof(float) * (size_t)OUT * (size_t)N);
+        /* No quiet fallback to OpenBLAS: an 8-bit network split into sub-batches relies on these
+         * bits (resnet_infer), and a few KiB that cannot be had mean the process is done anyway. */
+        RN_ASSERT(t != NULL);
         conv_direct_gemm(OUT, C, 1, 1, 0, 1, 1, N, w, x, N, b, NULL, 0, t, N);
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OUT; o++) y[(int64_t)n * OUT + o] = t[(int64_t)o * N + n];

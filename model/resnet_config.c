@@ -124,7 +124,7 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return status_error(STATUS_IO, "%s: cannot open model file: %s", path, strerror(errno));
-    const int limits = yaml_check_limits(f, path, "model file");
+    const int limits = yaml_check_limits(&f, path, "model file");
     if (limits) {
         fclose(f);
         return limits;

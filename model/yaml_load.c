@@ -9,20 +9,58 @@ static int syntax_error(const yaml_parser_t *p, const char *path)
                         p->problem ? p->problem : "unknown");
 }
 
-int yaml_check_limits(FILE *f, const char *path, const char *what)
+static int too_large(const char *path, const char *what, long size)
 {
-    if (fseek(f, 0, SEEK_END) != 0) return status_error(STATUS_IO, "%s: cannot read %s", path, what);
+    return status_error(STATUS_BAD_INPUT, "%s: %s of %ld bytes is over the limit of %ld bytes for YAML files", path, what,
+                        size, YAML_MAX_BYTES);
+}
+
+/* A stream that cannot seek (a pipe, /dev/stdin) is read once into a temporary file, up to one
+ * byte past the limit, so that it can be read twice. */
+static int make_seekable(FILE **fp, const char *path, const char *what)
+{
+    FILE *t = tmpfile();
+    if (!t) return status_error(STATUS_IO, "%s: cannot buffer %s: no temporary file", path, what);
+    char buf[1 << 16];
+    long total = 0;
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, *fp)) > 0) {
+        total += (long)n;
+        if (total > YAML_MAX_BYTES) {
+            fclose(t);
+            return too_large(path, what, total);
+        }
+        if (fwrite(buf, 1, n, t) != n) {
+            fclose(t);
+            return status_error(STATUS_IO, "%s: cannot buffer %s", path, what);
+        }
+    }
+    if (ferror(*fp)) {
+        fclose(t);
+        return status_error(STATUS_IO, "%s: cannot read %s", path, what);
+    }
+    fclose(*fp);
+    *fp = t;
+    return STATUS_OK;
+}
+
+int yaml_check_limits(FILE **fp, const char *path, const char *what)
+{
+    int rc = STATUS_OK;
+    if (fseek(*fp, 0, SEEK_END) != 0 && ((rc = make_seekable(fp, path, what)) || fseek(*fp, 0, SEEK_END) != 0))
+        return rc ? rc : status_error(STATUS_IO, "%s: cannot read %s", path, what);
+    FILE *f = *fp;
     const long size = ftell(f);
     rewind(f);
-    if (size > YAML_MAX_BYTES)
-        return status_error(STATUS_BAD_INPUT, "%s: %s of %ld bytes is over the limit of %ld bytes for YAML files", path,
-                            what, size, YAML_MAX_BYTES);
+    if (size < 0) return status_error(STATUS_IO, "%s: cannot read %s", path, what);
+    if (size > YAML_MAX_BYTES) return too_large(path, what, size);
     /* Events arrive as the scanner reaches them, so stopping at the first level too deep reads
      * only that far: a deep file costs no more than a legal one. */
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) return status_error(STATUS_NOMEM, "%s: out of memory", path);
     yaml_parser_set_input_file(&p, f);
-    int rc = STATUS_OK, depth = 0;
+    int depth = 0;
+    rc = STATUS_OK;
     for (;;) {
         yaml_event_t ev;
         /* A syntax error is the reader's to report, in its own words, when it loads. */
@@ -44,10 +82,11 @@ int yaml_check_limits(FILE *f, const char *path, const char *what)
     return rc;
 }
 
-int yaml_load_one(FILE *f, const char *path, const char *what, yaml_document_t *doc)
+int yaml_load_one(FILE **fp, const char *path, const char *what, yaml_document_t *doc)
 {
-    int rc = yaml_check_limits(f, path, what);
+    int rc = yaml_check_limits(fp, path, what);
     if (rc) return rc;
+    FILE *f = *fp;
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) return status_error(STATUS_NOMEM, "%s: out of memory", path);
     yaml_parser_set_input_file(&p, f);

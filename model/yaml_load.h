@@ -13,14 +13,16 @@
 #define YAML_MAX_DEPTH 64                      /* nested mappings and sequences */
 #define YAML_MAX_BYTES ((long)16 * 1024 * 1024)
 
-/* Checks the open file f (path and `what`, e.g. "compression config", for messages) against
+/* Checks the open file *fp (path and `what`, e.g. "compression config", for messages) against
  * both limits and rewinds it. STATUS_BAD_INPUT names the limit, with the line where the depth
- * was passed. A syntax error before that is left for the caller's own load to report. */
-int yaml_check_limits(FILE *f, const char *path, const char *what);
+ * was passed. A syntax error before that is left for the caller's own load to report. A stream
+ * that cannot seek (a pipe) is replaced by a temporary copy: *fp may change, and the caller
+ * closes whatever *fp is afterwards. */
+int yaml_check_limits(FILE **fp, const char *path, const char *what);
 
 /* Checks f, then loads its document into *doc (the caller deletes it; its root is NULL for an
  * empty file) and refuses a second document, which yaml_parser_load would silently ignore.
  * Syntax errors are "PATH:LINE: YAML syntax error: ...". */
-int yaml_load_one(FILE *f, const char *path, const char *what, yaml_document_t *doc);
+int yaml_load_one(FILE **fp, const char *path, const char *what, yaml_document_t *doc);
 
 #endif

@@ -19,27 +19,37 @@ static int shell_plain(const char *s)
     return 1;
 }
 
+size_t provenance_quote(const char *a, char *q, size_t cap)
+{
+    size_t k = 0;
+    if (cap < 8) {
+        q[0] = '\0';
+        return 0;
+    }
+    if (shell_plain(a)) {
+        k = (size_t)snprintf(q, cap, "%s", a);
+        return k < cap ? k : cap - 1;
+    }
+    q[k++] = '\'';   /* 'it'\''s' */
+    for (; *a && k + 6 < cap; a++) {
+        if (*a == '\'') { memcpy(q + k, "'\\''", 4); k += 4; }
+        else q[k++] = *a;
+    }
+    q[k++] = '\'';
+    q[k] = '\0';
+    return k;
+}
+
 void provenance_command(int argc, char **argv, char *out, size_t n)
 {
     size_t len = 0;
     out[0] = '\0';
-    for (int i = 0; i < argc && len + 4 < n; i++) {
-        const char *a = argv[i];
+    for (int i = 0; i < argc; i++) {
         char q[1024];
-        size_t k = 0;
-        if (shell_plain(a)) {
-            k = (size_t)snprintf(q, sizeof q, "%s", a);
-        } else {   /* 'it'\''s' */
-            q[k++] = '\'';
-            for (; *a && k + 5 < sizeof q; a++) {
-                if (*a == '\'') { memcpy(q + k, "'\\''", 4); k += 4; }
-                else q[k++] = *a;
-            }
-            q[k++] = '\'';
-            q[k] = '\0';
-        }
-        if (len + (i > 0) + k + 1 > n) {
-            snprintf(out + (len < n - 4 ? len : n - 4), 4, "...");
+        const size_t k = provenance_quote(argv[i], q, sizeof q);
+        /* What does not fit ends as " ..." (a word of its own), never as a silently shorter command. */
+        if (len + (i > 0) + k + 5 > n) {
+            if (len + 5 <= n) snprintf(out + len, n - len, " ...");
             return;
         }
         len += (size_t)snprintf(out + len, n - len, "%s%s", i ? " " : "", q);

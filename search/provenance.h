@@ -25,6 +25,9 @@ extern const char rn_build_commit[];
 
 /* Writes the command line argv[0..argc) shell-quoted into out (size n; truncated with "..."). */
 void provenance_command(int argc, char **argv, char *out, size_t n);
+/* a as one shell word into q (cap bytes): as it is when it needs no quoting, else in single
+ * quotes with ' written '\''. Returns the length written. */
+size_t provenance_quote(const char *a, char *q, size_t cap);
 
 /* Records this invocation: command (may be NULL: not recorded), threads in use, device name as
  * given (NULL or "none": no device). STATUS_OK or the store's STATUS_IO. */

@@ -253,16 +253,17 @@ const struct report_point *report_best_global(const struct report_run *r, const 
 const struct report_point *report_best_of_workflow(const struct report_run *r, const struct report_point *pts, int n,
                                                    const char *workflow, int *within)
 {
-    const struct report_point *best = NULL, *effort = NULL;
+    /* effort: the most accurate point with a val figure; fallback: the first, when none has one. */
+    const struct report_point *best = NULL, *effort = NULL, *fallback = NULL;
     for (int j = 0; j < n; j++) {
         const struct report_point *q = &pts[j];
         if (!strcmp(q->stage, "baseline") || strcmp(q->workflow, workflow)) continue;
         if (q->within_budget && (!best || better(r->objective, q, best))) best = q;
         if (isfinite(q->top1_val) && (!effort || q->top1_val > effort->top1_val)) effort = q;
-        if (!effort) effort = q;
+        if (!fallback) fallback = q;
     }
     *within = best != NULL;
-    return best ? best : effort;
+    return best ? best : effort ? effort : fallback;
 }
 
 static void summary(struct strbuf *b, const struct report_run *r, const struct report_point *pts, int n,
@@ -601,6 +602,9 @@ static int read_run(const char *path, struct report_run *r)
     if (!rc) rc = run_str(path, o, "data", r->data, sizeof r->data);
     if (!rc) rc = run_str(path, o, "device", r->device, sizeof r->device);
     if (!rc) rc = run_str(path, o, "objective", r->objective, sizeof r->objective);
+    /* One of three words, so the summary and the page may print it as it is. */
+    if (!rc && strcmp(r->objective, "size") && strcmp(r->objective, "latency") && strcmp(r->objective, "accuracy"))
+        rc = status_error(STATUS_BAD_INPUT, "%s: run.objective: expected size, latency or accuracy", path);
     if (!rc) rc = run_str(path, o, "budget", r->budget, sizeof r->budget);
     if (!rc) rc = run_str(path, o, "hypervolume_ref", r->hypervolume_ref, sizeof r->hypervolume_ref);
     if (!rc) rc = run_num(path, o, "baseline_top1_val", &r->baseline_top1_val);

@@ -4,6 +4,7 @@
  * what can be reconstructed for a run that predates them). */
 #include "html.h"
 #include "pareto.h"
+#include "provenance.h"
 #include "report_html_int.h"
 #include "tune.h"
 
@@ -98,8 +99,10 @@ void rh_section_versions(struct rh *h)
         const char *const val[] = { h->run.objective, h->run.budget, h->run.model, h->run.weights, h->run.data, h->run.device };
         for (int i = 0; i < 6; i++) {
             if (!val[i][0]) continue;
+            char q[1024];
+            provenance_quote(val[i], q, sizeof q);   /* a path with a space or a ';' stays one word */
             strbuf_printf(b, " %s ", opt[i]);
-            html_text(b, val[i]);
+            html_text(b, q);
         }
         strbuf_str(b, " --out RUN");
     }

@@ -219,7 +219,8 @@ static void section_summary(struct rh *h)
     strbuf_str(b, "</td></tr>");
     rh_kv(b, "result");
     if (!c) strbuf_str(b, "no chosen point recorded");
-    else if (r->budget_met) strbuf_printf(b, "point %" PRId64 " meets the budget and is the best for the objective (%s)", c->id, r->objective);
+    else if (r->budget_met) strbuf_printf(b, "point %" PRId64 " meets the budget and is the best for the objective (%s)", c->id,
+                      r->objective);
     else strbuf_printf(b, "<b>no point met the budget</b>; the best effort is point %" PRId64, c->id);
     if (c) {
         strbuf_str(b, "</td></tr>");

@@ -253,7 +253,7 @@ int space_load(const char *path, struct space *s)
     memset(s, 0, sizeof *s);
     FILE *f = fopen(path, "rb");
     if (!f) return status_error(STATUS_IO, "%s: cannot open the search space: %s", path, strerror(errno));
-    const int limits = yaml_check_limits(f, path, "search space");
+    const int limits = yaml_check_limits(&f, path, "search space");
     if (limits) {
         fclose(f);
         return limits;

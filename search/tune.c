@@ -165,6 +165,10 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
     for (int i = 0; i < t.n; i++) cand_free(&t.c[i]);
     free(t.c);
     db_close(t.db);   /* before the page reads the store: the run holds it locked */
-    if (!rc) rc = report_html_write(o->out_dir, evaluator_net(ev));
+    /* Every result file is whole by now: a page that cannot be written is a warning, not a failed
+     * run (rn50-tune report RUN writes it again). */
+    if (!rc && report_html_write(o->out_dir, evaluator_net(ev)))
+        fprintf(stderr, "tune: warning: report.html not written: %s (rn50-tune report %s retries)\n", status_message(),
+                o->out_dir);
     return rc;
 }

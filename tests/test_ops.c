@@ -6,6 +6,7 @@
 #include "resnet.h"
 #include "rng.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,61 @@ static void test_conv(struct rng *r, struct conv_desc d, int N, int H, int W, in
     }
     conv_direct_force(-1);
     kern_force_portable(0);
+    free(x); free(w); free(b); free(res); free(y); free(yr); free(scratch);
+}
+
+/* What the direct path computes, in C: per output one fmaf chain over (ic, kh, kw) from +0, an
+ * outside pixel read as 0 (the kernels' masked loads and im2col's padding give 0 and still do
+ * the FMA, which can turn -0 into +0), then + bias (+0 without one), + residual, and ReLU as
+ * maxps(o, 0) (o > 0 ? o : 0). Both instruction sets must equal it bit for bit: this is what
+ * makes them equal to each other on a CPU that has only one of them. */
+static void direct_bits_ref(const struct conv_desc *d, const float *x, int N, int H, int W, const float *w,
+                            const float *bias, const float *res, int relu, float *y)
+{
+    const int OH = conv_out_size(H, d->KH, d->stride, d->pad), OW = conv_out_size(W, d->KW, d->stride, d->pad);
+    for (int oc = 0; oc < d->OC; oc++)
+        for (int n = 0; n < N; n++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    float acc = 0.0f;
+                    for (int ic = 0; ic < d->IC; ic++)
+                        for (int kh = 0; kh < d->KH; kh++)
+                            for (int kw = 0; kw < d->KW; kw++) {
+                                const int ih = oh * d->stride - d->pad + kh, iw = ow * d->stride - d->pad + kw;
+                                const int in = ih >= 0 && ih < H && iw >= 0 && iw < W;
+                                const float xv = in ? x[(((int64_t)ic * N + n) * H + ih) * W + iw] : 0.0f;
+                                acc = fmaf(w[((oc * d->IC + ic) * d->KH + kh) * d->KW + kw], xv, acc);
+                            }
+                    const int64_t o = (((int64_t)oc * N + n) * OH + oh) * OW + ow;
+                    float v = acc + (bias ? bias[oc] : 0.0f);
+                    if (res) v = v + res[o];
+                    if (relu) v = v > 0.0f ? v : 0.0f;
+                    y[o] = v;
+                }
+}
+
+static void test_direct_bits(struct rng *r, struct conv_desc d, int N, int H, int W)
+{
+    const int OH = conv_out_size(H, d.KH, d.stride, d.pad), OW = conv_out_size(W, d.KW, d.stride, d.pad);
+    const int64_t nx = (int64_t)d.IC * N * H * W, ny = (int64_t)d.OC * N * OH * OW;
+    float *x = random_floats(r, nx), *w = random_floats(r, d.OC * conv_k(&d)), *b = random_floats(r, d.OC);
+    float *res = random_floats(r, ny), *y = malloc(sizeof(float) * ny), *yr = malloc(sizeof(float) * ny);
+    const int64_t sf = conv_scratch_floats(&d, (int64_t)OH * OW * N);
+    float *scratch = malloc(sizeof(float) * (sf ? sf : 1));
+    direct_bits_ref(&d, x, N, H, W, w, b, res, 1, yr);
+    conv_direct_force(1);
+    for (int cap = 0; cap <= 1; cap++) {
+        kern_force_portable(cap ? 2 : 0);
+        if (!conv_direct_available()) continue;
+        conv_forward(&d, x, N, H, W, w, b, res, 1, y, scratch, sf);
+        const int same = memcmp(y, yr, sizeof(float) * ny) == 0;
+        if (!same)
+            fprintf(stderr, "direct conv IC%d OC%d k%d s%d N%d %dx%d%s: not the reference's bits\n", d.IC, d.OC, d.KH,
+                    d.stride, N, H, W, cap ? " (AVX2 at most)" : "");
+        CHECK(same);
+    }
+    kern_force_portable(0);
+    conv_direct_force(-1);
     free(x); free(w); free(b); free(res); free(y); free(yr); free(scratch);
 }
 
@@ -151,6 +207,12 @@ int main(void)
     test_conv_invariance(&r, (struct conv_desc){ 12, 20, 3, 3, 2, 1 }, 14, 14);
     test_conv_invariance(&r, (struct conv_desc){ 3, 8, 7, 7, 2, 3 }, 20, 20);
     test_conv_invariance(&r, (struct conv_desc){ 130, 24, 1, 1, 1, 0 }, 5, 6);
+    /* The same bits as the FMA-order reference on each instruction set: 1x1 over three input-
+     * channel blocks with ragged columns, 3x3 same over two blocks, strided (im2col), the stem. */
+    test_direct_bits(&r, (struct conv_desc){ 300, 13, 1, 1, 1, 0 }, 3, 5, 7);
+    test_direct_bits(&r, (struct conv_desc){ 70, 11, 3, 3, 1, 1 }, 2, 6, 9);
+    test_direct_bits(&r, (struct conv_desc){ 9, 8, 3, 3, 2, 1 }, 2, 11, 13);
+    test_direct_bits(&r, (struct conv_desc){ 3, 7, 7, 7, 2, 3 }, 1, 20, 19);
 
     /* Max-pool 3x3/2 pad 1 (odd and even sizes) and its argmax. */
     for (int sz = 5; sz <= 8; sz++) {

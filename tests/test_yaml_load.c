@@ -53,7 +53,7 @@ static int load(const char *text, char *msg, size_t cap)
     if (!f) return -1;
     yaml_document_t doc;
     status_clear();
-    const int rc = yaml_load_one(f, path, "test file", &doc);
+    const int rc = yaml_load_one(&f, path, "test file", &doc);
     fclose(f);
     snprintf(msg, cap, "%s", status_message());
     if (!rc) yaml_document_delete(&doc);
@@ -101,10 +101,35 @@ int main(void)
         }
         f = fopen(path, "rb");
         status_clear();
-        CHECK(f && yaml_check_limits(f, path, "test file") == STATUS_BAD_INPUT);
+        CHECK(f && yaml_check_limits(&f, path, "test file") == STATUS_BAD_INPUT);
         if (f) fclose(f);
         CHECK(strstr(status_message(), "test file of 16777217 bytes is over the limit of 16777216 bytes") != NULL);
         remove(path);
+    }
+
+    /* A pipe is read twice through a temporary copy: a deep one is refused, a good one loads. */
+    for (int good = 0; good <= 1; good++) {
+        int fds[2];
+        CHECK(pipe(fds) == 0);
+        const char *text = good ? "a: [1, 2]\n" : "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n";
+        CHECK(write(fds[1], text, strlen(text)) == (ssize_t)strlen(text));   /* fits the pipe's buffer */
+        close(fds[1]);
+        FILE *f = fdopen(fds[0], "rb");
+        CHECK(f != NULL);
+        if (!f) continue;
+        yaml_document_t doc;
+        status_clear();
+        const int rc = yaml_load_one(&f, "pipe", "test file", &doc);
+        if (good) {
+            CHECK(rc == STATUS_OK);
+            const yaml_node_t *root = rc ? NULL : yaml_document_get_root_node(&doc);
+            CHECK(root && root->type == YAML_MAPPING_NODE);
+            if (!rc) yaml_document_delete(&doc);
+        } else {
+            CHECK(rc == STATUS_BAD_INPUT);
+            CHECK(strstr(status_message(), "pipe:1: test file nested deeper than 64 levels") != NULL);
+        }
+        fclose(f);   /* the temporary copy (the pipe was closed when it was copied) */
     }
 
     /* Every reader applies them. */
