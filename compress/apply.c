@@ -1,5 +1,6 @@
 /* apply.c — plan -> compressed network (see apply.h). */
 #include "apply.h"
+#include "clock.h"
 
 #include "fisher.h"
 #include "kern_attach.h"
@@ -15,12 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-static double apply_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int plan_quantizes_activations(const struct compress_plan *plan)
 {
@@ -136,7 +131,7 @@ int compress_apply(struct resnet *net, const struct compress_plan *plan, const s
                    struct apply_result *res)
 {
     memset(res, 0, sizeof *res);
-    const double t0 = apply_now();
+    const double t0 = clock_now_s();
     const int acts = plan_quantizes_activations(plan), fisher = plan_needs_fisher(plan);
     const int recon = plan_reconstructs(plan);
     if ((acts || fisher || recon) && !calib)
@@ -223,7 +218,7 @@ done:
         for (int i = 0; i <= net->n_conv; i++) free(imp[i]);
         free(imp);
     }
-    res->seconds = apply_now() - t0;
+    res->seconds = clock_now_s() - t0;
     if (rc) {
         act_quant_free(res->aq);
         res->aq = NULL;

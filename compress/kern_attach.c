@@ -1,5 +1,8 @@
-/* kern_attach.c — choosing each layer's kernel (see kern_attach.h). */
+/* kern_attach.c — choosing each layer's kernel (see kern_attach.h): the one decision
+ * (kern_choose), its facts read from a plan (kern_plan_kind) or from built weights (kern_attach). */
 #include "kern_attach.h"
+
+#include "apply.h"
 
 #include "half.h"
 #include "kern_int8.h"
@@ -7,15 +10,47 @@
 #include "kern_sparse.h"
 #include "status.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The int8 kernel of a layer with int8 weights and a quantized input, or NULL (affine weights
- * stay on the simulation's integer path). */
+enum kern_kind kern_choose(const struct kern_facts *f)
+{
+    if (f->int8 && f->net_acts8) return f->int8_affine ? KERN_DENSE : KERN_INT8;
+    if (!f->is_fc && f->pruned && f->zeros >= KERN_SPARSE_MIN) return f->palettized ? KERN_SPARSE_LUT : KERN_SPARSE;
+    if (!f->is_fc && f->palettized) return KERN_LUT;
+    return KERN_DENSE;
+}
+
+enum kern_kind kern_plan_kind(const struct layer_plan *lp, int is_fc, int64_t n_weights, int net_acts8)
+{
+    struct kern_facts f = { .is_fc = is_fc,
+                            .int8 = lp->quant.enabled && !lp->pal.enabled,   /* as compress_apply builds it */
+                            .int8_affine = !lp->quant.symmetric,
+                            .net_acts8 = net_acts8,
+                            .pruned = lp->prune.enabled,
+                            .palettized = lp->pal.enabled };
+    if (f.pruned) {
+        const double n = (double)(n_weights > 0 ? n_weights : 1);
+        f.zeros = lp->prune.n_m_m > 0 ? (double)lp->prune.n_m_n / lp->prune.n_m_m
+                                      : floor(n * lp->prune.target_sparsity + 1e-9) / n;
+    }
+    return kern_choose(&f);
+}
+
+enum kern_kind kern_plan_layer_kind(const struct compress_plan *plan, int layer)
+{
+    RN_ASSERT(layer >= 0 && layer < plan->n_layers);
+    return kern_plan_kind(&plan->layer[layer], strcmp(plan->info[layer].name, "fc") == 0,
+                          plan->info[layer].OC * plan->info[layer].K, plan_quantizes_activations(plan));
+}
+
+/* The int8 kernel of a layer with symmetric int8 weights and a quantized input, or NULL (*rc
+ * set when out of memory). */
 static struct conv_kernel *int8_kernel(const struct conv_desc *d, int H, int W, const struct compressed_weight *cw,
                                        const float *bias, const struct act_qparams *in_q, int *rc)
 {
-    if (cw->q_zero) return NULL;
+    RN_ASSERT(!cw->q_zero);   /* affine weights stay on the simulation's integer path (kern_choose) */
     float *ws = malloc(sizeof(float) * (size_t)cw->OC);
     if (!ws) {
         *rc = status_error(STATUS_NOMEM, "out of memory for the int8 kernels");
@@ -54,15 +89,21 @@ int kern_attach(struct resnet *net, int n_layers, const char *const *names, cons
             bias = net->conv[ci].bf;
             w = net->conv[ci].wf;
         }
+        struct kern_facts f = { .is_fc = fc, .int8 = c->q != NULL, .int8_affine = c->q_zero != NULL, .net_acts8 = acts,
+                                .pruned = c->mask != NULL, .palettized = c->lut != NULL };
+        if (f.pruned && !fc) f.zeros = kern_sparsity(w, c->mask, c->OC * c->K);
+        const enum kern_kind kind = kern_choose(&f);
         struct conv_kernel *k = NULL;
-        if (c->q && acts) {
-            const int site = resnet_conv_in_site(net, fc ? net->n_conv : ci);
-            k = int8_kernel(&d, H, W, c, bias, &aq->qp[site], &rc);
+        if (f.int8 && acts) {
+            if (kind == KERN_INT8) {
+                const int site = resnet_conv_in_site(net, fc ? net->n_conv : ci);
+                k = int8_kernel(&d, H, W, c, bias, &aq->qp[site], &rc);
+            }
             hooked |= !k;   /* stays on the simulation's integer hook */
-        } else if (!fc && c->mask && kern_sparsity(w, c->mask, c->OC * c->K) >= KERN_SPARSE_MIN) {
-            k = kern_sparse_new(&d, H, W, w, c->mask, bias, c->lut ? KERN_SPARSE_LUT : KERN_SPARSE);
+        } else if (kind == KERN_SPARSE || kind == KERN_SPARSE_LUT) {
+            k = kern_sparse_new(&d, H, W, w, c->mask, bias, kind);
             if (!k) rc = status_error(STATUS_NOMEM, "out of memory for the sparse kernel of %s", names[i]);
-        } else if (!fc && c->lut) {
+        } else if (kind == KERN_LUT) {
             k = kern_lut_new(&d, w, bias);
             if (!k) rc = status_error(STATUS_NOMEM, "out of memory for the kernel of %s", names[i]);
         }

@@ -1,6 +1,7 @@
 /* calibrate.c — measurements -> fitted device profile (see cost_calibrate in device.h): reads the
  * file, chooses the terms, fits, prints the per-configuration table and writes the YAML. */
 #include "device.h"
+#include "kern_attach.h"
 #include "profile.h"
 #include "status.h"
 
@@ -87,11 +88,11 @@ int cost_calibrate(const char *device, const char *measurements, const char *sel
         int keep = 0;
         for (int j = 0; j < n_terms; j++) {
             const int g = term_ids[j] / CF_COUNT;
-            int present = g >= COST_KIND_COUNT;
+            int present = g >= KERN_KIND_COUNT;
             double x[COST_TERMS];
             for (int i = 0; i < ms.n && !present; i++) {
                 for (int l = 0; l < ms.s[i].plan.n_layers && !present; l++)
-                    present = cost_plan_layer_kind(ms.s[i].net, &ms.s[i].plan, l) == (enum cost_kind)g;
+                    present = kern_plan_layer_kind(&ms.s[i].plan, l) == (enum kern_kind)g;
             }
             if (g == COST_GROUP_NET && term_ids[j] != cost_term(COST_GROUP_NET, CF_ONE)) {
                 /* a net feature that is zero everywhere (no int8 configuration measured) */

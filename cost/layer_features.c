@@ -13,26 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *kind_names[] = { "dense", "lut", "sparse", "sparse-lut", "int8" };
-_Static_assert(sizeof kind_names / sizeof *kind_names == COST_KIND_COUNT, "kind_names");
-static const char *group_names[] = { "dense", "lut", "sparse", "sparse-lut", "int8", "any", "net" };
-_Static_assert(sizeof group_names / sizeof *group_names == COST_GROUP_COUNT, "group_names");
+/* The groups after the kernel kinds' (named by kern_kind_name). */
+static const char *extra_group_names[] = { "any", "net" };
+_Static_assert(sizeof extra_group_names / sizeof *extra_group_names == COST_GROUP_COUNT - KERN_KIND_COUNT, "group names");
 static const char *feature_names[] = { "one",   "gmacs",    "gmacs_nz", "weight_mb", "in_m",
                                        "out_m", "im2col_m", "luts",     "act8_m",    "bounds" };
 _Static_assert(sizeof feature_names / sizeof *feature_names == CF_COUNT, "feature_names");
 
-const char *cost_kind_name(enum cost_kind k) { return kind_names[k]; }
-
-int cost_kind_parse(const char *name)
+static const char *group_name(int g)
 {
-    for (int k = 0; k < COST_KIND_COUNT; k++)
-        if (!strcmp(name, kind_names[k])) return k;
-    return -1;
+    return g < KERN_KIND_COUNT ? kern_kind_name((enum kern_kind)g) : extra_group_names[g - KERN_KIND_COUNT];
 }
 
 void cost_term_name(int term, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s.%s", group_names[term / CF_COUNT], feature_names[term % CF_COUNT]);
+    snprintf(buf, cap, "%s.%s", group_name(term / CF_COUNT), feature_names[term % CF_COUNT]);
 }
 
 int cost_term_parse(const char *name)
@@ -41,37 +36,12 @@ int cost_term_parse(const char *name)
     if (!dot) return -1;
     const size_t glen = (size_t)(dot - name);
     for (int g = 0; g < COST_GROUP_COUNT; g++) {
-        if (strlen(group_names[g]) != glen || strncmp(name, group_names[g], glen)) continue;
+        const char *gn = group_name(g);
+        if (strlen(gn) != glen || strncmp(name, gn, glen)) continue;
         for (int f = 0; f < CF_COUNT; f++)
             if (!strcmp(dot + 1, feature_names[f])) return cost_term(g, (enum cost_feature)f);
     }
     return -1;
-}
-
-static double layer_density(const struct prune_cfg *p);
-
-enum cost_kind cost_layer_kind(const struct layer_plan *lp, int is_fc, int64_t n_weights, int net_acts8)
-{
-    /* As kern_attach decides: int8 weights (symmetric) in a network with 8-bit activations run the
-     * int8 kernel, W8A16 layers included; pruned convs with at least KERN_SPARSE_MIN zeros run
-     * sparse; palettized convs "lut"; everything else (the fc layer unless int8, W8A16 in a float
-     * network, lightly pruned layers) dense. Magnitude pruning zeroes floor(n * s) weights. */
-    if (lp->quant.enabled && lp->quant.symmetric && net_acts8) return COST_INT8;
-    if (!is_fc && lp->prune.enabled) {
-        const double n = (double)(n_weights > 0 ? n_weights : 1);
-        const double zeros = lp->prune.n_m_m > 0 ? 1.0 - layer_density(&lp->prune)
-                                                 : floor(n * lp->prune.target_sparsity + 1e-9) / n;
-        if (zeros >= KERN_SPARSE_MIN) return lp->pal.enabled ? COST_SPARSE_LUT : COST_SPARSE;
-    }
-    if (!is_fc && lp->pal.enabled) return COST_LUT;
-    return COST_DENSE;
-}
-
-enum cost_kind cost_plan_layer_kind(const struct resnet *net, const struct compress_plan *plan, int layer)
-{
-    RN_ASSERT(layer >= 0 && layer < plan->n_layers);
-    return cost_layer_kind(&plan->layer[layer], layer == net->n_conv, plan->info[layer].OC * plan->info[layer].K,
-                           plan_quantizes_activations(plan));
 }
 
 static double layer_density(const struct prune_cfg *p)
@@ -92,7 +62,7 @@ int cost_plan_matches(const struct resnet *net, const struct compress_plan *plan
 }
 
 void cost_layer_features(const struct resnet *net, const struct compress_plan *plan, int layer, double scale,
-                         double *x, enum cost_kind *kind_out)
+                         double *x, enum kern_kind *kind_out)
 {
     RN_ASSERT(layer >= 0 && layer <= net->n_conv && plan->n_layers == net->n_conv + 1);
     const struct layer_plan *lp = &plan->layer[layer];
@@ -116,7 +86,7 @@ void cost_layer_features(const struct resnet *net, const struct compress_plan *p
     }
     const double dens = layer_density(&lp->prune), w = OC * K, nz = w * dens;
     const int net8 = plan_quantizes_activations(plan);
-    const enum cost_kind kind = cost_layer_kind(lp, layer == net->n_conv, (int64_t)w, net8);
+    const enum kern_kind kind = kern_plan_kind(lp, layer == net->n_conv, (int64_t)w, net8);
     double bytes, luts = 0.0;
     if (lp->pal.enabled) {
         const int b = lp->pal.n_bits;
@@ -142,9 +112,9 @@ void cost_layer_features(const struct resnet *net, const struct compress_plan *p
     v[CF_OUT_M] = out * 1e-6;
     v[CF_IM2COL_M] = im2col * 1e-6;
     v[CF_LUTS] = luts * 1e-3;
-    v[CF_ACT8_M] = kind == COST_INT8 ? in * 1e-6 : 0.0;
+    v[CF_ACT8_M] = kind == KERN_INT8 ? in * 1e-6 : 0.0;
     for (int f = 0; f < CF_COUNT; f++) {
-        x[cost_term(kind, (enum cost_feature)f)] += scale * v[f];
+        x[cost_term((int)kind, (enum cost_feature)f)] += scale * v[f];
         x[cost_term(COST_GROUP_ANY, (enum cost_feature)f)] += scale * v[f];
     }
     if (kind_out) *kind_out = kind;

@@ -11,16 +11,17 @@
 #define RN_COST_LAYER_FEATURES_H
 
 #include "compress.h"
+#include "kern.h"
 #include "resnet.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* The kernel kinds, named as resnet_conv_kernel_name names them (model/resnet.h). */
-enum cost_kind { COST_DENSE, COST_LUT, COST_SPARSE, COST_SPARSE_LUT, COST_INT8, COST_KIND_COUNT };
-#define COST_GROUP_ANY COST_KIND_COUNT
-#define COST_GROUP_NET (COST_KIND_COUNT + 1)
-#define COST_GROUP_COUNT (COST_KIND_COUNT + 2)
+/* The groups: one per kernel kind (enum kern_kind, model/kern.h: a kind's group is its value and
+ * is named kern_kind_name names it), then `any` and `net`. */
+#define COST_GROUP_ANY KERN_KIND_COUNT
+#define COST_GROUP_NET (KERN_KIND_COUNT + 1)
+#define COST_GROUP_COUNT (KERN_KIND_COUNT + 2)
 
 /* Features, in units that keep coefficients near 1 (ms per unit). Per layer unless noted:
  *   one       1 (per-layer overhead; in `net`: per-network overhead)
@@ -44,26 +45,19 @@ enum cost_feature {
 
 static inline int cost_term(int group, enum cost_feature f) { return group * CF_COUNT + (int)f; }
 
-const char *cost_kind_name(enum cost_kind k);
-/* The kind named `name` ("dense", "lut", "sparse", "sparse-lut", "int8"), or -1. */
-int cost_kind_parse(const char *name);
 /* Writes "group.feature" (e.g. "lut.luts", "net.one") into buf. */
 void cost_term_name(int term, char *buf, size_t cap);
 /* The term named "group.feature", or -1. */
 int cost_term_parse(const char *name);
 
-/* The kernel a layer runs on, decided as compress/kern_attach.c decides it: from its plan, whether
- * it is the fc layer, its weight count and whether the network has any 8-bit activations
- * (plan_quantizes_activations). */
-enum cost_kind cost_layer_kind(const struct layer_plan *lp, int is_fc, int64_t n_weights, int net_acts8);
-/* The same for layer `layer` of a plan of net. */
-enum cost_kind cost_plan_layer_kind(const struct resnet *net, const struct compress_plan *plan, int layer);
+/* A layer's kind is the kernel it runs on: kern_plan_kind / kern_plan_layer_kind
+ * (compress/kern_attach.h), the decision kern_attach makes. */
 
 /* Adds layer `layer`'s features (scaled by `scale`) into x[COST_TERMS]: into its kind's group and
  * `any`. *kind receives its kind (may be NULL). The plan must be net's (compress_plan_init_empty
  * or compress_config_load on the same architecture). */
 void cost_layer_features(const struct resnet *net, const struct compress_plan *plan, int layer, double scale,
-                         double *x, enum cost_kind *kind);
+                         double *x, enum kern_kind *kind);
 /* Sets x[COST_TERMS] to the whole network's features: every layer plus the `net` group. */
 void cost_net_features(const struct resnet *net, const struct compress_plan *plan, double *x);
 /* 1 when plan's layers are net's layers in net->conv order then fc (what the two functions above

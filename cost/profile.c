@@ -3,6 +3,7 @@
  *
  * Does not read measurements back (measurements.c) and does not fit (fit.c). */
 #include "profile.h"
+#include "clock.h"
 #include "apply.h"
 #include "atomic_file.h"
 #include "config.h"
@@ -36,12 +37,6 @@ static const char *const profile_designed[] = {
 #define PROFILE_GROUP_MB 8192
 #define PROFILE_MAX_REPS 400
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Time this process's threads have spent runnable but waiting for a CPU, in ms (the second field
  * of Linux's /proc/self/task/TID/schedstat, summed), or NAN where that is not available. A pass
@@ -156,12 +151,6 @@ static void put_name_regex(struct strbuf *b, const char *name)
     strbuf_str(b, "\": ");
 }
 
-static int write_text(FILE *f, void *ctx)
-{
-    const struct strbuf *b = ctx;
-    return fwrite(b->p, 1, b->len, f) == b->len;
-}
-
 int cost_plan_write_config(const struct compress_plan *plan, const char *path)
 {
     struct strbuf b = { 0 };
@@ -196,7 +185,7 @@ int cost_plan_write_config(const struct compress_plan *plan, const char *path)
         }
     }
     if (!b.len || b.oom) strbuf_str(&b, "{}\n");
-    int rc = b.oom ? status_error(STATUS_NOMEM, "out of memory writing %s", path) : file_write_atomic(path, write_text, &b);
+    int rc = b.oom ? status_error(STATUS_NOMEM, "out of memory writing %s", path) : file_write_atomic(path, file_write_strbuf, &b);
     free(b.p);
     return rc;
 }
@@ -328,9 +317,9 @@ static int time_group(const struct cost_profile_opts *o, struct pconf *g, int n,
     double round_ms = 0.0;
     for (int i = 0; i < n; i++) {
         for (int w = 0; w < o->warmup; w++) {
-            const double t0 = now_s();
+            const double t0 = clock_now_s();
             resnet_infer(g[i].ws, x, 1, logits);
-            g[i].est_ms = 1e3 * (now_s() - t0);
+            g[i].est_ms = 1e3 * (clock_now_s() - t0);
         }
         round_ms += g[i].est_ms;
     }
@@ -349,9 +338,9 @@ static int time_group(const struct cost_profile_opts *o, struct pconf *g, int n,
     for (int r = 0; r < reps; r++) {
         for (int i = 0; i < n; i++) {
             memset(secs, 0, sizeof(double) * (size_t)n_layers);
-            const double d0 = rq_delay_ms(), t0 = now_s();
+            const double d0 = rq_delay_ms(), t0 = clock_now_s();
             resnet_infer(g[i].ws, x, 1, logits);
-            g[i].e2e[r] = 1e3 * (now_s() - t0);
+            g[i].e2e[r] = 1e3 * (clock_now_s() - t0);
             g[i].delay[r] = rq_delay_ms() - d0;
             for (int l = 0; l < n_layers; l++) g[i].layer[(size_t)r * n_layers + l] = 1e3 * secs[l];
         }
@@ -498,7 +487,7 @@ static int profile_model(const struct cost_profile_opts *o, const char *model, s
     int group = (int)(PROFILE_GROUP_MB / (net_mb > 1.0 ? net_mb : 1.0));
     if (group < 1) group = 1;
     const int n_groups = (n + group - 1) / group;
-    const double t_model = now_s();
+    const double t_model = clock_now_s();
     progress(o, "profile %s: %d configurations in %d group%s, %s\n", cfg.name, n, n_groups, n_groups > 1 ? "s" : "",
              o->per_layer ? "per layer and end to end" : "end to end");
     /* Group g holds configurations g, g + n_groups, ...: every group mixes kinds, so a change of
@@ -522,7 +511,7 @@ static int profile_model(const struct cost_profile_opts *o, const char *model, s
     free(gbuf);
     if (rc) goto done;
     for (int i = 0; i < n; i++) emit_rows(csv, &c[i], cfg.name, o->per_layer);
-    progress(o, "profile %s: done in %.0f s\n", cfg.name, now_s() - t_model);
+    progress(o, "profile %s: done in %.0f s\n", cfg.name, clock_now_s() - t_model);
 done:
     for (int i = 0; i < n; i++) pconf_free(&c[i]);
     free(c);
@@ -549,7 +538,7 @@ int cost_profile_run(const struct cost_profile_opts *o, const char *out_csv)
     int rc = STATUS_OK;
     for (int i = 0; i < o->n_models && !rc; i++) rc = profile_model(o, o->models[i], &b);
     if (!rc && b.oom) rc = status_error(STATUS_NOMEM, "profile: out of memory for the measurements");
-    if (!rc) rc = file_write_atomic(out_csv, write_text, &b);
+    if (!rc) rc = file_write_atomic(out_csv, file_write_strbuf, &b);
     free(b.p);
     return rc;
 }

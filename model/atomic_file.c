@@ -39,7 +39,7 @@ int file_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), voi
     return rc;
 }
 
-static int write_strbuf(FILE *f, void *ctx)
+int file_write_strbuf(FILE *f, void *ctx)
 {
     const struct strbuf *b = ctx;
     return b->len == 0 || fwrite(b->p, 1, b->len, f) == b->len;
@@ -54,7 +54,7 @@ int file_save_strbuf(const char *dir, const char *name, struct strbuf *b)
     else if (b->oom)
         rc = status_error(STATUS_NOMEM, "%s: out of memory", path);
     else
-        rc = file_write_atomic(path, write_strbuf, b);
+        rc = file_write_atomic(path, file_write_strbuf, b);
     free(b->p);
     *b = (struct strbuf){ 0 };
     return rc;

@@ -12,6 +12,11 @@
  * STATUS_NOMEM. */
 int file_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx);
 
+struct strbuf;
+/* The write_fn for text: writes the ctx strbuf's bytes (const struct strbuf *; p may be NULL when
+ * len is 0). Returns 1, or 0 on a write error. */
+int file_write_strbuf(FILE *f, void *ctx);
+
 /* Copies the file at src to path atomically. Returns STATUS_OK or STATUS_IO naming the file. */
 int file_copy_atomic(const char *src, const char *path);
 

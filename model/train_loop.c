@@ -7,6 +7,7 @@
  * the hooks' state travels in the checkpoint too, validation runs on the finalized weights and
  * the best output is written by the hooks. */
 #include "train.h"
+#include "clock.h"
 
 #include "rng.h"
 #include "safetensors.h"
@@ -28,12 +29,6 @@ static void train_on_sigint(int sig)
     train_interrupted = 1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void train_opts_default(struct train_opts *o)
 {
@@ -252,7 +247,7 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
     train_interrupted = 0;
     sigaction(SIGINT, &sa, &old_sa);
 
-    const double t_start = now_s();
+    const double t_start = clock_now_s();
     int64_t images_done = 0;
     for (int64_t epoch = start_epoch; epoch < o->epochs && !rc; epoch++) {
         /* This epoch's order: Fisher-Yates from a generator seeded by (seed, epoch). */
@@ -267,7 +262,7 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
         }
         double loss_sum = 0;
         int64_t correct = 0, seen = 0;
-        const double t_epoch = now_s();
+        const double t_epoch = clock_now_s();
         double t_progress = t_epoch;
         int64_t b = epoch == start_epoch ? start_batch : 0;
         for (; b < steps_per_epoch; b++) {
@@ -294,7 +289,7 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
             seen += batch;
             steps++;
             images_done += batch;
-            const double now = now_s();
+            const double now = clock_now_s();
             if (!o->quiet && now - t_progress > 15.0) {
                 const double ips = seen / (now - t_epoch);
                 const double eta = ((double)(total_steps - steps) * batch) / ips;
@@ -304,7 +299,7 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
                 t_progress = now;
             }
         }
-        const double ips = seen ? seen / (now_s() - t_epoch) : 0;
+        const double ips = seen ? seen / (clock_now_s() - t_epoch) : 0;
         res->last_train_top1 = seen ? 100.0 * correct / seen : 0;
         if (rc) break;
         if (train_interrupted || b < steps_per_epoch) {
@@ -341,13 +336,13 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
         if (!o->quiet)
             fprintf(stderr, "train: epoch %lld/%d done: loss %.4f  train top-1 %.2f %%  val top-1 %.2f %%  %.0f images/s  %.1f s%s\n",
                     (long long)epoch + 1, o->epochs, seen ? loss_sum / seen : 0, res->last_train_top1, vtop1, ips,
-                    now_s() - t_epoch, best_epoch == epoch + 1 ? "  (best)" : "");
+                    clock_now_s() - t_epoch, best_epoch == epoch + 1 ? "  (best)" : "");
     }
     sigaction(SIGINT, &old_sa, NULL);
     res->steps = steps;
     res->best_val_top1 = best_val;
     res->best_epoch = (int)best_epoch;
-    res->seconds = now_s() - t_start;
+    res->seconds = clock_now_s() - t_start;
     res->images_per_s = res->seconds > 0 ? images_done / res->seconds : 0;
 done:
     free(xb);

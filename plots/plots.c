@@ -11,6 +11,7 @@
 #include "csv_table.h"
 #include "json.h"
 #include "status.h"
+#include "atomic_file.h"
 #include "strbuf.h"
 
 #include <errno.h>
@@ -152,17 +153,6 @@ static int read_run(const char *path, struct plot_run *run)
 
 /* ---- writing ---- */
 
-struct text_file {
-    const char *text;
-    size_t len;
-};
-
-static int write_text(FILE *f, void *ctx)
-{
-    const struct text_file *t = ctx;
-    return fwrite(t->text, 1, t->len, f) == t->len;
-}
-
 /* Writes b into dir/name (not atomically: these are regenerable outputs, written whole or the
  * call fails). */
 static int put_file(const char *dir, const char *name, const struct strbuf *b)
@@ -173,8 +163,7 @@ static int put_file(const char *dir, const char *name, const struct strbuf *b)
         return status_error(STATUS_BAD_INPUT, "%s: path too long", dir);
     FILE *f = fopen(path, "wb");
     if (!f) return status_error(STATUS_IO, "%s: cannot create: %s", path, strerror(errno));
-    struct text_file t = { b->p ? b->p : "", b->len };
-    int ok = write_text(f, &t);
+    int ok = file_write_strbuf(f, (void *)b);
     if (fclose(f) != 0) ok = 0;
     if (!ok) return status_error(STATUS_IO, "%s: write failed", path);
     return STATUS_OK;

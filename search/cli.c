@@ -1,5 +1,6 @@
 /* cli.c — shared command-line plumbing (see cli.h). */
 #include "cli.h"
+#include "clock.h"
 #include "format.h"
 #include "status.h"
 
@@ -180,12 +181,6 @@ void cli_free_model(struct resnet *net)
     resnet_free(net);
 }
 
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void jout_begin(struct jout *j, FILE *f)
 {

@@ -59,7 +59,6 @@ void cli_free_model(struct resnet *net);
  * this binary was built from. */
 const char *cli_home(void);
 
-double cli_now(void);   /* monotonic seconds */
 
 /* jout: the minimal JSON writer of the summary line, {"a":1,"b":"x",...} (parsing is model/json.h). */
 struct jout {

@@ -1,5 +1,6 @@
 /* cmd_bench.c — `rn50-tune bench`: latency of whole forward passes after warm-up. */
 #include "apply.h"
+#include "clock.h"
 #include "cli.h"
 #include "config.h"
 #include "data.h"
@@ -259,10 +260,10 @@ int cmd_bench(int argc, char **argv)
         if ((rc = trainer_alloc(net, batch, &tr))) goto done;
         const struct sgd_opts so = { .lr = 1e-3, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = 1 };
         for (int i = 0; i < warmup + reps; i++) {
-            const double t0 = cli_now();
+            const double t0 = clock_now_s();
             trainer_step(tr, x, labels, batch, 0.1f, NULL);
             trainer_sgd(tr, &so);
-            if (i >= warmup) ms[i - warmup] = 1e3 * (cli_now() - t0);
+            if (i >= warmup) ms[i - warmup] = 1e3 * (clock_now_s() - t0);
         }
     } else {
         for (int i = 0; i < n_var; i++)
@@ -272,9 +273,9 @@ int cmd_bench(int argc, char **argv)
         /* Interleaved: every variant sees the same machine state (other jobs, clock) in turn. */
         for (int rep = 0; rep < reps; rep++)
             for (int i = 0; i < n_var; i++) {
-                const double t0 = cli_now();
+                const double t0 = clock_now_s();
                 resnet_infer(var[i].ws, x, batch, logits);
-                var[i].ms[rep] = 1e3 * (cli_now() - t0);
+                var[i].ms[rep] = 1e3 * (clock_now_s() - t0);
             }
     }
     for (int i = 0; i < n_var; i++) {

@@ -1,5 +1,6 @@
 /* cmd_eval.c — `rn50-tune eval`: top-1 / top-5 accuracy of a model on a dataset split. */
 #include "apply.h"
+#include "clock.h"
 #include "cli.h"
 #include "config.h"
 #include "data.h"
@@ -109,7 +110,7 @@ int cmd_eval(int argc, char **argv)
     const int64_t per = (int64_t)ds.C * ds.H * ds.W;
     int64_t top1 = 0, top5 = 0;
     const int progress = isatty(STDERR_FILENO);
-    const double t0 = cli_now();
+    const double t0 = clock_now_s();
     double last = t0;
     for (int64_t i = 0; i < ds.n; i += batch) {
         const int n = (int)(ds.n - i < batch ? ds.n - i : batch);
@@ -119,14 +120,14 @@ int cmd_eval(int argc, char **argv)
             top1 += r < 1;
             top5 += r < 5;
         }
-        const double now = cli_now();
+        const double now = clock_now_s();
         if (progress && now - last > 1.0) {
             fprintf(stderr, "\reval: %lld/%lld images, top-1 %.2f %%", (long long)(i + n), (long long)ds.n,
                     100.0 * top1 / (i + n));
             last = now;
         }
     }
-    const double secs = cli_now() - t0;
+    const double secs = clock_now_s() - t0;
     if (progress && secs > 1.0) fputc('\n', stderr);
     const double p1 = 100.0 * top1 / ds.n, p5 = 100.0 * top5 / ds.n;
     printf("eval: %s (%s) on %s: top-1 %.2f %%, top-5 %.2f %%, n %lld, %.0f images/s (%.2f GFLOP/s), batch %d, %d threads\n",

@@ -1,5 +1,6 @@
 /* cmd_infer.c — `rn50-tune infer`: logits for a batch of images given as a .npy file. */
 #include "cli.h"
+#include "clock.h"
 #include "npy.h"
 #include "status.h"
 
@@ -64,12 +65,12 @@ int cmd_infer(int argc, char **argv)
     logits = malloc(sizeof(float) * N * cfg->n_classes);
     if (!logits) { rc = status_error(STATUS_NOMEM, "out of memory for %lld logits", (long long)N); goto done; }
     if ((rc = resnet_infer_alloc(net, batch, &ws))) goto done;
-    t0 = cli_now();
+    t0 = clock_now_s();
     for (int64_t i = 0; i < N; i += batch) {
         const int n = (int)(N - i < batch ? N - i : batch);
         resnet_infer(ws, x + i * per, n, logits + i * cfg->n_classes);
     }
-    t1 = cli_now();
+    t1 = clock_now_s();
     if ((rc = npy_write_f32(output, logits, 2, (int64_t[]){ N, cfg->n_classes }))) goto done;
     fprintf(stderr, "infer: %s (%s), %lld images, %d threads, %.1f ms\n", cfg->name, weights_used, (long long)N,
             threads, 1e3 * (t1 - t0));

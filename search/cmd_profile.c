@@ -1,6 +1,7 @@
 /* cmd_profile.c — `rn50-tune profile`: measures this machine's compressed kernels into a
  * measurements CSV (cost/profile.h) and, with --fit, calibrates the device profile from it. */
 #include "cli.h"
+#include "clock.h"
 #include "device.h"
 #include "profile.h"
 #include "status.h"
@@ -117,9 +118,9 @@ int cmd_profile(int argc, char **argv)
         snprintf(out_buf, sizeof out_buf, "%s/results/cost/%s.csv", cli_home(), device);
         out = out_buf;
     }
-    const double t0 = cli_now();
+    const double t0 = clock_now_s();
     if ((rc = cost_profile_run(&o, out))) return cli_fail(rc);
-    const double t_profile = cli_now() - t0;
+    const double t_profile = clock_now_s() - t0;
     printf("profile: %d model%s measured in %.0f s on %d threads -> %s\n", o.n_models, o.n_models > 1 ? "s" : "",
            t_profile, o.threads, out);
     struct cost_model *m = NULL;

@@ -1,6 +1,7 @@
 /* evaluate.c — the search's evaluator (see evaluate.h): restore, compress, size, predict, infer.
  * It does not decide anything; the search (tune.c and its stages, tune_*.c) does. */
 #include "evaluate.h"
+#include "clock.h"
 
 #include "apply.h"
 #include "cli.h"
@@ -158,7 +159,7 @@ static int score(struct evaluator *ev, struct resnet *net, enum eval_split split
         free(logits);
         return rc;
     }
-    const double t0 = cli_now();
+    const double t0 = clock_now_s();
     const int64_t per = (int64_t)d->C * d->H * d->W;
     for (int64_t i = 0; i < n; i += batch) {
         const int b = (int)(n - i < batch ? n - i : batch);
@@ -183,7 +184,7 @@ static int score(struct evaluator *ev, struct resnet *net, enum eval_split split
             }
         }
     }
-    out->eval_seconds = cli_now() - t0;
+    out->eval_seconds = clock_now_s() - t0;
     out->n = n;
     out->top1 = 100.0 * (double)out->correct / (double)n;
     resnet_infer_free(ws);
@@ -355,9 +356,9 @@ int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, i
             for (int q = 0; q < n; q++) {
                 const int i = order[q];
                 resnet_infer(ws[i], x, 1, logits);
-                const double t0 = cli_now();
+                const double t0 = clock_now_s();
                 resnet_infer(ws[i], x, 1, logits);
-                t[(int64_t)i * reps + r] = cli_now() - t0;
+                t[(int64_t)i * reps + r] = clock_now_s() - t0;
             }
         }
         free(order);

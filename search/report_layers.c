@@ -5,6 +5,7 @@
 #include "config.h"
 #include "cost.h"
 #include "html.h"
+#include "kern_attach.h"
 #include "layer_features.h"
 #include "report_html_int.h"
 #include "size.h"
@@ -266,10 +267,10 @@ void rh_section_layers(struct rh *h)
                      "</tr></thead><tbody>\n");
     for (int i = 0; i < p->n_layers; i++) {
         const struct layer_plan *lp = &p->layer[i];
-        const enum cost_kind kind = h->net ? cost_plan_layer_kind(h->net, p, i) : COST_DENSE;
+        const enum kern_kind kind = h->net ? kern_plan_layer_kind(p, i) : KERN_DENSE;
         strbuf_printf(b, "<tr><td class=n>%d</td><td><code>", i);
         html_text(b, p->info[i].name);
-        strbuf_printf(b, "</code></td><td class=n>%" PRId64 "</td><td>%s</td><td>", p->info[i].OC * p->info[i].K, cost_kind_name(kind));
+        strbuf_printf(b, "</code></td><td class=n>%" PRId64 "</td><td>%s</td><td>", p->info[i].OC * p->info[i].K, kern_kind_name(kind));
         html_text(b, sl[i].scheme);
         strbuf_str(b, "</td><td class=n>");
         if (lp->pal.enabled) strbuf_printf(b, "%d", lp->pal.n_bits);

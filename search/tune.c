@@ -3,6 +3,7 @@
  * line and the time limit every stage shares. The stages themselves are one file each, behind
  * tune_internal.h. */
 #include "tune_internal.h"
+#include "clock.h"
 
 #include "cli.h"
 #include "provenance.h"
@@ -21,7 +22,7 @@ static int ensure_dir(const char *path)
     return status_error(STATUS_IO, "%s: cannot create directory: %s", path, strerror(errno));
 }
 
-double tune_elapsed(const struct tune *t) { return cli_now() - t->t0; }
+double tune_elapsed(const struct tune *t) { return clock_now_s() - t->t0; }
 
 void tune_progress(struct tune *t, const char *what)
 {
@@ -120,7 +121,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
     t.sp = sp;
     t.o = o;
     t.sum = sum;
-    t.t0 = cli_now();
+    t.t0 = clock_now_s();
     t.stage = "start";
     t.base = -1;
     t.n_val = evaluator_split_size(ev, EVAL_VAL);

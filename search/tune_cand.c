@@ -4,21 +4,17 @@
  * first (cand_eval), so a resumed run recomputes nothing that finished. What a candidate is worth
  * (top-1, metric) is read here; what to do with it is the stages'. */
 #include "tune_internal.h"
+#include "clock.h"
 
 #include "apply.h"
 #include "atomic_file.h"
+#include "strbuf.h"
 #include "cli.h"
 #include "status.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-int tune_write_text(FILE *f, void *ctx)
-{
-    const char *s = ctx;
-    return fputs(s, f) >= 0;
-}
 
 /* The canonical text of a resolved plan: what the store key hashes (two configs that resolve to
  * the same plan are the same evaluation). */
@@ -63,7 +59,8 @@ int cand_add_salted(struct tune *t, const char *name, const char *stage, int mix
     char rel[256], path[1024];
     snprintf(rel, sizeof rel, "configs/%s.yaml", name);
     snprintf(path, sizeof path, "%s/%s", t->o->out_dir, rel);
-    int rc = file_write_atomic(path, tune_write_text, (void *)yaml);
+    struct strbuf text = { .p = (char *)yaml, .len = strlen(yaml) };   /* read, not owned */
+    int rc = file_write_atomic(path, file_write_strbuf, &text);
     if (rc) return rc;
     struct cand c;
     memset(&c, 0, sizeof c);
@@ -151,7 +148,7 @@ int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db
         t->loaded++;
     } else {
         struct eval_result r;
-        const double t0 = cli_now();
+        const double t0 = clock_now_s();
         if (c->ft_path[0]) {
             char path[1024];
             snprintf(path, sizeof path, "%s/%s", t->o->out_dir, c->ft_path);
@@ -160,7 +157,7 @@ int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db
         } else if ((rc = evaluator_run(t->ev, &c->plan, split, n, &r))) {
             return rc;
         }
-        t->eval_time += cli_now() - t0;
+        t->eval_time += clock_now_s() - t0;
         memset(out, 0, sizeof *out);
         snprintf(out->key, sizeof out->key, "%s", key);
         snprintf(out->config_hash, sizeof out->config_hash, "%s", c->config_hash);

@@ -2,6 +2,7 @@
  * option): parses the options, loads the space and the evaluator, prepares the run directory and
  * hands over to tune_run (tune.h). */
 #include "cli.h"
+#include "clock.h"
 #include "db.h"
 #include "evaluate.h"
 #include "provenance.h"
@@ -245,14 +246,14 @@ int cmd_tune(int argc, char **argv)
     o.command_line = command;
     fprintf(stderr, "tune: objective %s, budget %s, space %s, run %s%s, %d threads\n", objective, o.budget_text, space_path, out,
             resume ? " (resuming)" : "", o.threads);
-    const double t0 = cli_now();
+    const double t0 = clock_now_s();
     struct tune_summary sum;
     rc = tune_run(ev, &sp, &o, &sum);
     evaluator_free(ev);
     if (rc) return cli_fail(rc);
     printf("tune: %s: %d points, %d on the front, chosen id %lld%s; %d evaluations computed, %d from the store; %.1f s\n", out, sum.n_points,
            sum.n_front, (long long)sum.chosen_id, sum.budget_met ? "" : " (budget not met)", sum.n_evals_run, sum.n_evals_loaded,
-           cli_now() - t0);
+           clock_now_s() - t0);
     if (cm.json) {
         struct jout j;
         jout_begin(&j, stdout);
@@ -271,7 +272,7 @@ int cmd_tune(int argc, char **argv)
             jout_num(&j, "staged_hypervolume", sum.staged_hv);
             jout_num(&j, "grid_hypervolume", sum.grid_hv);
         }
-        jout_num(&j, "seconds", cli_now() - t0);
+        jout_num(&j, "seconds", clock_now_s() - t0);
         jout_end(&j);
     }
     return 0;

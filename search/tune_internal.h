@@ -105,9 +105,6 @@ int tune_check_time(struct tune *t);
 
 /* ---- candidates (tune_cand.c) ---- */
 
-/* printf into b, at most 1023 bytes a call. */
-/* file_write_atomic's writer of the NUL-terminated text ctx. */
-int tune_write_text(FILE *f, void *ctx);
 void cand_free(struct cand *c);
 /* Writes yaml as configs/NAME.yaml, resolves it and adds the candidate; an existing candidate
  * with the same resolved plan is reused (*idx points at it). */

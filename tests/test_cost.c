@@ -169,7 +169,7 @@ static void test_fit_degenerate(struct resnet *const *nets)
         s[i].layer_ms = malloc(sizeof(double) * (size_t)s[i].plan.n_layers);
         for (int l = 0; l < s[i].plan.n_layers; l++) s[i].layer_ms[l] = 0.1 + 0.01 * l;
     }
-    const int t2[] = { cost_term(COST_DENSE, CF_ONE), cost_term(COST_DENSE, CF_GMACS), cost_term(COST_INT8, CF_ONE) };
+    const int t2[] = { cost_term(KERN_DENSE, CF_ONE), cost_term(KERN_DENSE, CF_GMACS), cost_term(KERN_INT8, CF_ONE) };
     CHECK(cost_fit(s, 6, t2, 3, &fr) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "term int8.one is zero in every row"));
 
@@ -280,7 +280,7 @@ static void test_fit_one_model(struct resnet *fm)
             cost_spec_format(&s[i].plan.layer[l], spec, sizeof spec);
             n += (size_t)snprintf(text + n, cap - n, "%s,rn50-fmnist,layer,%s,%s,%s,5,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,\n",
                                   s[i].config, s[i].plan.info[l].name, spec,
-                                  cost_kind_name(cost_plan_layer_kind(fm, &s[i].plan, l)), t, t, t, t, t, t);
+                                  kern_kind_name(kern_plan_layer_kind(&s[i].plan, l)), t, t, t, t, t, t);
         }
     }
     CHECK(n < cap);
@@ -335,8 +335,8 @@ static void test_yaml_round_trip(void)
     m->has_machine = 1;
     cost_machine_detect(&m->machine, 2);
     snprintf(m->measurements, sizeof m->measurements, "results/cost/x.csv");
-    m->coef[cost_term(COST_LUT, CF_LUTS)] = 0.1234567890123456789;
-    m->used[cost_term(COST_LUT, CF_LUTS)] = 1;
+    m->coef[cost_term(KERN_LUT, CF_LUTS)] = 0.1234567890123456789;
+    m->used[cost_term(KERN_LUT, CF_LUTS)] = 1;
     m->coef[cost_term(COST_GROUP_NET, CF_ONE)] = -3.5e-7;
     m->used[cost_term(COST_GROUP_NET, CF_ONE)] = 1;
     m->used[cost_term(COST_GROUP_NET, CF_OUT_M)] = 1;   /* merged into net.one: coefficient 0 */
@@ -442,7 +442,7 @@ static void test_predict(struct resnet *fm)
     for (int l = 0; l < plan.n_layers; l++) {
         double x[COST_TERMS] = { 0 };
         cost_layer_features(fm, &plan, l, 1.0, x, NULL);
-        want += 10 * x[cost_term(COST_DENSE, CF_GMACS)] + 0.25 * x[cost_term(COST_GROUP_ANY, CF_WEIGHT_MB)];
+        want += 10 * x[cost_term(KERN_DENSE, CF_GMACS)] + 0.25 * x[cost_term(COST_GROUP_ANY, CF_WEIGHT_MB)];
     }
     CHECK(cost_predict(m, fm, NULL, &dense_ms) == 0);
     CHECK_REL(dense_ms, want, 1e-12);
@@ -457,12 +457,12 @@ static void test_predict(struct resnet *fm)
     want = 0.5;
     for (int l = 0; l < plan.n_layers; l++) {
         double x[COST_TERMS] = { 0 };
-        enum cost_kind k;
+        enum kern_kind k;
         cost_layer_features(fm, &plan, l, 1.0, x, &k);
         CHECK(k == (l < plan.n_layers && !strncmp(plan.info[l].name, "layer3.", 7) && plan.info[l].OC * plan.info[l].K > 2048
-                        ? COST_SPARSE_LUT : COST_DENSE));
-        want += 10 * x[cost_term(COST_DENSE, CF_GMACS)] + 0.25 * x[cost_term(COST_GROUP_ANY, CF_WEIGHT_MB)] +
-                3 * x[cost_term(COST_LUT, CF_LUTS)];
+                        ? KERN_SPARSE_LUT : KERN_DENSE));
+        want += 10 * x[cost_term(KERN_DENSE, CF_GMACS)] + 0.25 * x[cost_term(COST_GROUP_ANY, CF_WEIGHT_MB)] +
+                3 * x[cost_term(KERN_LUT, CF_LUTS)];
     }
     CHECK(cost_predict(m, fm, &plan, &ms) == 0);
     CHECK_REL(ms, want, 1e-12);
@@ -490,9 +490,9 @@ static void test_specs(struct resnet *fm)
     struct layer_plan lp;
     CHECK(cost_spec_parse("lut4+sp0.5", &lp) == 0 && lp.pal.enabled && lp.prune.enabled);   /* any order */
     lp.prune.target_sparsity = KERN_SPARSE_MIN;   /* at the sparse kernel's threshold */
-    CHECK(cost_layer_kind(&lp, 0, 1000, 0) == COST_SPARSE_LUT);
-    CHECK(cost_layer_kind(&lp, 0, 1001, 0) == COST_LUT);   /* floor(1001 s) zeros: just under it */
-    CHECK(cost_layer_kind(&lp, 1, 1000, 0) == COST_DENSE);   /* the fc layer: dense or int8 only */
+    CHECK(kern_plan_kind(&lp, 0, 1000, 0) == KERN_SPARSE_LUT);
+    CHECK(kern_plan_kind(&lp, 0, 1001, 0) == KERN_LUT);   /* floor(1001 s) zeros: just under it */
+    CHECK(kern_plan_kind(&lp, 1, 1000, 0) == KERN_DENSE);   /* the fc layer: dense or int8 only */
     static const char *const bad[] = { "", "lut9", "lut4g0", "sp1.5", "sp0", "lut4+w8a8", "w8a8+w8a16", "foo", "lut4x",
                                        "sp0.5+sp0.6" };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -500,26 +500,33 @@ static void test_specs(struct resnet *fm)
         CHECK(has(status_message(), "layer spec"));
     }
     /* kinds */
-    CHECK(cost_spec_parse("sp0.5+w8a8", &lp) == 0 && cost_layer_kind(&lp, 0, 100, 1) == COST_INT8);
-    CHECK(cost_spec_parse("w8a16", &lp) == 0 && cost_layer_kind(&lp, 0, 100, 0) == COST_DENSE);
-    CHECK(cost_layer_kind(&lp, 0, 100, 1) == COST_INT8);   /* in a network with 8-bit activations */
-    CHECK(cost_spec_parse("sp0.9", &lp) == 0 && cost_layer_kind(&lp, 0, 100, 0) == COST_SPARSE);
-    CHECK(cost_spec_parse("lut3g4", &lp) == 0 && cost_layer_kind(&lp, 0, 100, 0) == COST_LUT);
+    CHECK(cost_spec_parse("sp0.5+w8a8", &lp) == 0 && kern_plan_kind(&lp, 0, 100, 1) == KERN_INT8);
+    CHECK(cost_spec_parse("w8a16", &lp) == 0 && kern_plan_kind(&lp, 0, 100, 0) == KERN_DENSE);
+    CHECK(kern_plan_kind(&lp, 0, 100, 1) == KERN_INT8);   /* in a network with 8-bit activations */
+    CHECK(cost_spec_parse("sp0.9", &lp) == 0 && kern_plan_kind(&lp, 0, 100, 0) == KERN_SPARSE);
+    CHECK(cost_spec_parse("lut3g4", &lp) == 0 && kern_plan_kind(&lp, 0, 100, 0) == KERN_LUT);
+    /* Palettization wins over int8 weights (configs/compress/palettize4-a8.yaml): the layer runs its
+     * LUT kernel, not the int8 one; affine int8 weights run no kernel (dense), even when sparse. */
+    lp.quant = (struct quant_cfg){ .enabled = 1, .symmetric = 1, .activations = 1 };
+    CHECK(kern_plan_kind(&lp, 0, 100, 1) == KERN_LUT && kern_plan_kind(&lp, 1, 100, 1) == KERN_DENSE);
+    CHECK(cost_spec_parse("sp0.9+w8a8", &lp) == 0 && kern_plan_kind(&lp, 0, 100, 1) == KERN_INT8);
+    lp.quant.symmetric = 0;
+    CHECK(kern_plan_kind(&lp, 0, 100, 1) == KERN_DENSE && kern_plan_kind(&lp, 0, 100, 0) == KERN_SPARSE);
     /* terms */
     char name[48];
     for (int t = 0; t < COST_TERMS; t++) {
         cost_term_name(t, name, sizeof name);
         CHECK(cost_term_parse(name) == t);
     }
-    CHECK(cost_term_parse("sparse-lut.luts") == cost_term(COST_SPARSE_LUT, CF_LUTS));
+    CHECK(cost_term_parse("sparse-lut.luts") == cost_term(KERN_SPARSE_LUT, CF_LUTS));
     CHECK(cost_term_parse("lut") < 0 && cost_term_parse("lut.") < 0 && cost_term_parse("xyz.one") < 0);
     /* a uniform plan keeps small layers dense, and writes/reads back as a compression config */
     struct compress_plan plan, back;
     CHECK(cost_plan_uniform(fm, "sp0.85+lut3g8", 2048, &plan) == 0);
-    CHECK(cost_plan_layer_kind(fm, &plan, 0) == COST_DENSE);   /* the stem: 16x1x3x3 weights, under the threshold */
-    CHECK(cost_plan_layer_kind(fm, &plan, resnet_find_conv(fm, "layer3.0.conv2")) == COST_SPARSE_LUT);
+    CHECK(kern_plan_layer_kind(&plan, 0) == KERN_DENSE);   /* the stem: 16x1x3x3 weights, under the threshold */
+    CHECK(kern_plan_layer_kind(&plan, resnet_find_conv(fm, "layer3.0.conv2")) == KERN_SPARSE_LUT);
     CHECK(plan.layer[plan.n_layers - 1].pal.enabled);   /* fc: 10x512, compressed, but runs dense */
-    CHECK(cost_plan_layer_kind(fm, &plan, plan.n_layers - 1) == COST_DENSE);
+    CHECK(kern_plan_layer_kind(&plan, plan.n_layers - 1) == KERN_DENSE);
     CHECK(cost_spec_parse("w8a8", &plan.layer[5]) == 0);
     CHECK(cost_spec_parse("w8a16", &plan.layer[6]) == 0);
     char path[320];
@@ -555,8 +562,8 @@ static void test_measurements(struct resnet *fm)
     CHECK(ms.n == 2 && ms.n_nets == 1 && ms.has_machine && ms.machine.cores == 4 && !strcmp(ms.machine.cpu, "Test CPU"));
     if (ms.n == 2) {
         CHECK(ms.s[1].e2e_ms == 3.5 && ms.s[1].layer_ms && ms.s[1].layer_ms[2] == 0.01);
-        CHECK(cost_plan_layer_kind(fm, &ms.s[1].plan, 3) == COST_SPARSE_LUT && ms.s[1].plan.layer[3].pal.n_bits == 4);
-        CHECK(cost_plan_layer_kind(fm, &ms.s[0].plan, 3) == COST_DENSE);
+        CHECK(kern_plan_layer_kind(&ms.s[1].plan, 3) == KERN_SPARSE_LUT && ms.s[1].plan.layer[3].pal.n_bits == 4);
+        CHECK(kern_plan_layer_kind(&ms.s[0].plan, 3) == KERN_DENSE);
     }
     cost_measurements_free(&ms);
     CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MIN, &ms) == 0);   /* another statistic's column */
@@ -644,7 +651,7 @@ static void test_kinds_match_kernels(void)
     struct rng r;
     rng_seed(&r, 5);
     for (int64_t i = 0; i < 2 * per; i++) calib.images[i] = (float)rng_normal(&r);
-    int mismatches = 0, kinds_seen[COST_KIND_COUNT] = { 0 };
+    int mismatches = 0, kinds_seen[KERN_KIND_COUNT] = { 0 };
     for (int trial = 0; trial < 8; trial++) {
         struct resnet *net = NULL;
         CHECK(resnet_alloc(&cfg, 3, &net) == 0);
@@ -661,13 +668,13 @@ static void test_kinds_match_kernels(void)
         const int rc = compress_apply(net, &plan, &calib, &res);
         CHECK(rc == 0);
         for (int l = 0; !rc && l < plan.n_layers; l++) {
-            const enum cost_kind k = cost_plan_layer_kind(net, &plan, l);
+            const enum kern_kind k = kern_plan_layer_kind(&plan, l);
             kinds_seen[k]++;
-            if (strcmp(resnet_conv_kernel_name(net, l), cost_kind_name(k))) {
+            if (strcmp(resnet_conv_kernel_name(net, l), kern_kind_name(k))) {
                 char spec[64];
                 cost_spec_format(&plan.layer[l], spec, sizeof spec);
                 fprintf(stderr, "  trial %d layer %s (%s): runs %s, the cost model assumes %s\n", trial, plan.info[l].name,
-                        spec, resnet_conv_kernel_name(net, l), cost_kind_name(k));
+                        spec, resnet_conv_kernel_name(net, l), kern_kind_name(k));
                 mismatches++;
             }
         }
@@ -677,7 +684,7 @@ static void test_kinds_match_kernels(void)
         resnet_free(net);
     }
     CHECK(mismatches == 0);
-    for (int k = 0; k < COST_KIND_COUNT; k++) CHECK(kinds_seen[k] > 0);
+    for (int k = 0; k < KERN_KIND_COUNT; k++) CHECK(kinds_seen[k] > 0);
     dataset_free(&calib);
 }
 
