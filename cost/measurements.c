@@ -357,16 +357,19 @@ int cost_measurements_read(const char *path, const char *select, const char *tab
     FILE *f = fopen(path, "r");
     if (!f) return status_error(STATUS_IO, "%s: cannot open measurements: %s", path, strerror(errno));
     char buf[4096];
-    int line = 0, rc = STATUS_OK;
+    int line = 0, rc = STATUS_OK, have_header = 0;
     struct cost_measurements tmp;
     memset(&tmp, 0, sizeof tmp);
+    /* The first line that is neither a comment nor blank is the header; a file of comments
+     * only has none (its last comment is not a header even when it holds a comma). */
     while (fgets(buf, sizeof buf, f)) {
         line++;
         if (buf[0] == '#') { read_meta(&tmp, buf); continue; }
         if (buf[0] == '\n' || buf[0] == '\r') continue;
+        have_header = 1;
         break;
     }
-    if (feof(f) && !strchr(buf, ',')) {
+    if (!have_header) {
         rc = status_error(STATUS_BAD_INPUT, "%s: no header line (expected '%s' or a latency table)", path, profile_header);
     } else if (!strncmp(buf, profile_header, strlen(profile_header))) {
         if (select && *select)

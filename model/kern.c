@@ -73,22 +73,32 @@ void kern_fq_ref(const float *a, const float *b, int relu, const struct act_qpar
 }
 
 #ifdef KERN_X86
-__attribute__((target("avx512f"))) static void kern_fq_avx512(const float *a, const float *b, int relu,
-                                                              const struct act_qparams *q, float *y, int64_t n)
+/* Elements [lo, hi) of kern_fq, 16 at a time (hi - lo a multiple of 16). Its own function,
+ * called from the parallel loop with scalars and pointers only: clang outlines an OpenMP loop
+ * body into a function without the target attribute, where AVX-512 values would be an error. */
+__attribute__((target("avx512f"))) static void kern_fq_avx512_range(const float *a, const float *b, int relu,
+                                                                    const struct act_qparams *q, float *y,
+                                                                    int64_t lo, int64_t hi)
 {
-    const float inv = q && q->scale > 0 ? 1.0f / q->scale : 0.0f;
     const struct act_qparams none = { 0 };
     const struct kern_fq16 fq = kern_fq16_of(q ? q : &none);
     const __m512 z = _mm512_setzero_ps();
-    #pragma omp parallel for schedule(static) if (n > 262144)
-    for (int64_t i = 0; i < n - n % 16; i += 16) {
+    for (int64_t i = lo; i < hi; i += 16) {
         __m512 v = _mm512_loadu_ps(a + i);
         if (b) v = _mm512_add_ps(v, _mm512_loadu_ps(b + i));
         if (relu) v = _mm512_max_ps(v, z);
         if (q) v = kern_fq16(&fq, v);
         _mm512_storeu_ps(y + i, v);
     }
-    for (int64_t i = n - n % 16; i < n; i++) y[i] = fq_one(b ? a[i] + b[i] : a[i], relu, q, inv);
+}
+
+static void kern_fq_avx512(const float *a, const float *b, int relu, const struct act_qparams *q, float *y, int64_t n)
+{
+    const float inv = q && q->scale > 0 ? 1.0f / q->scale : 0.0f;
+    const int64_t nv = n - n % 16, chunk = 4096;   /* elements per call: a multiple of 16 */
+    #pragma omp parallel for schedule(static) if (n > 262144)
+    for (int64_t c = 0; c < nv; c += chunk) kern_fq_avx512_range(a, b, relu, q, y, c, c + chunk < nv ? c + chunk : nv);
+    for (int64_t i = nv; i < n; i++) y[i] = fq_one(b ? a[i] + b[i] : a[i], relu, q, inv);
 }
 #endif
 

@@ -197,39 +197,46 @@ T512 static void ksp_avx512(const struct ksp *s, int flat, const struct ksp_geom
     }
 }
 
+/* One phase plane: dst [OH, OW] holding src [H, W] at (2r + a, 2c + b) (0 past the input's edge).
+ * 16 outputs at a time: two masked loads of 32 consecutive inputs and one permute that keeps the
+ * even lanes. Its own function, called from the parallel loop with scalars and pointers only:
+ * clang outlines an OpenMP loop body into a function without the target attribute, where AVX-512
+ * values would be an error. */
+T512 static void ksp_phase_plane(const float *src, int H, int W, int OH, int OW, int a, int b, float *dst)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int r = 0; r < OH; r++, dst += OW) {
+        const int ih = 2 * r + a;
+        for (int c0 = 0; c0 < OW; c0 += 16) {
+            const int nout = OW - c0 < 16 ? OW - c0 : 16;
+            const __mmask16 st = (__mmask16)((1u << nout) - 1);
+            if (ih >= H) {
+                _mm512_mask_storeu_ps(dst + c0, st, _mm512_setzero_ps());
+                continue;
+            }
+            const float *row = src + (int64_t)ih * W + b + 2 * c0;
+            int avail = W - b - 2 * c0;   /* inputs left in the row from `row` */
+            avail = avail < 0 ? 0 : avail > 32 ? 32 : avail;
+            const __mmask16 m0 = (__mmask16)(avail >= 16 ? 0xffffu : (1u << avail) - 1);
+            const __mmask16 m1 = (__mmask16)(avail >= 32 ? 0xffffu : avail > 16 ? (1u << (avail - 16)) - 1 : 0);
+            const __m512 v0 = _mm512_maskz_loadu_ps(m0, row), v1 = _mm512_maskz_loadu_ps(m1, row + 16);
+            _mm512_mask_storeu_ps(dst + c0, st, _mm512_permutex2var_ps(v0, even, v1));
+        }
+    }
+}
+
 /* The phase planes of images [n0, n0 + n) of x [IC, N, H, W]: out [IC, nph, n, OH, OW] with plane
- * (a, b) holding x[2r + a, 2c + b] (0 past the input's edge). 16 outputs at a time: two masked
- * loads of 32 consecutive inputs and one permute that keeps the even lanes. */
-T512 static void ksp_phase_split(const float *x, int IC, int N, int H, int W, int n0, int n, int OH, int OW, int nph,
-                                 const int *pa, const int *pb, float *out)
+ * (a, b) holding x[2r + a, 2c + b]. */
+static void ksp_phase_split(const float *x, int IC, int N, int H, int W, int n0, int n, int OH, int OW, int nph,
+                            const int *pa, const int *pb, float *out)
 {
     const int64_t ohw = (int64_t)OH * OW;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     #pragma omp parallel for schedule(static)
     for (int ic = 0; ic < IC; ic++)
         for (int p = 0; p < nph; p++)
-            for (int i = 0; i < n; i++) {
-                const float *src = x + ((int64_t)ic * N + n0 + i) * H * W;
-                float *dst = out + (((int64_t)ic * nph + p) * n + i) * ohw;
-                for (int r = 0; r < OH; r++, dst += OW) {
-                    const int ih = 2 * r + pa[p];
-                    for (int c0 = 0; c0 < OW; c0 += 16) {
-                        const int nout = OW - c0 < 16 ? OW - c0 : 16;
-                        const __mmask16 st = (__mmask16)((1u << nout) - 1);
-                        if (ih >= H) {
-                            _mm512_mask_storeu_ps(dst + c0, st, _mm512_setzero_ps());
-                            continue;
-                        }
-                        const float *row = src + (int64_t)ih * W + pb[p] + 2 * c0;
-                        int avail = W - pb[p] - 2 * c0;   /* inputs left in the row from `row` */
-                        avail = avail < 0 ? 0 : avail > 32 ? 32 : avail;
-                        const __mmask16 m0 = (__mmask16)(avail >= 16 ? 0xffffu : (1u << avail) - 1);
-                        const __mmask16 m1 = (__mmask16)(avail >= 32 ? 0xffffu : avail > 16 ? (1u << (avail - 16)) - 1 : 0);
-                        const __m512 v0 = _mm512_maskz_loadu_ps(m0, row), v1 = _mm512_maskz_loadu_ps(m1, row + 16);
-                        _mm512_mask_storeu_ps(dst + c0, st, _mm512_permutex2var_ps(v0, even, v1));
-                    }
-                }
-            }
+            for (int i = 0; i < n; i++)
+                ksp_phase_plane(x + ((int64_t)ic * N + n0 + i) * H * W, H, W, OH, OW, pa[p], pb[p],
+                                out + (((int64_t)ic * nph + p) * n + i) * ohw);
 }
 #endif
 

@@ -596,6 +596,14 @@ static void test_measurements(struct resnet *fm)
     CHECK(cost_measurements_read(p, "a=b", NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
     CHECK(has(status_message(), "only for tables"));
     free(text);
+    /* no header: an empty file (its line buffer was read uninitialised), and comments only, the
+     * last one with a comma (it was taken for a table's header) */
+    p = write_file("csv", "");
+    CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "no header line"));
+    p = write_file("csv", "# cpu: x\n\n# a, b\n");
+    CHECK(cost_measurements_read(p, NULL, NULL, COST_STAT_MEDIAN, &ms) == STATUS_BAD_INPUT);
+    CHECK(has(status_message(), "no header line"));
 
     /* The published Apple table, iPhone 15 Pro iOS 18 seed rows with a latency. */
     const char *apple = RN_SOURCE_DIR "/configs/devices/apple_published_resnet50.csv";
