@@ -62,7 +62,6 @@ static void bench(const char *model, int batch, int reps)
            kern_cpu_avx512() ? " (AVX-512)" : " (AVX2)");
     if (np == 3) printf("  direct capped at AVX2 %8.2f ms", 1e3 * med[2]);
     printf("  ratio portable/direct %.2fx\n", med[0] / med[1]);
-    set_path(1);
     conv_direct_force(-1);
     kern_force_portable(0);
     free(t);
