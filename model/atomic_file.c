@@ -5,8 +5,11 @@
 #include "strbuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int file_write_atomic(const char *path, int (*write_fn)(FILE *f, void *ctx), void *ctx)
@@ -98,5 +101,60 @@ int file_read_all(const char *path, struct strbuf *out)
         *out = (struct strbuf){ 0 };
         return err ? status_error(STATUS_IO, "%s: read error", path) : status_error(STATUS_NOMEM, "%s: out of memory", path);
     }
+    return STATUS_OK;
+}
+
+static int make_one_dir(const char *path)
+{
+    if (mkdir(path, 0777) == 0) return STATUS_OK;
+    const int err = errno;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return STATUS_OK;
+        return status_error(STATUS_IO, "%s: exists and is not a directory", path);
+    }
+    return status_error(STATUS_IO, "%s: cannot create directory: %s", path, strerror(err));
+}
+
+int file_make_dir(const char *path, int parents)
+{
+    if (!path || !*path) return status_error(STATUS_BAD_INPUT, "empty directory name");
+    if (!parents) return make_one_dir(path);
+    char tmp[4096];
+    if (strlen(path) >= sizeof tmp) return status_error(STATUS_BAD_INPUT, "%.64s...: directory name too long", path);
+    strcpy(tmp, path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/' || p[-1] == '/') continue;
+        *p = 0;
+        const int rc = make_one_dir(tmp);
+        *p = '/';
+        if (rc) return rc;
+    }
+    return make_one_dir(tmp);
+}
+
+int file_lock_dir(const char *dir, int *fd)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/.lock", dir) >= (int)sizeof path)
+        return status_error(STATUS_BAD_INPUT, "%.64s...: directory name too long", dir);
+    const int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (f < 0) return status_error(STATUS_IO, "%s: cannot open the run's lock file: %s", path, strerror(errno));
+    /* A POSIX record lock on the whole file: the kernel knows its holder, so the message can name
+     * the process, and it goes away with the process. */
+    struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    if (fcntl(f, F_SETLK, &lk) != 0) {
+        const int err = errno;
+        struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+        const long pid = fcntl(f, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? (long)who.l_pid : 0;
+        close(f);
+        if (err == EACCES || err == EAGAIN) {
+            if (pid > 0)
+                return status_error(STATUS_BAD_INPUT, "%s: in use by another rn50-tune process (pid %ld); wait for it to end, or choose another --out", dir, pid);
+            return status_error(STATUS_BAD_INPUT, "%s: in use by another rn50-tune process; wait for it to end, or choose another --out", dir);
+        }
+        return status_error(STATUS_IO, "%s: cannot lock: %s", path, strerror(err));
+    }
+    *fd = f;
     return STATUS_OK;
 }

@@ -30,4 +30,18 @@ int file_save_strbuf(const char *dir, const char *name, struct strbuf *b);
  * the path and the reason, or STATUS_NOMEM; on error *out holds nothing. */
 int file_read_all(const char *path, struct strbuf *out);
 
+/* Creates the directory path (mode 0777 less the umask); with parents, every missing folder above
+ * it as well (mkdir -p). An existing directory is fine. Returns STATUS_OK, or STATUS_IO naming the
+ * folder: "exists and is not a directory" or "cannot create directory: REASON". */
+int file_make_dir(const char *path, int parents);
+
+/* Takes an exclusive lock on DIR/.lock (created if missing) for as long as this process lives, so
+ * a second process on the same run directory is refused rather than interleaving its writes with
+ * ours. The kernel drops the lock when the process ends in any way (kill -9 included), so a
+ * killed run never leaves a stale lock behind. *fd receives the descriptor (close it to release).
+ * Returns STATUS_OK; STATUS_BAD_INPUT "DIR: in use by another rn50-tune process (pid N)" when
+ * another process holds it; STATUS_IO when the lock file cannot be opened or locked. A POSIX
+ * record lock: closing any descriptor of DIR/.lock in this process releases it. */
+int file_lock_dir(const char *dir, int *fd);
+
 #endif

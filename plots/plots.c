@@ -278,16 +278,6 @@ static void script_budget_line(struct strbuf *g, const struct plot_run *run)
          run->threshold, run->threshold, run->budget, run->threshold, run->threshold);
 }
 
-static int ensure_dir(const char *path)
-{
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return STATUS_OK;
-        return status_error(STATUS_IO, "%s: exists and is not a directory", path);
-    }
-    return status_error(STATUS_IO, "%s: cannot create directory: %s", path, strerror(errno));
-}
-
 /* Runs `gnuplot script` in dir. Returns 1 when it ran and exited 0, 0 when it ran and failed,
  * -1 when it could not be started (not installed / not on PATH). */
 static int run_gnuplot(const char *dir, const char *script)
@@ -336,7 +326,7 @@ int plots_draw_ex(const char *run_dir, int *drew)
     struct plot_run run;
     snprintf(path, sizeof path, "%s/front.json", run_dir);
     if ((rc = read_run(path, &run))) goto done;
-    if ((rc = ensure_dir(dir))) goto done;
+    if ((rc = file_make_dir(dir, 0))) goto done;
 
     const struct plot_point *chosen = NULL;
     for (int i = 0; i < n; i++)

@@ -1,5 +1,6 @@
 /* cmd_profile.c — `rn50-tune profile`: measures this machine's compressed kernels into a
  * measurements CSV (cost/profile.h) and, with --fit, calibrates the device profile from it. */
+#include "atomic_file.h"
 #include "cli.h"
 #include "clock.h"
 #include "device.h"
@@ -114,7 +115,7 @@ int cmd_profile(int argc, char **argv)
     char out_buf[1024];
     if (!out) {
         snprintf(out_buf, sizeof out_buf, "%s/results/cost", cli_home());
-        mkdir(out_buf, 0777);   /* may exist; a failure shows when the file is written */
+        if ((rc = file_make_dir(out_buf, 1))) return cli_fail(rc);
         snprintf(out_buf, sizeof out_buf, "%s/results/cost/%s.csv", cli_home(), device);
         out = out_buf;
     }

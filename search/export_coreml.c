@@ -453,14 +453,6 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
 
 /* ---- files ---- */
 
-static int make_dir(const char *path)
-{
-    if (mkdir(path, 0777) == 0) return STATUS_OK;
-    struct stat st;
-    if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return STATUS_OK;
-    return status_error(STATUS_IO, "%s: cannot create directory: %s", path, strerror(errno));
-}
-
 static const char *const family_key[FAM_COUNT_] = { "pruning", "palettization", "quantization" };
 
 /* Our config: one section per family used, the plan's threshold as each section's. */
@@ -623,15 +615,15 @@ static const char *const all_files[] = {
 int export_coreml_write(const struct compress_plan *plan, const char *dir)
 {
     char sub[4096];
-    int rc = make_dir(dir);
+    int rc = file_make_dir(dir, 0);
     if (rc) return rc;
     if ((rc = write_ours(dir, plan))) return rc;
     int n_coreml = 0, n_torch = 0;
     if ((size_t)snprintf(sub, sizeof sub, "%s/coreml", dir) >= sizeof sub)
         return status_error(STATUS_BAD_INPUT, "%s: path too long", dir);
-    if ((rc = make_dir(sub))) return rc;
+    if ((rc = file_make_dir(sub, 0))) return rc;
     snprintf(sub, sizeof sub, "%s/torch", dir);
-    if ((rc = make_dir(sub))) return rc;
+    if ((rc = file_make_dir(sub, 0))) return rc;
     for (size_t k = 0; k < sizeof all_files / sizeof *all_files; k++) {
         if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, all_files[k]) >= sizeof sub) continue;
         if (remove(sub) != 0 && errno != ENOENT)

@@ -3,6 +3,7 @@
  * line and the time limit every stage shares. The stages themselves are one file each, behind
  * tune_internal.h. */
 #include "tune_internal.h"
+#include "atomic_file.h"
 #include "clock.h"
 
 #include "cli.h"
@@ -15,12 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int ensure_dir(const char *path)
-{
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) return STATUS_OK;
-    return status_error(STATUS_IO, "%s: cannot create directory: %s", path, strerror(errno));
-}
 
 double tune_elapsed(const struct tune *t) { return clock_now_s() - t->t0; }
 
@@ -131,7 +126,7 @@ int tune_run(struct evaluator *ev, const struct space *sp, const struct tune_opt
     db_hex(evaluator_model_hash(ev), t.model_hex);
     char path[1024];
     snprintf(path, sizeof path, "%s/configs", o->out_dir);
-    int rc = ensure_dir(path);
+    int rc = file_make_dir(path, 0);
     snprintf(path, sizeof path, "%s/%s", o->out_dir, DB_FILE);
     if (!rc) rc = db_open(path, 1, &t.db);
     if (!rc) {

@@ -1,6 +1,7 @@
 /* tune_cmd.c — `rn50-tune tune` (also the default command when the first argument is an
  * option): parses the options, loads the space and the evaluator, prepares the run directory and
  * hands over to tune_run (tune.h). */
+#include "atomic_file.h"
 #include "cli.h"
 #include "clock.h"
 #include "db.h"
@@ -207,17 +208,15 @@ int cmd_tune(int argc, char **argv)
                                      out, db_path));
     if (!exists && resume)
         return cli_fail(status_error(STATUS_BAD_INPUT, "--resume: no run in %s (no %s)", out, db_path));
-    {
-        char tmp[1024];
-        snprintf(tmp, sizeof tmp, "%s", out);
-        for (char *p = tmp + 1; *p; p++)   /* mkdir -p */
-            if (*p == '/') {
-                *p = 0;
-                if (mkdir(tmp, 0777) && errno != EEXIST) return cli_fail(status_error(STATUS_IO, "%s: cannot create directory: %s", tmp, strerror(errno)));
-                *p = '/';
-            }
-        if (mkdir(tmp, 0777) && errno != EEXIST) return cli_fail(status_error(STATUS_IO, "%s: cannot create directory: %s", tmp, strerror(errno)));
-    }
+    if ((rc = file_make_dir(out, 1))) return cli_fail(rc);
+    /* One process per run directory: a second one (a repeated command, a resume while the first
+     * still runs) is refused before it touches anything. The lock lives until this process ends. */
+    int lock_fd = -1;
+    if ((rc = file_lock_dir(out, &lock_fd))) return cli_fail(rc);
+    /* Checked again under the lock: a process that held it may have created the store since. */
+    if (!resume && stat(db_path, &st) == 0)
+        return cli_fail(status_error(STATUS_BAD_INPUT, "--out %s: a run is already there (%s); add --resume to continue it, or choose another --out",
+                                     out, db_path));
     int no_device = strcmp(device, "none") == 0;
     struct eval_setup setup = { model, cm.weights, data, no_device ? NULL : device, cm.threads, val_limit, test_limit, train_limit };
     struct evaluator *ev = NULL;

@@ -70,7 +70,7 @@ static int measure_points(struct tune *t, const int *map, int k)
         }
     char dir[900];
     snprintf(dir, sizeof dir, "%s/measure", t->o->out_dir);
-    if (!rc && mkdir(dir, 0777) && errno != EEXIST) rc = status_error(STATUS_IO, "%s: cannot create: %s", dir, strerror(errno));
+    if (!rc) rc = file_make_dir(dir, 0);
     int made = 0;   /* model files written into dir, to remove after */
     for (int i = 0; i < n && !rc; i++) {
         const struct cand *c = &t->c[idx[i]];

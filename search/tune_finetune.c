@@ -1,6 +1,7 @@
 /* tune_finetune.c — the finetune workflow's stage: the points that beat the best point within
  * budget but missed it on accuracy are fine-tuned while compressed (compress/finetune.h, through
  * the evaluator), saved in RUN/finetune/ and evaluated from their files on full val. */
+#include "atomic_file.h"
 #include "tune_internal.h"
 
 #include "status.h"
@@ -127,7 +128,8 @@ int stage_finetune(struct tune *t)
             best = fmin(best, tune_metric(t, &t->c[i]));
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/finetune", o->out_dir);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return status_error(STATUS_IO, "%s: cannot create: %s", dir, strerror(errno));
+    rc = file_make_dir(dir, 0);
+    if (rc) return rc;
     unsigned char *used = calloc((size_t)t->n, 1);
     if (!used) return status_error(STATUS_NOMEM, "out of memory");
     const int n_before = t->n;
