@@ -37,6 +37,12 @@ void db_hex(uint64_t h, char out[DB_HASH_LEN + 1])
 
 static int db_fail(struct db *db, const char *what)
 {
+    /* SQLite says "disk I/O error" for a full disk or a file-size limit alike; the operating
+     * system's reason (ENOSPC, EFBIG, EIO), where SQLite kept it, tells the user what to do. */
+    const int err = sqlite3_system_errno(db->h);
+    if (err) return status_error(STATUS_IO, "%s: %s: %s (%s)", db->path, what, sqlite3_errmsg(db->h), strerror(err));
+    if (sqlite3_extended_errcode(db->h) == SQLITE_IOERR_WRITE)   /* the case without errno: EFBIG */
+        return status_error(STATUS_IO, "%s: %s: a write failed (a full disk or a file-size limit; the stored evaluations are kept)", db->path, what);
     return status_error(STATUS_IO, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
 }
 
@@ -159,10 +165,12 @@ int db_insert(struct db *db, struct db_eval *e)
     sqlite3_bind_int64(s, 15, e->lost);
     sqlite3_bind_int64(s, 16, e->gained);
     const int r = sqlite3_step(s);
+    /* The message first: resetting the statement clears the system error it carries. */
+    const int rc = r == SQLITE_DONE ? STATUS_OK
+                   : r == SQLITE_CONSTRAINT ? status_error(STATUS_BAD_INPUT, "%s: evaluation %s (%s) is already stored", db->path, e->key, e->name)
+                                            : db_fail(db, "cannot store an evaluation");
     sqlite3_reset(s);
-    if (r == SQLITE_CONSTRAINT)
-        return status_error(STATUS_BAD_INPUT, "%s: evaluation %s (%s) is already stored", db->path, e->key, e->name);
-    if (r != SQLITE_DONE) return db_fail(db, "cannot store an evaluation");
+    if (rc) return rc;
     e->id = sqlite3_last_insert_rowid(db->h);
     return STATUS_OK;
 }
