@@ -102,14 +102,21 @@ void fc_forward(const float *x, int C, int N, const float *w, const float *b, in
     /* On the direct path the logits, too, are the same bits on every x86 CPU and for any batch
      * (conv_direct.h): w[OUT, C] times x[C, N] as a 1x1 convolution, then transposed. */
     if (conv_direct_available()) {
-        float *t = malloc(sizeof(float) * (size_t)OUT * (size_t)N);
-        /* No quiet fallback to OpenBLAS: an 8-bit network split into sub-batches relies on these
-         * bits (resnet_infer), and a few KiB that cannot be had mean the process is done anyway. */
-        RN_ASSERT(t != NULL);
-        conv_direct_gemm(OUT, C, 1, 1, 0, 1, 1, N, w, x, N, b, NULL, 0, t, N);
-        for (int n = 0; n < N; n++)
-            for (int o = 0; o < OUT; o++) y[(int64_t)n * OUT + o] = t[(int64_t)o * N + n];
-        free(t);
+        /* Tiles of the [OUT, N] product through a stack buffer, transposed into y as they come:
+         * no allocation (inference cannot fail half-way), and every element is still the same
+         * chain of fmas over C, so the tiling changes no bit. */
+        enum { FC_TILE = 4096 };
+        float t[FC_TILE];
+        const int rows = OUT < FC_TILE ? OUT : FC_TILE, cols = FC_TILE / rows;
+        for (int o0 = 0; o0 < OUT; o0 += rows) {
+            const int m = OUT - o0 < rows ? OUT - o0 : rows;
+            for (int n0 = 0; n0 < N; n0 += cols) {
+                const int k = N - n0 < cols ? N - n0 : cols;
+                conv_direct_gemm(m, C, 1, 1, 0, 1, 1, k, w + (int64_t)o0 * C, x + n0, N, b ? b + o0 : NULL, NULL, 0, t, k);
+                for (int n = 0; n < k; n++)
+                    for (int o = 0; o < m; o++) y[(int64_t)(n0 + n) * OUT + o0 + o] = t[o * k + n];
+            }
+        }
         return;
     }
     /* y[N, OUT] = x^T[N, C] * w^T[C, OUT] */

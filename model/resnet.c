@@ -30,12 +30,7 @@ struct builder {
 static int builder_param(struct builder *b, const char *name, int ndim, const int64_t *shape, int trainable)
 {
     struct resnet *net = b->net;
-    if (net->n_param == b->cap_param) {
-        b->cap_param = b->cap_param ? 2 * b->cap_param : 64;
-        void *p = realloc(net->param, sizeof *net->param * b->cap_param);
-        RN_ASSERT(p);
-        net->param = p;
-    }
+    RN_ASSERT(net->n_param < b->cap_param);   /* sized by resnet_alloc */
     struct resnet_param *p = &net->param[net->n_param];
     memset(p, 0, sizeof *p);
     RN_ASSERT(strlen(name) < sizeof p->name);
@@ -57,12 +52,7 @@ static int builder_conv(struct builder *b, const char *conv_name, const char *bn
                         int stride, int pad, int H, int W)
 {
     struct resnet *net = b->net;
-    if (net->n_conv == b->cap_conv) {
-        b->cap_conv = b->cap_conv ? 2 * b->cap_conv : 32;
-        void *p = realloc(net->conv, sizeof *net->conv * b->cap_conv);
-        RN_ASSERT(p);
-        net->conv = p;
-    }
+    RN_ASSERT(net->n_conv < b->cap_conv);
     struct resnet_conv *c = &net->conv[net->n_conv];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", conv_name);
@@ -117,7 +107,18 @@ int resnet_alloc(const struct resnet_config *cfg, uint64_t seed, struct resnet *
     struct resnet *net = calloc(1, sizeof *net);
     if (!net) return status_error(STATUS_NOMEM, "out of memory building %s", cfg->name);
     net->cfg = *cfg;
-    struct builder b = { .net = net };
+    /* The tables are sized up front (the stem, at most three convs a block, a downsample per
+     * stage; five parameters a conv and the fc's two), so building cannot fail half-way. */
+    int total_blocks = 0;
+    for (int s = 0; s < 4; s++) total_blocks += cfg->layers[s];
+    struct builder b = { .net = net, .cap_conv = 1 + 3 * total_blocks + 4 };
+    b.cap_param = 5 * b.cap_conv + 2;
+    net->conv = calloc((size_t)b.cap_conv, sizeof *net->conv);
+    net->param = calloc((size_t)b.cap_param, sizeof *net->param);
+    if (!net->conv || !net->param) {
+        resnet_free(net);
+        return status_error(STATUS_NOMEM, "out of memory building %s", cfg->name);
+    }
 
     int H = cfg->in_h, W = cfg->in_w, C = cfg->width;
     if (cfg->stem == RESNET_STEM_IMAGENET) {
@@ -131,8 +132,6 @@ int resnet_alloc(const struct resnet_config *cfg, uint64_t seed, struct resnet *
     }
 
     const int expansion = cfg->block == RESNET_BOTTLENECK ? 4 : 1;
-    int total_blocks = 0;
-    for (int s = 0; s < 4; s++) total_blocks += cfg->layers[s];
     net->block = calloc(total_blocks, sizeof *net->block);
     if (!net->block) {
         resnet_free(net);

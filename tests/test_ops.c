@@ -261,6 +261,26 @@ int main(void)
         }
         free(x); free(p); free(pr); free(w); free(b); free(y); free(yr);
     }
+    /* The fully connected layer in tiles (ops_layers.c: a 4096-float buffer): 1000 or 5000
+     * outputs and 9 images need several column tiles, 5000 a row tile too; each image's logits
+     * still equal its own single-image pass bit for bit, and the reference within tolerance. */
+    if (conv_direct_available()) {
+        for (int shape = 0; shape < 2; shape++) {
+            const int C = 37, N = 9, OUT = shape ? 5000 : 1000;
+            float *x = random_floats(&r, (int64_t)C * N), *w = random_floats(&r, (int64_t)OUT * C), *b = random_floats(&r, OUT);
+            float *y = malloc(sizeof(float) * N * OUT), *yr = malloc(sizeof(float) * N * OUT), *yn = malloc(sizeof(float) * OUT);
+            float xn[37];
+            fc_forward(x, C, N, w, b, OUT, y);
+            fc_forward_ref(x, C, N, w, b, OUT, yr);
+            CHECK(nrmse(y, yr, (int64_t)N * OUT) <= TOL_KERNEL);
+            for (int n = 0; n < N; n++) {
+                for (int c = 0; c < C; c++) xn[c] = x[c * N + n];
+                fc_forward(xn, C, 1, w, b, OUT, yn);
+                CHECK(memcmp(yn, y + (int64_t)n * OUT, sizeof(float) * OUT) == 0);
+            }
+            free(x); free(w); free(b); free(y); free(yr); free(yn);
+        }
+    }
 
     /* BatchNorm folding: conv(x, w') + b' == BN(conv(x, w)) computed by hand. */
     {
