@@ -154,16 +154,18 @@ static int score(struct evaluator *ev, struct resnet *net, enum eval_split split
     const int batch = n < EVAL_BATCH ? (int)n : EVAL_BATCH;
     struct resnet_infer *ws = NULL;
     float *logits = malloc(sizeof(float) * (size_t)batch * (size_t)classes);
-    int rc = logits ? resnet_infer_alloc(net, batch, &ws) : status_error(STATUS_NOMEM, "out of memory");
+    /* Images not held in memory (imagefolder) come through this [batch, C, H, W] buffer. */
+    float *xb = d->images ? NULL : malloc(sizeof(float) * (size_t)batch * (size_t)dataset_image_floats(d));
+    int rc = logits && (d->images || xb) ? resnet_infer_alloc(net, batch, &ws) : status_error(STATUS_NOMEM, "out of memory");
     if (rc) {
         free(logits);
+        free(xb);
         return rc;
     }
     const double t0 = clock_now_s();
-    const int64_t per = (int64_t)d->C * d->H * d->W;
     for (int64_t i = 0; i < n; i += batch) {
         const int b = (int)(n - i < batch ? n - i : batch);
-        resnet_infer(ws, d->images + i * per, b, logits);
+        resnet_infer(ws, dataset_batch_ptr(d, i, b, xb), b, logits);
         for (int k = 0; k < b; k++) {
             const float *z = logits + (int64_t)k * classes;
             const int64_t label = d->labels[i + k];
@@ -189,6 +191,7 @@ static int score(struct evaluator *ev, struct resnet *net, enum eval_split split
     out->top1 = 100.0 * (double)out->correct / (double)n;
     resnet_infer_free(ws);
     free(logits);
+    free(xb);
     return STATUS_OK;
 }
 
@@ -332,9 +335,12 @@ int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, i
         if (net[i]->cfg.n_classes > classes) classes = net[i]->cfg.n_classes;
         rc = resnet_infer_alloc(net[i], 1, &ws[i]);
     }
+    const struct dataset *dv = &ev->split[EVAL_VAL];
+    float *x = NULL;   /* [C, H, W] the first val image */
     if (!rc && !(logits = malloc(sizeof(float) * (size_t)classes))) rc = status_error(STATUS_NOMEM, "out of memory");
+    if (!rc && !(x = malloc(sizeof(float) * (size_t)dataset_image_floats(dv)))) rc = status_error(STATUS_NOMEM, "out of memory");
     if (!rc) {
-        const float *x = ev->split[EVAL_VAL].images;
+        dataset_batch(dv, 0, 1, x);
         for (int w = 0; w < 10; w++)
             for (int i = 0; i < n; i++) resnet_infer(ws[i], x, 1, logits);
         /* Each round times one pass of each network, in a shuffled order, so that a slow spell
@@ -377,6 +383,7 @@ int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, i
     free(ws);
     free(t);
     free(logits);
+    free(x);
     return rc;
 }
 
