@@ -86,6 +86,18 @@ const struct dataset_options *dataset_options_get(void)
     return &data_options;
 }
 
+int dataset_splits_distinct(const char *spec)
+{
+    if (strncmp(spec, "npy:", 4) != 0) return 1;   /* fmnist and imagefolder splits are disjoint by construction */
+    if (!strchr(spec, '=')) return 0;
+    const char *v = strstr(spec, "val="), *t = strstr(spec, "test=");
+    if (!v || !t) return 0;
+    v += 4;
+    t += 5;
+    const size_t nv = strcspn(v, ";"), nt = strcspn(t, ";");
+    return !(nv == nt && strncmp(v, t, nv) == 0);
+}
+
 int64_t dataset_image_floats(const struct dataset *d) { return (int64_t)d->C * d->H * d->W; }
 
 void dataset_batch(const struct dataset *d, int64_t first, int64_t count, float *out)
@@ -412,7 +424,27 @@ int dataset_open(const char *spec, const char *split, int64_t limit, const struc
          * valid one so typos are not silently accepted. */
         if (split && data_split_parse(split, &sp))
             return STATUS_BAD_INPUT;
-        return data_load_npy(spec + 4, limit, out);
+        if (!strchr(spec, '='))
+            return data_load_npy(spec + 4, limit, out);
+        /* npy:val=I,L;test=I,L[;train=I,L]: the pair named for the split. */
+        if (!split)
+            return status_error(STATUS_BAD_INPUT, "dataset '%s': a pair per split needs a split name", spec);
+        const size_t k = strlen(split);
+        for (const char *p = spec + 4; *p;) {
+            const char *end = strchr(p, ';');
+            const size_t len = end ? (size_t)(end - p) : strlen(p);
+            if (len > k && strncmp(p, split, k) == 0 && p[k] == '=') {
+                char pair[4096];
+                if (len - k - 1 >= sizeof pair)
+                    return status_error(STATUS_BAD_INPUT, "dataset '%s': paths too long", spec);
+                memcpy(pair, p + k + 1, len - k - 1);
+                pair[len - k - 1] = '\0';
+                return data_load_npy(pair, limit, out);
+            }
+            p += len + (end != NULL);
+        }
+        return status_error(STATUS_BAD_INPUT, "dataset '%s': no pair for split '%s' (expected npy:val=I.npy,L.npy;test=I.npy,L.npy[;train=...])",
+                            spec, split);
     }
     const char *dir = NULL;
     if (strcmp(spec, "fmnist") == 0) {

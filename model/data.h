@@ -69,6 +69,7 @@ const struct dataset_options *dataset_options_get(void);
  *                   (f4, f8 or f2), integer labels [n] (>= 0). The split
  *                   name is not used for npy datasets: the files are the split.
  *                   The paths are separated at the first comma.
+ *   "npy:val=I.npy,L.npy;test=I.npy,L.npy[;train=I.npy,L.npy]"  one pair per split.
  *   "imagefolder:ROOT"  JPEG/PNG files in class folders as torchvision's ImageFolder reads them
  *                   (model/io/image_folder.h: the splits, the stratified evaluation order),
  *                   preprocessed by the options' transform through a crop cache
@@ -85,6 +86,11 @@ const struct dataset_options *dataset_options_get(void);
 int dataset_load(const char *spec, const char *split, int64_t limit, struct dataset *out);
 /* The same with explicit options (NULL: dataset_options_get()). */
 int dataset_open(const char *spec, const char *split, int64_t limit, const struct dataset_options *o, struct dataset *out);
+
+/* 1 when the spec's val and test splits are different images (fmnist, imagefolder, npy with a
+ * pair per split naming different files); 0 for one npy pair serving every split. The search
+ * refuses the latter: its test figure would be measured on the images it made decisions on. */
+int dataset_splits_distinct(const char *spec);
 
 /* Floats per image, C * H * W. */
 int64_t dataset_image_floats(const struct dataset *d);

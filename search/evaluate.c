@@ -50,6 +50,13 @@ int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
     ops_set_threads(setup->threads);
     snprintf(ev->data, sizeof ev->data, "%s", setup->data);
     ev->train_limit = setup->train_limit;
+    if (!dataset_splits_distinct(setup->data)) {
+        rc = status_error(STATUS_BAD_INPUT,
+                          "--data %s: val and test would be the same images, so the test figure would be measured on the images the "
+                          "search decided on; give a pair per split: npy:val=I.npy,L.npy;test=I.npy,L.npy",
+                          setup->data);
+        goto fail;
+    }
     if ((rc = cli_load_model(setup->model, setup->weights, 0, &ev->net, &used))) goto fail;
     if (ev->net->act_hook) {
         rc = status_error(STATUS_BAD_INPUT, "--weights %s: already compressed with 8-bit activations; tune needs the uncompressed model",
@@ -108,6 +115,18 @@ void evaluator_free(struct evaluator *ev)
     if (ev->has_train) dataset_free(&ev->train);
     cost_model_free(ev->cost);
     free(ev);
+}
+
+int evaluator_write_split_lists(const struct evaluator *ev, const char *dir)
+{
+    static const char *const names[EVAL_SPLIT_COUNT] = { "val", "test" };
+    for (int s = 0; s < EVAL_SPLIT_COUNT; s++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/split_%s.tsv", dir, names[s]);
+        int rc = dataset_write_list(&ev->split[s], path);
+        if (rc) return rc;
+    }
+    return STATUS_OK;
 }
 
 const struct resnet *evaluator_net(const struct evaluator *ev) { return ev->net; }

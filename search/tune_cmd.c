@@ -28,7 +28,12 @@ static const char tune_usage[] =
     "  --budget B         N% = at most N points below the baseline's val top-1 (default 5%),\n"
     "                     N%rel = at most N percent of it\n"
     "  --model M          model name or YAML (default rn50-fmnist)   --weights W  safetensors\n"
-    "  --data D           dataset (default fmnist)\n"
+    "  --data D           dataset (default fmnist): fmnist, imagefolder:ROOT (ImageNet-style class\n"
+    "                     folders; test = ROOT/val, val = a stratified sample of ROOT/train), or\n"
+    "                     npy:val=I.npy,L.npy;test=I.npy,L.npy (one pair for both is refused)\n"
+    "  --val-per-class N  imagefolder: val images held out of each class of ROOT/train (default 10)\n"
+    "  --cache-dir D      imagefolder: preprocessed crops (default $RN50_CACHE_DIR, ~/.cache/rn50-tune)\n"
+    "  --skip-bad         imagefolder: leave out undecodable files (counted) instead of stopping\n"
     "  --device D         cost model for latency (default cpu-local; none: no latency)\n"
     "  --space S.yaml     search space (default configs/spaces/default.yaml)\n"
     "  --workflows W,...  ptq, calib, finetune (default ptq,calib; finetune is opt-in: the points\n"
@@ -230,6 +235,7 @@ int cmd_tune(int argc, char **argv)
         device = "none";
         rc = evaluator_alloc(&setup, &ev);
     }
+    if (!rc && (rc = evaluator_write_split_lists(ev, out))) evaluator_free(ev);
     if (rc) return cli_fail(rc);
     o.out_dir = out;
     o.model_name = model;

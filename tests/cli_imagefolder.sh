@@ -101,6 +101,18 @@ mkdir -p "$T/none/x"
 expect2 "no class folders" "$T/b4.npy" infer $M --data imagefolder:$T/none/x --split test --output "$T/b4.npy"
 CODE=3 expect2 "missing: cannot read folder" "$T/b5.npy" infer $M --data imagefolder:$T/missing --split test --output "$T/b5.npy"
 
+# ---- npy: one pair for every split is refused by the search; a pair per split is taken ----
+"$PY" -c "
+import numpy as np
+r = np.random.default_rng(5)
+for n in ('a', 'b'):
+    np.save('$T/%s_x.npy' % n, r.standard_normal((4, 1, 28, 28)).astype(np.float32)); np.save('$T/%s_y.npy' % n, np.arange(4))"
+expect2 "val and test would be the same images" "$T/run1/results.db" tune --data "npy:$T/a_x.npy,$T/a_y.npy" --out "$T/run1" --device none
+expect2 "val and test would be the same images" "$T/run2/results.db" tune --data "npy:val=$T/a_x.npy,$T/a_y.npy;test=$T/a_x.npy,$T/a_y.npy" --out "$T/run2" --device none
+expect2 "no pair for split 'test'" "$T/e.npy" infer --model rn50-fmnist --data "npy:val=$T/a_x.npy,$T/a_y.npy" --split test --output "$T/e.npy"
+run infer --model rn50-fmnist --data "npy:val=$T/a_x.npy,$T/a_y.npy;test=$T/b_x.npy,$T/b_y.npy" --split test --output "$T/pb.npy" && ok || bad "npy per split: $(cat "$T/err")"
+run infer --model rn50-fmnist --input "$T/b_x.npy" --output "$T/pb2.npy" && cmp -s "$T/pb.npy" "$T/pb2.npy" && ok || bad "npy test pair is not the test file"
+
 # ---- Fashion-MNIST PNGs against the IDX path ----
 FM=${RN50_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 if [ -e "$FM/t10k-images-idx3-ubyte.gz" ] || [ -e "$FM/t10k-images-idx3-ubyte" ]; then
