@@ -119,6 +119,14 @@ const float *dataset_batch_ptr(const struct dataset *d, int64_t first, int64_t c
     return scratch;
 }
 
+int dataset_augments(const struct dataset *d) { return image_dataset_augments(d); }
+
+int dataset_train_image(const struct dataset *d, int64_t i, uint64_t seed, float *out)
+{
+    RN_ASSERT(i >= 0 && i < d->n && dataset_augments(d));
+    return image_dataset_train_image(d, i, seed, out);
+}
+
 const char *dataset_path(const struct dataset *d, int64_t i)
 {
     RN_ASSERT(i >= 0 && i < d->n);

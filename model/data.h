@@ -103,6 +103,14 @@ void dataset_batch(const struct dataset *d, int64_t first, int64_t count, float 
  * fills scratch [count, C, H, W] and returns it. */
 const float *dataset_batch_ptr(const struct dataset *d, int64_t first, int64_t count, float *scratch);
 
+/* 1 for the train split of an imagefolder: training reads it through dataset_train_image
+ * (torchvision's RandomResizedCrop(crop) + RandomHorizontalFlip, image_transform.h) instead of
+ * dataset_batch + the engine's pad-crop augmentation. */
+int dataset_augments(const struct dataset *d);
+/* Image i decoded now, augmented with draws from seed, normalised into out [C, H, W].
+ * STATUS_BAD_INPUT / STATUS_IO naming a bad file (with --skip-bad: black, STATUS_OK). */
+int dataset_train_image(const struct dataset *d, int64_t i, uint64_t seed, float *out);
+
 /* The file of image i ("" for in-memory datasets). */
 const char *dataset_path(const struct dataset *d, int64_t i);
 

@@ -278,10 +278,16 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
                 const int dy = o->crop_pad ? (int)rng_below(&ra, 2 * o->crop_pad + 1) - o->crop_pad : 0;
                 const int dx = o->crop_pad ? (int)rng_below(&ra, 2 * o->crop_pad + 1) - o->crop_pad : 0;
                 const int flip = o->flip ? (int)rng_below(&ra, 2) : 0;
+                yb[k] = train->labels[idx];
+                if (dataset_augments(train)) {
+                    /* An image folder: torchvision's RandomResizedCrop + flip on the decoded file. */
+                    if ((rc = dataset_train_image(train, idx, rng_next(&ra), xb + k * per))) break;
+                    continue;
+                }
                 const float *src = dataset_batch_ptr(train, idx, 1, one);
                 augment_image(src, train->C, train->H, train->W, dy, dx, flip, fill, xb + k * per);
-                yb[k] = train->labels[idx];
             }
+            if (rc) break;
             struct sgd_opts so = { .lr = lr_at(o, steps, total_steps, warmup), .momentum = o->momentum,
                                    .weight_decay = o->weight_decay, .nesterov = o->nesterov };
             if (o->hooks && o->hooks->step_begin && (rc = o->hooks->step_begin(o->hooks->ctx, t, steps))) break;

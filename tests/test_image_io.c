@@ -79,7 +79,15 @@ static double check_transform(const char *name, const char *file, const char *ta
     CHECK(crop != NULL);
     double worst = 0.0;
     if (want && im.data && crop && ndim == 3 && shape[0] == t->channels && shape[1] == t->crop_h && shape[2] == t->crop_w) {
-        CHECK(image_transform_eval(&im, t, crop) == STATUS_OK);
+        if (strcmp(tag, "rrc") == 0) {
+            /* make_images.py's rrc_box, the same integer arithmetic. */
+            const int w0 = im.W, h0 = im.H;
+            const int i = h0 / 7, j = w0 / 5, h = h0 / 2 + 1 > 1 ? h0 / 2 + 1 : 1;
+            const int w = w0 / 5 + w0 / 2 + 3 <= w0 ? (w0 / 2 + 3 > 1 ? w0 / 2 + 3 : 1) : (w0 - w0 / 5 > 1 ? w0 - w0 / 5 : 1);
+            CHECK(image_resized_crop(&im, t, i, j, h, w, 1, crop) == STATUS_OK);
+        } else {
+            CHECK(image_transform_eval(&im, t, crop) == STATUS_OK);
+        }
         for (size_t i = 0; i < n; i++) {
             const double d = fabs((double)((float)crop[i] / 255.0f) - (double)want[i]);
             if (d > worst) worst = d;
@@ -168,9 +176,9 @@ int main(void)
         files++;
         check_decode(name, file, 3);
         check_decode(name, file, 1);
-        const double w[3] = { check_transform(name, file, "t3", &t3), check_transform(name, file, "t1", &t1),
-                              check_transform(name, file, "b3", &b3) };
-        for (int i = 0; i < 3; i++)
+        const double w[4] = { check_transform(name, file, "t3", &t3), check_transform(name, file, "t1", &t1),
+                              check_transform(name, file, "b3", &b3), check_transform(name, file, "rrc", &t3) };
+        for (int i = 0; i < 4; i++)
             if (w[i] > worst) worst = w[i];
     }
     fclose(fp);

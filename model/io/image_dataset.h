@@ -13,5 +13,7 @@ void image_dataset_free(struct dataset_images *s);
 void image_dataset_batch(const struct dataset *d, int64_t first, int64_t count, float *out);
 const char *image_dataset_path(const struct dataset *d, int64_t i);
 int image_dataset_write_list(const struct dataset *d, const char *path);
+int image_dataset_augments(const struct dataset *d);
+int image_dataset_train_image(const struct dataset *d, int64_t i, uint64_t seed, float *out);
 
 #endif

@@ -293,6 +293,14 @@ int image_transform_train(const struct image_u8 *in, const struct image_transfor
         j = (W - w) / 2;
     }
     const int flip = (int)(rng_next(&g) >> 63);
+    return image_resized_crop(in, t, i, j, h, w, flip, crop);
+}
+
+int image_resized_crop(const struct image_u8 *in, const struct image_transform *t, int i, int j, int h, int w, int flip,
+                       uint8_t *crop)
+{
+    RN_ASSERT(i >= 0 && j >= 0 && h > 0 && w > 0 && i + h <= in->H && j + w <= in->W);
+    const int W = in->W;
     struct image_u8 win = { 0 }, r = { 0 };
     int rc = image_u8_alloc(&win, w, h, in->C);
     if (rc) return rc;

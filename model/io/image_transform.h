@@ -48,6 +48,12 @@ int image_transform_eval(const struct image_u8 *in, const struct image_transform
  * `seed` instead of torch's: same distribution, not the same draws. Planar output as above. */
 int image_transform_train(const struct image_u8 *in, const struct image_transform *t, uint64_t seed, uint8_t *crop);
 
+/* torchvision's F.resized_crop(img, top=i, left=j, height=h, width=w, size=[crop_h, crop_w]) then
+ * hflip when flip: the window resized with Pillow's resampler (image_resize). Planar output. The
+ * box must lie inside the image (assert). STATUS_OK or STATUS_NOMEM. */
+int image_resized_crop(const struct image_u8 *in, const struct image_transform *t, int i, int j, int h, int w, int flip,
+                       uint8_t *crop);
+
 /* ToTensor + Normalize of one planar crop: out = (u / 255 - mean[c]) / std[c] in float, the same
  * operations in the same order as torchvision (and as our Fashion-MNIST loader). */
 void image_normalize(const uint8_t *crop, const struct image_transform *t, float *out);
