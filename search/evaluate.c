@@ -129,6 +129,8 @@ int evaluator_write_split_lists(const struct evaluator *ev, const char *dir)
     return STATUS_OK;
 }
 
+int64_t evaluator_skipped(const struct evaluator *ev) { return ev->split[EVAL_VAL].n_skipped + ev->split[EVAL_TEST].n_skipped; }
+
 const struct resnet *evaluator_net(const struct evaluator *ev) { return ev->net; }
 uint64_t evaluator_model_hash(const struct evaluator *ev) { return ev->model_hash; }
 int64_t evaluator_split_size(const struct evaluator *ev, enum eval_split split) { return ev->split[split].n; }

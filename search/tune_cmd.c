@@ -255,6 +255,7 @@ int cmd_tune(int argc, char **argv)
     const double t0 = clock_now_s();
     struct tune_summary sum;
     rc = tune_run(ev, &sp, &o, &sum);
+    const int64_t skipped = evaluator_skipped(ev);
     evaluator_free(ev);
     if (rc) return cli_fail(rc);
     printf("tune: %s: %d points, %d on the front, chosen id %lld%s; %d evaluations computed, %d from the store; %.1f s\n", out, sum.n_points,
@@ -278,6 +279,7 @@ int cmd_tune(int argc, char **argv)
             jout_num(&j, "staged_hypervolume", sum.staged_hv);
             jout_num(&j, "grid_hypervolume", sum.grid_hv);
         }
+        jout_int(&j, "skipped_images", skipped);
         jout_num(&j, "seconds", clock_now_s() - t0);
         jout_end(&j);
     }

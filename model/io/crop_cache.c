@@ -186,17 +186,24 @@ static int build_write(FILE *f, void *ctx)
             if (!rc) rc = image_transform_eval(&im, rq->t, win + (size_t)k * per);
             image_u8_free(&im);
             win_rc[k] = rc;
-            if (rc) {
-                /* status_error's buffer is one per process: copy it out while no one else writes. */
-#pragma omp critical(crop_cache_msg)
-                snprintf(win_msg[k], sizeof win_msg[k], "%s", status_message());
-            }
         }
         for (int k = 0; k < m && ok; k++) {
             if (win_rc[k] == STATUS_OK) {
                 status[first + k] = CACHE_GOOD;
                 continue;
             }
+            /* status_error's message buffer is one per process, so the threads' messages were
+             * garbled; a failed image is decoded again here, alone, for its message. */
+            struct image_u8 im;
+            int rc = image_decode_file(rq->list->paths[first + k], rq->t->channels, &im);
+            if (!rc) rc = image_transform_eval(&im, rq->t, win + (size_t)k * per);
+            image_u8_free(&im);
+            if (rc == STATUS_OK) {   /* a transient failure (memory while all threads decoded) */
+                status[first + k] = CACHE_GOOD;
+                continue;
+            }
+            win_rc[k] = rc;
+            snprintf(win_msg[k], sizeof win_msg[k], "%s", status_message());
             if (win_rc[k] == STATUS_BAD_INPUT || win_rc[k] == STATUS_IO) {
                 if (rq->skip_bad) {
                     status[first + k] = CACHE_BAD;
