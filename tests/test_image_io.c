@@ -10,6 +10,7 @@
 #include "image_decode.h"
 #include "image_transform.h"
 #include "npy.h"
+#include "resnet.h"
 #include "status.h"
 
 #include <stdint.h>
@@ -149,9 +150,51 @@ static void check_bad_input(void)
     }
 }
 
+/* Model files: the preprocessing keys, their defaults and their errors (file:line, key). */
+static void check_model_keys(void)
+{
+    static const char base[] = "block: basic\nlayers: [1, 1, 1, 1]\nwidth: 8\nstem: imagenet\nin_channels: 3\nclasses: 5\n"
+                               "input: [48, 48]\n";
+    static const struct { const char *extra, *needle; } bad[] = {
+        { "crop: 40\n", ":8: key 'crop': [40, 40], expected the input size [48, 48]" },
+        { "mean: [0.5]\n", ":8: key 'mean': 1 values, expected in_channels = 3" },
+        { "std: [0.2, 0, 0.2]\n", ":8: key 'std': 0 for channel 1, expected > 0" },
+        { "interpolation: nearest\n", ":8: key 'interpolation': expected bilinear or bicubic" },
+        { "resize: -1\n", ":8: key 'resize': '-1' is not an integer in 0..8192" },
+        { "mean: [a, b, c]\n", ":8: key 'mean': expected 1 or 3 finite numbers" },
+    };
+    const char *path = "test_image_io.model.yaml";
+    struct resnet_config cfg;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *f = fopen(path, "w");
+        CHECK(f != NULL);
+        if (!f) return;
+        fprintf(f, "%s%s", base, bad[i].extra);
+        fclose(f);
+        CHECK(resnet_config_load(path, &cfg) == STATUS_BAD_INPUT);
+        if (!strstr(status_message(), bad[i].needle)) fprintf(stderr, "got '%s', want '%s'\n", status_message(), bad[i].needle);
+        CHECK(strstr(status_message(), bad[i].needle) != NULL);
+    }
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "%sresize: 55\ninterpolation: bicubic\nstd: [0.5, 0.25, 0.125]\n", base);
+    fclose(f);
+    CHECK(resnet_config_load(path, &cfg) == STATUS_OK);
+    CHECK(cfg.pre.resize == 55 && cfg.pre.interp == IMAGE_INTERP_BICUBIC && cfg.pre.crop_h == 48 && cfg.pre.channels == 3);
+    CHECK(cfg.pre.std[2] == 0.125f && cfg.pre.mean[0] == 0.485f);
+    remove(path);
+    /* Named models: torchvision's IMAGENET1K_V1, and the default model's Fashion-MNIST crop. */
+    CHECK(resnet_config_load("resnet50", &cfg) == STATUS_OK);
+    CHECK(cfg.pre.resize == 256 && cfg.pre.crop_w == 224 && cfg.pre.std[1] == 0.224f);
+    CHECK(resnet_config_load("rn50-fmnist", &cfg) == STATUS_OK);
+    CHECK(cfg.pre.resize == 0 && cfg.pre.channels == 1 && cfg.pre.mean[0] == 0.2860f && cfg.pre.std[0] == 0.3530f);
+}
+
 int main(void)
 {
     check_size_rule();
+    check_model_keys();
     if (!generate()) {
         fprintf(stderr, "test_image_io: /usr/bin/python3 with PIL and torchvision not available: skipped\n");
         return CHECK_SKIP;
