@@ -1,6 +1,7 @@
 /* crop_cache.c — the memory-mapped cache of preprocessed crops (see crop_cache.h).
- * Not here: sharing one cache between processes that build it at the same time (the second
- * rename wins; both files are complete and equal), eviction of old caches. */
+ * Processes that build one cache at the same time each write their own file and rename it over
+ * the cache (the files are equal; the last rename wins). Not here: eviction of old caches (one
+ * file per dataset, split, limit and transform, rebuilt in place when stale). */
 #include "crop_cache.h"
 
 #include "atomic_file.h"
@@ -241,8 +242,16 @@ int crop_cache_open(const struct crop_cache_request *rq, struct crop_cache **out
     if (rc) goto fail;
     if (!cache_map(rq->path, b.key, rq, c, info->reason, sizeof info->reason)) {
         info->built = 1;
-        rc = file_write_atomic(rq->path, build_write, &b);
+        /* Built under a name of this process's own, then renamed: processes that build the same
+         * cache at once (MPI ranks) each write a whole file, and the last rename wins. */
+        char mine[4200];
+        snprintf(mine, sizeof mine, "%s.%ld", rq->path, (long)getpid());
+        rc = file_write_atomic(mine, build_write, &b);
         if (b.rc) rc = status_error(b.rc, "%s", b.msg);
+        if (!rc && rename(mine, rq->path) != 0) {
+            rc = status_error(STATUS_IO, "%s: cannot rename the new crop cache %s: %s", rq->path, mine, strerror(errno));
+            remove(mine);
+        }
         if (rc) goto fail;
         char why[160];
         if (!cache_map(rq->path, b.key, rq, c, why, sizeof why)) {
