@@ -197,7 +197,12 @@ int compress_apply(struct resnet *net, const struct compress_plan *plan, const s
         free(names);
         if (rc) goto done;
         const int64_t n = calib_samples < calib->n ? calib_samples : calib->n;
-        if ((rc = resnet_run_images(net, calib->images, n))) goto done;
+        /* [n, C, H, W]: the calibration images, read from a folder's cache when not in memory. */
+        float *x = calib->images ? NULL : malloc(sizeof(float) * (size_t)(n * dataset_image_floats(calib)));
+        if (!calib->images && !x) { rc = status_error(STATUS_NOMEM, "out of memory for calibration images"); goto done; }
+        rc = resnet_run_images(net, dataset_batch_ptr(calib, 0, n, x), n);
+        free(x);
+        if (rc) goto done;
         act_quant_finish_calibration(res->aq);
     }
     if (!rc) {

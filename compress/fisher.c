@@ -22,7 +22,7 @@ int fisher_importance(struct resnet *net, const struct dataset *calib, int64_t n
     if (batch < 1) return status_error(STATUS_BAD_INPUT, "%s: no calibration images", calib->name);
     const int n_layers = net->n_conv + 1;
     float **imp = calloc((size_t)n_layers, sizeof *imp);
-    float *saved = malloc(sizeof(float) * net->n_floats);
+    float *saved = malloc(sizeof(float) * net->n_floats), *xb = NULL;
     struct trainer *t = NULL;
     int rc = STATUS_OK;
     if (!imp || !saved) { rc = status_error(STATUS_NOMEM, "out of memory for importances"); goto done; }
@@ -32,10 +32,14 @@ int fisher_importance(struct resnet *net, const struct dataset *calib, int64_t n
         if (!(imp[i] = calloc((size_t)n, sizeof(float)))) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
     }
     if ((rc = trainer_alloc(net, batch, &t))) goto done;
-    const int64_t per = (int64_t)calib->C * calib->H * calib->W;
     const float *grad = trainer_grad(t);
+    /* [batch, C, H, W]: images read from a folder's cache when not in memory. */
+    if (!calib->images && !(xb = malloc(sizeof(float) * (size_t)(batch * dataset_image_floats(calib))))) {
+        rc = status_error(STATUS_NOMEM, "out of memory");
+        goto done;
+    }
     for (int64_t s = 0; s + batch <= n_samples; s += batch) {
-        trainer_step(t, calib->images + s * per, calib->labels + s, batch, 0.0f, NULL);
+        trainer_step(t, dataset_batch_ptr(calib, s, batch, xb), calib->labels + s, batch, 0.0f, NULL);
         for (int i = 0; i < n_layers; i++) {
             const int pw = i < net->n_conv ? net->conv[i].w : net->fc_w;
             const struct resnet_param *p = &net->param[pw];
@@ -59,6 +63,7 @@ int fisher_importance(struct resnet *net, const struct dataset *calib, int64_t n
         }
     }
 done:
+    free(xb);
     trainer_free(t);
     if (saved) {
         memcpy(net->params, saved, sizeof(float) * net->n_floats);

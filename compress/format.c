@@ -211,6 +211,7 @@ static int config_from_json(const char *path, const char *text, struct resnet_co
         for (const struct json_value *v = json_first(layers); v; v = v->next) cfg->layers[i++] = (int)v->number;
         cfg->in_h = (int)json_first(input)->number;
         cfg->in_w = (int)json_first(input)->next->number;
+        resnet_config_default_preprocess(cfg);   /* the file does not store preprocessing (yet) */
     }
     json_free(j);
     if (!ok) return status_error(STATUS_BAD_INPUT, "%s: metadata 'model' does not describe a ResNet", path);

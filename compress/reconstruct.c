@@ -320,7 +320,10 @@ int recon_capture(struct resnet *net, const struct dataset *calib, int64_t n_sam
     net->act_hook = capture_hook;
     net->act_ctx = &c;
     net->simulate = 1;
-    rc = resnet_run_images(net, calib->images, n_samples);
+    float *x = calib->images ? NULL : malloc(sizeof(float) * (size_t)(n_samples * dataset_image_floats(calib)));   /* [n, C, H, W] */
+    rc = calib->images || x ? resnet_run_images(net, dataset_batch_ptr(calib, 0, n_samples, x), n_samples)
+                            : status_error(STATUS_NOMEM, "out of memory for calibration images");
+    free(x);
     net->act_hook = hook;
     net->act_ctx = hook_ctx;
     net->simulate = simulate;

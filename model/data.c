@@ -10,8 +10,11 @@
  * Not here: augmentation and batching (train), anything beyond 28x28 IDX. */
 #include "data.h"
 
+#include "atomic_file.h"
+#include "image_dataset.h"
 #include "npy.h"
 #include "status.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -52,7 +55,94 @@ void dataset_free(struct dataset *d)
         return;
     free(d->images);
     free(d->labels);
+    image_dataset_free(d->src);
     memset(d, 0, sizeof *d);
+}
+
+/* ---- options and batches ----------------------------------------------------------------- */
+
+void dataset_options_default(struct dataset_options *o)
+{
+    memset(o, 0, sizeof *o);
+    image_transform_default(&o->transform);
+    o->val_per_class = DATA_VAL_PER_CLASS;
+}
+
+static struct dataset_options data_options;
+static int data_options_set;
+
+void dataset_options_set(const struct dataset_options *o)
+{
+    data_options = *o;
+    data_options_set = 1;
+}
+
+const struct dataset_options *dataset_options_get(void)
+{
+    if (!data_options_set) {
+        dataset_options_default(&data_options);
+        data_options_set = 1;
+    }
+    return &data_options;
+}
+
+int dataset_splits_distinct(const char *spec)
+{
+    if (strncmp(spec, "npy:", 4) != 0) return 1;   /* fmnist and imagefolder splits are disjoint by construction */
+    if (!strchr(spec, '=')) return 0;
+    const char *v = strstr(spec, "val="), *t = strstr(spec, "test=");
+    if (!v || !t) return 0;
+    v += 4;
+    t += 5;
+    const size_t nv = strcspn(v, ";"), nt = strcspn(t, ";");
+    return !(nv == nt && strncmp(v, t, nv) == 0);
+}
+
+int64_t dataset_image_floats(const struct dataset *d) { return (int64_t)d->C * d->H * d->W; }
+
+void dataset_batch(const struct dataset *d, int64_t first, int64_t count, float *out)
+{
+    RN_ASSERT(first >= 0 && count >= 0 && first + count <= d->n);
+    if (d->src) {
+        image_dataset_batch(d, first, count, out);
+        return;
+    }
+    const int64_t per = dataset_image_floats(d);
+    memcpy(out, d->images + first * per, sizeof(float) * (size_t)(count * per));
+}
+
+const float *dataset_batch_ptr(const struct dataset *d, int64_t first, int64_t count, float *scratch)
+{
+    RN_ASSERT(first >= 0 && count >= 0 && first + count <= d->n);
+    if (!d->src) return d->images + first * dataset_image_floats(d);
+    image_dataset_batch(d, first, count, scratch);
+    return scratch;
+}
+
+int dataset_augments(const struct dataset *d) { return image_dataset_augments(d); }
+
+int dataset_train_image(const struct dataset *d, int64_t i, uint64_t seed, float *out)
+{
+    RN_ASSERT(i >= 0 && i < d->n && dataset_augments(d));
+    return image_dataset_train_image(d, i, seed, out);
+}
+
+const char *dataset_path(const struct dataset *d, int64_t i)
+{
+    RN_ASSERT(i >= 0 && i < d->n);
+    return d->src ? image_dataset_path(d, i) : "";
+}
+
+int dataset_write_list(const struct dataset *d, const char *path)
+{
+    if (d->src) return image_dataset_write_list(d, path);
+    struct strbuf b = { 0 };
+    strbuf_printf(&b, "index\tlabel\tclass\tpath\n");
+    for (int64_t i = 0; i < d->n; i++) strbuf_printf(&b, "%lld\t%lld\t%lld\t%s:%lld\n", (long long)i, (long long)d->labels[i],
+                                                      (long long)d->labels[i], d->name, (long long)i);
+    int rc = b.oom ? status_error(STATUS_NOMEM, "out of memory") : file_write_atomic(path, file_write_strbuf, &b);
+    free(b.p);
+    return rc;
 }
 
 /* ---- IDX through zlib ------------------------------------------------- */
@@ -327,15 +417,42 @@ fail:
 
 int dataset_load(const char *spec, const char *split, int64_t limit, struct dataset *out)
 {
+    return dataset_open(spec, split, limit, NULL, out);
+}
+
+int dataset_open(const char *spec, const char *split, int64_t limit, const struct dataset_options *o, struct dataset *out)
+{
     RN_ASSERT(spec != NULL && out != NULL);
     memset(out, 0, sizeof *out);
+    if (strncmp(spec, "imagefolder:", 12) == 0)
+        return image_dataset_load(spec + 12, split, limit, o ? o : dataset_options_get(), out);
     enum data_split sp = DATA_SPLIT_TEST;
     if (strncmp(spec, "npy:", 4) == 0) {
         /* The files are the split; a split name, if given, must still be a
          * valid one so typos are not silently accepted. */
         if (split && data_split_parse(split, &sp))
             return STATUS_BAD_INPUT;
-        return data_load_npy(spec + 4, limit, out);
+        if (!strchr(spec, '='))
+            return data_load_npy(spec + 4, limit, out);
+        /* npy:val=I,L;test=I,L[;train=I,L]: the pair named for the split. */
+        if (!split)
+            return status_error(STATUS_BAD_INPUT, "dataset '%s': a pair per split needs a split name", spec);
+        const size_t k = strlen(split);
+        for (const char *p = spec + 4; *p;) {
+            const char *end = strchr(p, ';');
+            const size_t len = end ? (size_t)(end - p) : strlen(p);
+            if (len > k && strncmp(p, split, k) == 0 && p[k] == '=') {
+                char pair[4096];
+                if (len - k - 1 >= sizeof pair)
+                    return status_error(STATUS_BAD_INPUT, "dataset '%s': paths too long", spec);
+                memcpy(pair, p + k + 1, len - k - 1);
+                pair[len - k - 1] = '\0';
+                return data_load_npy(pair, limit, out);
+            }
+            p += len + (end != NULL);
+        }
+        return status_error(STATUS_BAD_INPUT, "dataset '%s': no pair for split '%s' (expected npy:val=I.npy,L.npy;test=I.npy,L.npy[;train=...])",
+                            spec, split);
     }
     const char *dir = NULL;
     if (strcmp(spec, "fmnist") == 0) {
@@ -348,7 +465,7 @@ int dataset_load(const char *spec, const char *split, int64_t limit, struct data
             return status_error(STATUS_BAD_INPUT, "dataset 'fmnist:': empty directory (expected fmnist:DIR)");
     } else {
         return status_error(STATUS_BAD_INPUT,
-                            "unknown dataset '%s' (expected fmnist, fmnist:DIR or npy:IMAGES.npy,LABELS.npy)", spec);
+                            "unknown dataset '%s' (expected fmnist, fmnist:DIR or npy:IMAGES.npy,LABELS.npy, or imagefolder:ROOT)", spec);
     }
     if (data_split_parse(split, &sp))
         return STATUS_BAD_INPUT;

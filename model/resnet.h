@@ -11,6 +11,8 @@
 #include "kern.h"
 #include "ops.h"
 
+#include "image_transform.h"
+
 #include <stdint.h>
 
 enum resnet_block { RESNET_BASIC, RESNET_BOTTLENECK, RESNET_BLOCK_COUNT };
@@ -25,7 +27,16 @@ struct resnet_config {
     int in_channels;
     int n_classes;
     int in_h, in_w;
+    /* Preprocessing of image files for this model (imagefolder: data; model YAML keys resize,
+     * crop, mean, std, interpolation). Defaults: resnet_config_default_preprocess. */
+    struct image_transform pre;
 };
+
+/* The preprocessing a model gets when its file says nothing: 3 channels, torchvision's
+ * IMAGENET1K_V1 (Resize(256) for a 224 crop, scaled as crop * 256 / 224 for other inputs,
+ * ImageNet mean and std, bilinear); 1 channel, the crop alone with Fashion-MNIST's mean and std
+ * (what the default model was trained on). The crop is the input size. */
+void resnet_config_default_preprocess(struct resnet_config *cfg);
 
 /* Fills cfg from `name`: resnet18/34/50/101/152 (torchvision ImageNet models, 3x224x224, 1000
  * classes), rn50-fmnist (the embedded default), or the path of a YAML model file

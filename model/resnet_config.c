@@ -6,6 +6,7 @@
 #include "yaml_load.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,33 @@ static void config_torchvision(struct resnet_config *cfg, const char *name, enum
     cfg->in_channels = 3;
     cfg->n_classes = 1000;
     cfg->in_h = cfg->in_w = 224;
+    resnet_config_default_preprocess(cfg);
+}
+
+void resnet_config_default_preprocess(struct resnet_config *cfg)
+{
+    struct image_transform *t = &cfg->pre;
+    image_transform_default(t);
+    t->crop_h = cfg->in_h;
+    t->crop_w = cfg->in_w;
+    t->channels = cfg->in_channels;
+    const int shorter = cfg->in_h < cfg->in_w ? cfg->in_h : cfg->in_w;
+    t->resize = shorter * 256 / 224;
+    if (cfg->in_channels == 1) {
+        t->resize = 0;
+        t->mean[0] = 0.2860f;   /* data.h's DATA_FMNIST_MEAN / _STD; model/ cannot see data.h here */
+        t->std[0] = 0.3530f;
+    }
+}
+
+/* Checks the preprocessing against the architecture it feeds. */
+static int config_check_preprocess(const struct resnet_config *cfg, const char *where)
+{
+    if (cfg->in_channels != 1 && cfg->in_channels != 3) return STATUS_OK;   /* no image files for these models */
+    if (cfg->pre.channels != cfg->in_channels || cfg->pre.crop_h != cfg->in_h || cfg->pre.crop_w != cfg->in_w)
+        return status_error(STATUS_BAD_INPUT, "%s: crop [%d, %d] with %d channels, expected the input [%d, %d] and in_channels %d",
+                            where, cfg->pre.crop_h, cfg->pre.crop_w, cfg->pre.channels, cfg->in_h, cfg->in_w, cfg->in_channels);
+    return image_transform_validate(&cfg->pre, where);
 }
 
 int resnet_config_validate(const struct resnet_config *cfg, const char *where)
@@ -120,6 +148,27 @@ static int parse_int_list(struct yreader *r, const char *key, int n, int lo, int
     return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a list of exactly %d integers", r->path, line, key, n);
 }
 
+/* A flow or block sequence of 1..3 finite numbers; *n gets the count. */
+static int parse_float_list(struct yreader *r, const char *key, float *out, int *n)
+{
+    const size_t line = r->ev.start_mark.line + 1;
+    if (r->ev.type != YAML_SEQUENCE_START_EVENT)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a list of one number per channel", r->path, line, key);
+    for (*n = 0;; (*n)++) {
+        int rc = yreader_next(r);
+        if (rc) return rc;
+        if (r->ev.type == YAML_SEQUENCE_END_EVENT) return *n ? STATUS_OK : status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': empty list", r->path, line, key);
+        const char *s = r->ev.type == YAML_SCALAR_EVENT ? (const char *)r->ev.data.scalar.value : "";
+        char *end;
+        errno = 0;
+        const double v = strtod(s, &end);
+        if (*n >= 3 || r->ev.type != YAML_SCALAR_EVENT || errno || end == s || *end || !isfinite(v) || fabs(v) > 1e6)
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected 1 or 3 finite numbers, got '%s' as value %d", r->path,
+                                line, key, s, *n + 1);
+        out[*n] = (float)v;
+    }
+}
+
 static int config_read_yaml(const char *path, struct resnet_config *cfg)
 {
     FILE *f = fopen(path, "rb");
@@ -133,8 +182,13 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
     yaml_parser_initialize(&r.parser);
     yaml_parser_set_input_file(&r.parser, f);
     memset(cfg, 0, sizeof *cfg);
-    enum { K_NAME, K_BLOCK, K_LAYERS, K_WIDTH, K_STEM, K_IN_CHANNELS, K_CLASSES, K_INPUT, K_COUNT };
-    static const char *keys[] = { "name", "block", "layers", "width", "stem", "in_channels", "classes", "input" };
+    enum { K_NAME, K_BLOCK, K_LAYERS, K_WIDTH, K_STEM, K_IN_CHANNELS, K_CLASSES, K_INPUT, K_RESIZE, K_CROP, K_MEAN, K_STD,
+           K_INTERP, K_COUNT, K_FIRST_OPTIONAL = K_RESIZE };
+    static const char *keys[] = { "name", "block", "layers", "width", "stem", "in_channels", "classes", "input",
+                                  "resize", "crop", "mean", "std", "interpolation" };
+    struct image_transform pre = { 0 };
+    int crop_hw[2] = { 0, 0 }, n_mean = 0, n_std = 0;
+    size_t crop_line = 0, mean_line = 0, std_line = 0;
     _Static_assert(sizeof keys / sizeof *keys == K_COUNT, "keys");
     int seen[K_COUNT] = { 0 };
     int rc, in_map = 0;
@@ -159,7 +213,8 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
         while (k < K_COUNT && strcmp(keys[k], (const char *)r.ev.data.scalar.value) != 0) k++;
         if (k == K_COUNT) {
             rc = status_error(STATUS_BAD_INPUT,
-                              "%s:%zu: unknown key '%s' (expected name, block, layers, width, stem, in_channels, classes, input)",
+                              "%s:%zu: unknown key '%s' (expected name, block, layers, width, stem, in_channels, classes, input, "
+                              "resize, crop, mean, std, interpolation)",
                               path, line, (const char *)r.ev.data.scalar.value);
             break;
         }
@@ -192,9 +247,44 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
             cfg->in_w = hw[1];
             break;
         }
+        case K_RESIZE: rc = parse_int(&r, "resize", 0, 8192, &pre.resize); break;
+        case K_CROP:
+            crop_line = line;
+            if (r.ev.type == YAML_SCALAR_EVENT) {
+                rc = parse_int(&r, "crop", 1, 4096, &crop_hw[0]);
+                crop_hw[1] = crop_hw[0];
+            } else {
+                rc = parse_int_list(&r, "crop", 2, 1, 4096, crop_hw);
+            }
+            break;
+        case K_MEAN: mean_line = line; rc = parse_float_list(&r, "mean", pre.mean, &n_mean); break;
+        case K_STD: std_line = line; rc = parse_float_list(&r, "std", pre.std, &n_std); break;
+        case K_INTERP: rc = parse_enum(&r, "interpolation", image_interp_names, IMAGE_INTERP_COUNT, &v); pre.interp = (enum image_interp)v; break;
         }
     }
-    for (int k = 0; !rc && k < K_COUNT; k++)
+    /* The preprocessing: defaults for the architecture, then what the file says. */
+    if (!rc) {
+        const struct image_transform given = pre;
+        resnet_config_default_preprocess(cfg);
+        if (seen[K_RESIZE]) cfg->pre.resize = given.resize;
+        if (seen[K_INTERP]) cfg->pre.interp = given.interp;
+        if (seen[K_CROP] && (crop_hw[0] != cfg->in_h || crop_hw[1] != cfg->in_w))
+            rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'crop': [%d, %d], expected the input size [%d, %d]", path, crop_line,
+                              crop_hw[0], crop_hw[1], cfg->in_h, cfg->in_w);
+        if (!rc && seen[K_MEAN] && n_mean != cfg->in_channels)
+            rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'mean': %d values, expected in_channels = %d", path, mean_line, n_mean,
+                              cfg->in_channels);
+        if (!rc && seen[K_STD] && n_std != cfg->in_channels)
+            rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'std': %d values, expected in_channels = %d", path, std_line, n_std,
+                              cfg->in_channels);
+        for (int c = 0; !rc && c < n_mean; c++) cfg->pre.mean[c] = given.mean[c];
+        for (int c = 0; !rc && c < n_std; c++) {
+            if (!(given.std[c] > 0))
+                rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'std': %g for channel %d, expected > 0", path, std_line, given.std[c], c);
+            cfg->pre.std[c] = given.std[c];
+        }
+    }
+    for (int k = 0; !rc && k < K_FIRST_OPTIONAL; k++)
         if (!seen[k] && k != K_NAME)
             rc = status_error(STATUS_BAD_INPUT, "%s: missing key '%s'", path, keys[k]);
     if (!rc && !seen[K_NAME]) snprintf(cfg->name, sizeof cfg->name, "%s", path);
@@ -202,6 +292,7 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
     yaml_parser_delete(&r.parser);
     fclose(f);
     if (!rc) rc = resnet_config_validate(cfg, path);
+    if (!rc) rc = config_check_preprocess(cfg, path);
     return rc;
 }
 
@@ -224,6 +315,7 @@ int resnet_config_load(const char *name, struct resnet_config *cfg)
         cfg->in_channels = 1;
         cfg->n_classes = 10;
         cfg->in_h = cfg->in_w = 28;
+        resnet_config_default_preprocess(cfg);
         return STATUS_OK;
     }
     const size_t n = strlen(name);

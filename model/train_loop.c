@@ -62,15 +62,17 @@ int train_evaluate(struct resnet *net, const struct dataset *d, int batch, doubl
     if (rc) return rc;
     const int K = net->cfg.n_classes;
     float *logits = malloc(sizeof(float) * batch * K);
-    if (!logits) {
+    float *xb = d->images ? NULL : malloc(sizeof(float) * batch * (size_t)dataset_image_floats(d));   /* [batch, C, H, W] */
+    if (!logits || (!d->images && !xb)) {
+        free(logits);
+        free(xb);
         resnet_infer_free(ws);
         return status_error(STATUS_NOMEM, "out of memory");
     }
-    const int64_t per = (int64_t)d->C * d->H * d->W;
     int64_t correct = 0;
     for (int64_t i = 0; i < d->n; i += batch) {
         const int n = (int)(d->n - i < batch ? d->n - i : batch);
-        resnet_infer(ws, d->images + i * per, n, logits);
+        resnet_infer(ws, dataset_batch_ptr(d, i, n, xb), n, logits);
         for (int k = 0; k < n; k++) {
             const float *row = logits + (int64_t)k * K;
             int best = 0;
@@ -81,6 +83,7 @@ int train_evaluate(struct resnet *net, const struct dataset *d, int batch, doubl
     }
     *top1 = 100.0 * (double)correct / (double)d->n;
     free(logits);
+    free(xb);
     resnet_infer_free(ws);
     return STATUS_OK;
 }
@@ -224,8 +227,9 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
         return rc;
     }
     float *xb = malloc(sizeof(float) * per * batch);
+    float *one = train->images ? NULL : malloc(sizeof(float) * per);   /* [C, H, W] an image read from a folder's cache */
     int64_t *yb = malloc(sizeof(int64_t) * batch), *perm = malloc(sizeof(int64_t) * train->n);
-    if (!xb || !yb || !perm) {
+    if (!xb || !yb || !perm || (!train->images && !one)) {
         rc = status_error(STATUS_NOMEM, "out of memory for training batches");
         goto done;
     }
@@ -274,9 +278,16 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
                 const int dy = o->crop_pad ? (int)rng_below(&ra, 2 * o->crop_pad + 1) - o->crop_pad : 0;
                 const int dx = o->crop_pad ? (int)rng_below(&ra, 2 * o->crop_pad + 1) - o->crop_pad : 0;
                 const int flip = o->flip ? (int)rng_below(&ra, 2) : 0;
-                augment_image(train->images + idx * per, train->C, train->H, train->W, dy, dx, flip, fill, xb + k * per);
                 yb[k] = train->labels[idx];
+                if (dataset_augments(train)) {
+                    /* An image folder: torchvision's RandomResizedCrop + flip on the decoded file. */
+                    if ((rc = dataset_train_image(train, idx, rng_next(&ra), xb + k * per))) break;
+                    continue;
+                }
+                const float *src = dataset_batch_ptr(train, idx, 1, one);
+                augment_image(src, train->C, train->H, train->W, dy, dx, flip, fill, xb + k * per);
             }
+            if (rc) break;
             struct sgd_opts so = { .lr = lr_at(o, steps, total_steps, warmup), .momentum = o->momentum,
                                    .weight_decay = o->weight_decay, .nesterov = o->nesterov };
             if (o->hooks && o->hooks->step_begin && (rc = o->hooks->step_begin(o->hooks->ctx, t, steps))) break;
@@ -346,6 +357,7 @@ int train_run(struct resnet *net, const struct dataset *train, const struct data
     res->images_per_s = res->seconds > 0 ? images_done / res->seconds : 0;
 done:
     free(xb);
+    free(one);
     free(yb);
     free(perm);
     trainer_free(t);

@@ -1,5 +1,6 @@
 /* cli.c — shared command-line plumbing (see cli.h). */
 #include "cli.h"
+#include "data.h"
 #include "clock.h"
 #include "format.h"
 #include "status.h"
@@ -121,8 +122,25 @@ int cli_common_option(struct cli_args *a, struct cli_common *c, int *rc)
     const char *v = NULL;
     if (cli_is(a, "--model")) *rc = cli_value(a, &c->model);
     else if (cli_is(a, "--weights")) *rc = cli_value(a, &c->weights);
-    else if (cli_is(a, "--threads")) { if (!(*rc = cli_value(a, &v))) *rc = cli_int("--threads", v, 1, 1024, &c->threads); }
+    else if (cli_is(a, "--threads")) {
+        if (!(*rc = cli_value(a, &v))) *rc = cli_int("--threads", v, 1, 1024, &c->threads);
+        struct dataset_options o = *dataset_options_get();
+        o.threads = c->threads;   /* image decoding uses as many */
+        if (!*rc) dataset_options_set(&o);
+    }
     else if (cli_is(a, "--json")) c->json = 1;
+    else if (cli_is(a, "--cache-dir") || cli_is(a, "--val-per-class") || cli_is(a, "--skip-bad")) {
+        /* Image-folder options (data.h): kept process-wide, read by every dataset_load. */
+        struct dataset_options o = *dataset_options_get();
+        if (cli_is(a, "--skip-bad")) o.skip_bad = 1;
+        else if (!(*rc = cli_value(a, &v)) && cli_is(a, "--cache-dir")) {
+            if (strlen(v) >= sizeof o.cache_dir) *rc = status_error(STATUS_BAD_INPUT, "--cache-dir: path longer than %zu bytes", sizeof o.cache_dir - 1);
+            else snprintf(o.cache_dir, sizeof o.cache_dir, "%s", v);
+        } else if (!*rc) {
+            *rc = cli_int("--val-per-class", v, 1, 1000000, &o.val_per_class);
+        }
+        if (!*rc) dataset_options_set(&o);
+    }
     else return 0;
     return 1;
 }
@@ -131,6 +149,17 @@ const char *cli_home(void)
 {
     const char *h = getenv("RN50_TUNE_HOME");
     return h && *h ? h : RN_SOURCE_DIR;
+}
+
+/* Image folders are read for the model just loaded: its preprocessing and class count. A
+ * compressed file does not store preprocessing; the --model's is used when the input agrees. */
+static void cli_data_for_model(const struct resnet_config *model, const struct resnet_config *loaded)
+{
+    struct dataset_options o = *dataset_options_get();
+    const int same = model->in_channels == loaded->in_channels && model->in_h == loaded->in_h && model->in_w == loaded->in_w;
+    o.transform = same ? model->pre : loaded->pre;
+    o.model_classes = loaded->n_classes;
+    dataset_options_set(&o);
 }
 
 int cli_load_model(const char *model, const char *weights, int allow_random, struct resnet **out,
@@ -155,6 +184,7 @@ int cli_load_model(const char *model, const char *weights, int allow_random, str
     }
     if (weights && format_is_compressed(weights)) {
         if ((rc = format_load(weights, out, NULL))) return rc;
+        cli_data_for_model(&cfg, &(*out)->cfg);
         if (weights_used) *weights_used = weights;
         return STATUS_OK;
     }
@@ -171,6 +201,7 @@ int cli_load_model(const char *model, const char *weights, int allow_random, str
             return rc;
         }
     }
+    cli_data_for_model(&cfg, &cfg);
     if (weights_used) *weights_used = weights ? weights : "random";
     return STATUS_OK;
 }

@@ -18,8 +18,14 @@ static const char eval_usage[] =
     "\n"
     "  --model M      resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
     "  --weights W    safetensors with torchvision names (default for rn50-fmnist: its trained weights)\n"
-    "  --data D       fmnist (Debian's dataset-fashion-mnist; fmnist:DIR elsewhere) or\n"
-    "                 npy:IMAGES.npy,LABELS.npy (float32 NCHW normalised, integer labels)\n"
+    "  --data D       fmnist (Debian's dataset-fashion-mnist; fmnist:DIR elsewhere),\n"
+    "                 npy:IMAGES.npy,LABELS.npy (float32 NCHW normalised, integer labels; or\n"
+    "                 npy:val=I,L;test=I,L a pair per split), or imagefolder:ROOT (JPEG/PNG class\n"
+    "                 folders as torchvision's ImageFolder, preprocessed as the model file says;\n"
+    "                 ROOT/train + ROOT/val: test = ROOT/val, val = 10 per class of ROOT/train)\n"
+    "  --val-per-class N  imagefolder: val images per class (default 10)\n"
+    "  --cache-dir D  imagefolder: preprocessed crops (default $RN50_CACHE_DIR, ~/.cache/rn50-tune)\n"
+    "  --skip-bad     imagefolder: leave out undecodable files (counted) instead of stopping\n"
     "  --split S      test (default), val (last 5,000 training images) or train (first 55,000)\n"
     "  --config C     compress in memory first (configs/compress/*.yaml); calibration data for\n"
     "                 sensitive k-means and 8-bit activations is the val split of --data\n"
@@ -73,7 +79,7 @@ int cmd_eval(int argc, char **argv)
     memset(&plan, 0, sizeof plan);
     struct apply_result applied;
     memset(&applied, 0, sizeof applied);
-    float *logits = NULL;
+    float *logits = NULL, *xb = NULL;
     const char *weights_used = NULL;
     if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done;
     if ((rc = dataset_load(data, split, limit, &ds))) {
@@ -106,15 +112,18 @@ int cmd_eval(int argc, char **argv)
     logits = malloc(sizeof(float) * batch * cfg->n_classes);
     if (!logits) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
     if ((rc = resnet_infer_alloc(net, batch, &ws))) goto done;
+    if (!ds.images && !(xb = malloc(sizeof(float) * batch * (size_t)dataset_image_floats(&ds)))) {   /* [batch, C, H, W] */
+        rc = status_error(STATUS_NOMEM, "out of memory");
+        goto done;
+    }
 
-    const int64_t per = (int64_t)ds.C * ds.H * ds.W;
     int64_t top1 = 0, top5 = 0;
     const int progress = isatty(STDERR_FILENO);
     const double t0 = clock_now_s();
     double last = t0;
     for (int64_t i = 0; i < ds.n; i += batch) {
         const int n = (int)(ds.n - i < batch ? ds.n - i : batch);
-        resnet_infer(ws, ds.images + i * per, n, logits);
+        resnet_infer(ws, dataset_batch_ptr(&ds, i, n, xb), n, logits);
         for (int k = 0; k < n; k++) {
             const int r = label_rank(logits + (int64_t)k * cfg->n_classes, cfg->n_classes, ds.labels[i + k]);
             top1 += r < 1;
@@ -151,10 +160,12 @@ int cmd_eval(int argc, char **argv)
         jout_num(&j, "gflops", 1e-9 * net->flops * ds.n / secs);
         jout_int(&j, "batch", batch);
         jout_int(&j, "threads", threads);
+        jout_int(&j, "skipped", ds.n_skipped);
         jout_end(&j);
     }
 done:
     free(logits);
+    free(xb);
     dataset_free(&ds);
     dataset_free(&calib);
     apply_result_free(&applied);

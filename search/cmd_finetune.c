@@ -79,15 +79,15 @@ static int eval_file(const char *path, const char *data, const char *split, int6
         const int batch = ds.n < 250 ? (int)ds.n : 250;
         struct resnet_infer *ws = NULL;
         float *logits = malloc(sizeof(float) * batch * net->cfg.n_classes);
-        if (!logits || (rc = resnet_infer_alloc(net, batch, &ws))) {
+        float *xb = ds.images ? NULL : malloc(sizeof(float) * batch * (size_t)dataset_image_floats(&ds));   /* [batch, C, H, W] */
+        if (!logits || (!ds.images && !xb) || (rc = resnet_infer_alloc(net, batch, &ws))) {
             if (!rc) rc = status_error(STATUS_NOMEM, "out of memory");
         } else {
-            const int64_t per = (int64_t)ds.C * ds.H * ds.W;
             int64_t correct = 0;
             const int K = net->cfg.n_classes;
             for (int64_t i = 0; i < ds.n; i += batch) {
                 const int n = (int)(ds.n - i < batch ? ds.n - i : batch);
-                resnet_infer(ws, ds.images + i * per, n, logits);
+                resnet_infer(ws, dataset_batch_ptr(&ds, i, n, xb), n, logits);
                 for (int q = 0; q < n; q++) {
                     int best = 0;
                     for (int c = 1; c < K; c++)
@@ -99,6 +99,7 @@ static int eval_file(const char *path, const char *data, const char *split, int6
         }
         resnet_infer_free(ws);
         free(logits);
+        free(xb);
     }
     dataset_free(&ds);
     if (net) cli_free_model(net);

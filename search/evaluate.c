@@ -50,6 +50,13 @@ int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
     ops_set_threads(setup->threads);
     snprintf(ev->data, sizeof ev->data, "%s", setup->data);
     ev->train_limit = setup->train_limit;
+    if (!dataset_splits_distinct(setup->data)) {
+        rc = status_error(STATUS_BAD_INPUT,
+                          "--data %s: val and test would be the same images, so the test figure would be measured on the images the "
+                          "search decided on; give a pair per split: npy:val=I.npy,L.npy;test=I.npy,L.npy",
+                          setup->data);
+        goto fail;
+    }
     if ((rc = cli_load_model(setup->model, setup->weights, 0, &ev->net, &used))) goto fail;
     if (ev->net->act_hook) {
         rc = status_error(STATUS_BAD_INPUT, "--weights %s: already compressed with 8-bit activations; tune needs the uncompressed model",
@@ -110,6 +117,20 @@ void evaluator_free(struct evaluator *ev)
     free(ev);
 }
 
+int evaluator_write_split_lists(const struct evaluator *ev, const char *dir)
+{
+    static const char *const names[EVAL_SPLIT_COUNT] = { "val", "test" };
+    for (int s = 0; s < EVAL_SPLIT_COUNT; s++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/split_%s.tsv", dir, names[s]);
+        int rc = dataset_write_list(&ev->split[s], path);
+        if (rc) return rc;
+    }
+    return STATUS_OK;
+}
+
+int64_t evaluator_skipped(const struct evaluator *ev) { return ev->split[EVAL_VAL].n_skipped + ev->split[EVAL_TEST].n_skipped; }
+
 const struct resnet *evaluator_net(const struct evaluator *ev) { return ev->net; }
 uint64_t evaluator_model_hash(const struct evaluator *ev) { return ev->model_hash; }
 int64_t evaluator_split_size(const struct evaluator *ev, enum eval_split split) { return ev->split[split].n; }
@@ -154,16 +175,18 @@ static int score(struct evaluator *ev, struct resnet *net, enum eval_split split
     const int batch = n < EVAL_BATCH ? (int)n : EVAL_BATCH;
     struct resnet_infer *ws = NULL;
     float *logits = malloc(sizeof(float) * (size_t)batch * (size_t)classes);
-    int rc = logits ? resnet_infer_alloc(net, batch, &ws) : status_error(STATUS_NOMEM, "out of memory");
+    /* Images not held in memory (imagefolder) come through this [batch, C, H, W] buffer. */
+    float *xb = d->images ? NULL : malloc(sizeof(float) * (size_t)batch * (size_t)dataset_image_floats(d));
+    int rc = logits && (d->images || xb) ? resnet_infer_alloc(net, batch, &ws) : status_error(STATUS_NOMEM, "out of memory");
     if (rc) {
         free(logits);
+        free(xb);
         return rc;
     }
     const double t0 = clock_now_s();
-    const int64_t per = (int64_t)d->C * d->H * d->W;
     for (int64_t i = 0; i < n; i += batch) {
         const int b = (int)(n - i < batch ? n - i : batch);
-        resnet_infer(ws, d->images + i * per, b, logits);
+        resnet_infer(ws, dataset_batch_ptr(d, i, b, xb), b, logits);
         for (int k = 0; k < b; k++) {
             const float *z = logits + (int64_t)k * classes;
             const int64_t label = d->labels[i + k];
@@ -189,6 +212,7 @@ static int score(struct evaluator *ev, struct resnet *net, enum eval_split split
     out->top1 = 100.0 * (double)out->correct / (double)n;
     resnet_infer_free(ws);
     free(logits);
+    free(xb);
     return STATUS_OK;
 }
 
@@ -332,9 +356,12 @@ int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, i
         if (net[i]->cfg.n_classes > classes) classes = net[i]->cfg.n_classes;
         rc = resnet_infer_alloc(net[i], 1, &ws[i]);
     }
+    const struct dataset *dv = &ev->split[EVAL_VAL];
+    float *x = NULL;   /* [C, H, W] the first val image */
     if (!rc && !(logits = malloc(sizeof(float) * (size_t)classes))) rc = status_error(STATUS_NOMEM, "out of memory");
+    if (!rc && !(x = malloc(sizeof(float) * (size_t)dataset_image_floats(dv)))) rc = status_error(STATUS_NOMEM, "out of memory");
     if (!rc) {
-        const float *x = ev->split[EVAL_VAL].images;
+        dataset_batch(dv, 0, 1, x);
         for (int w = 0; w < 10; w++)
             for (int i = 0; i < n; i++) resnet_infer(ws[i], x, 1, logits);
         /* Each round times one pass of each network, in a shuffled order, so that a slow spell
@@ -377,6 +404,7 @@ int evaluator_measure_files_ms(struct evaluator *ev, const char *const *paths, i
     free(ws);
     free(t);
     free(logits);
+    free(x);
     return rc;
 }
 

@@ -44,6 +44,11 @@ struct evaluator;
  * loaders report them. */
 int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out);
 void evaluator_free(struct evaluator *ev);   /* NULL is a no-op */
+/* Writes DIR/split_val.tsv and DIR/split_test.tsv: the images of each split in evaluation order
+ * (data.h dataset_write_list), so a run can be audited and repeated. STATUS_IO naming the file. */
+int evaluator_write_split_lists(const struct evaluator *ev, const char *dir);
+/* Bad images left out of the val and test splits (--skip-bad). */
+int64_t evaluator_skipped(const struct evaluator *ev);
 
 /* The network with its original parameters (for compress_plan_init_empty / compress_config_load). */
 const struct resnet *evaluator_net(const struct evaluator *ev);

@@ -29,7 +29,12 @@ static const char tune_usage[] =
     "  --budget B         N% = at most N points below the baseline's val top-1 (default 5%),\n"
     "                     N%rel = at most N percent of it\n"
     "  --model M          model name or YAML (default rn50-fmnist)   --weights W  safetensors\n"
-    "  --data D           dataset (default fmnist)\n"
+    "  --data D           dataset (default fmnist): fmnist, imagefolder:ROOT (ImageNet-style class\n"
+    "                     folders; test = ROOT/val, val = a stratified sample of ROOT/train), or\n"
+    "                     npy:val=I.npy,L.npy;test=I.npy,L.npy (one pair for both is refused)\n"
+    "  --val-per-class N  imagefolder: val images held out of each class of ROOT/train (default 10)\n"
+    "  --cache-dir D      imagefolder: preprocessed crops (default $RN50_CACHE_DIR, ~/.cache/rn50-tune)\n"
+    "  --skip-bad         imagefolder: leave out undecodable files (counted) instead of stopping\n"
     "  --device D         cost model for latency (default cpu-local; none: no latency)\n"
     "  --space S.yaml     search space (default configs/spaces/default.yaml)\n"
     "  --workflows W,...  ptq, calib, finetune (default ptq,calib; finetune is opt-in: the points\n"
@@ -229,6 +234,7 @@ int cmd_tune(int argc, char **argv)
         device = "none";
         rc = evaluator_alloc(&setup, &ev);
     }
+    if (!rc && (rc = evaluator_write_split_lists(ev, out))) evaluator_free(ev);
     if (rc) return cli_fail(rc);
     o.out_dir = out;
     o.model_name = model;
@@ -248,6 +254,7 @@ int cmd_tune(int argc, char **argv)
     const double t0 = clock_now_s();
     struct tune_summary sum;
     rc = tune_run(ev, &sp, &o, &sum);
+    const int64_t skipped = evaluator_skipped(ev);
     evaluator_free(ev);
     if (rc) return cli_fail(rc);
     printf("tune: %s: %d points, %d on the front, chosen id %lld%s; %d evaluations computed, %d from the store; %.1f s\n", out, sum.n_points,
@@ -271,6 +278,7 @@ int cmd_tune(int argc, char **argv)
             jout_num(&j, "staged_hypervolume", sum.staged_hv);
             jout_num(&j, "grid_hypervolume", sum.grid_hv);
         }
+        jout_int(&j, "skipped_images", skipped);
         jout_num(&j, "seconds", clock_now_s() - t0);
         jout_end(&j);
     }
