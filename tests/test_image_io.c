@@ -127,6 +127,26 @@ static void check_bad_input(void)
     CHECK(image_decode_file("no/such/file.jpg", 3, &im) == STATUS_IO);
     CHECK(strstr(status_message(), "no/such/file.jpg") != NULL);
 
+    /* A decompression bomb (tests/fuzz/corpus/image/bomb.png: a valid PNG header claiming
+     * 20000 x 20000 RGB, 400 M pixels, and 100 bytes of data) is refused from its header, before
+     * any pixel memory, naming the limit. */
+    CHECK(image_decode_file(RN_SOURCE_DIR "/tests/fuzz/corpus/image/bomb.png", 3, &im) == STATUS_BAD_INPUT);
+    CHECK(strstr(status_message(), "bomb.png: image is 20000x20000 = 400000000 pixels, more than the limit") != NULL);
+    /* A thin image whose resize would be the bomb: 1 x 30000 at Resize(256) is 256 x 7,680,000. */
+    {
+        struct image_u8 thin = { 0 };
+        CHECK(image_u8_alloc(&thin, 1, 30000, 3) == STATUS_OK);
+        if (thin.data) {
+            memset(thin.data, 7, (size_t)30000 * 3);
+            struct image_transform t;
+            image_transform_default(&t);
+            static uint8_t crop[3 * 224 * 224];
+            CHECK(image_transform_eval(&thin, &t, crop) == STATUS_BAD_INPUT);
+            CHECK(strstr(status_message(), "more than the limit") != NULL);
+        }
+        image_u8_free(&thin);
+    }
+
     /* The first generated JPEG and PNG, cut in half and with their data scrambled. */
     char path[1024];
     const char *files[2] = { "rgb_500x375.jpg", "png_rgb_300x200.png" };

@@ -94,6 +94,9 @@ static int check_size(const char *name, long W, long H)
     if (W < 1 || H < 1 || W > IMAGE_MAX_SIDE || H > IMAGE_MAX_SIDE)
         return status_error(STATUS_BAD_INPUT, "%s: image is %ldx%ld pixels, expected 1..%d on each side", name, W, H,
                             IMAGE_MAX_SIDE);
+    if ((int64_t)W * H > IMAGE_MAX_PIXELS)
+        return status_error(STATUS_BAD_INPUT, "%s: image is %ldx%ld = %lld pixels, more than the limit of %ld (Pillow's decompression-bomb limit)",
+                            name, W, H, (long long)W * H, IMAGE_MAX_PIXELS);
     return STATUS_OK;
 }
 

@@ -22,6 +22,10 @@ void image_u8_free(struct image_u8 *im);
 /* Largest side we decode (Pillow's own limit is a pixel count; ours guards the int arithmetic and
  * memory: 2^15 x 2^15 x 3 bytes is 3 GiB). */
 #define IMAGE_MAX_SIDE 32768
+/* Largest decoded size: Pillow's decompression-bomb limit (twice Image.MAX_IMAGE_PIXELS, where
+ * it raises an error), so an image Pillow refuses we refuse too, and a header claiming
+ * 32768 x 32768 cannot make us allocate 3 GiB before its data turns out missing. */
+#define IMAGE_MAX_PIXELS 178956970L
 
 /* Decodes the file at path (format from its first bytes, not its name) into *out, converted to
  * `channels` (1: Pillow's "L", 3: "RGB"). On failure *out is zeroed.

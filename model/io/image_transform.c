@@ -239,6 +239,11 @@ int image_transform_eval(const struct image_u8 *in, const struct image_transform
     if (t->resize > 0) {
         int OW, OH;
         image_resize_output_size(in->W, in->H, t->resize, &OW, &OH);
+        /* A long thin image grows along its long side (1 x 30000 at resize 256 is 256 x 7.7M):
+         * the decoder's pixel limit holds for the resized image too. */
+        if ((int64_t)OW * OH > IMAGE_MAX_PIXELS)
+            return status_error(STATUS_BAD_INPUT, "image %dx%d resized to %dx%d: more than the limit of %ld pixels", in->W, in->H,
+                                OW, OH, IMAGE_MAX_PIXELS);
         if (OW != in->W || OH != in->H) {
             int rc = image_resize(in, OW, OH, t->interp, &r);
             if (rc) return rc;
