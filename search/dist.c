@@ -32,6 +32,7 @@ static struct {
     struct dist_group world, self;
     struct dist_group grouping[DIST_MAX_GROUPINGS];
     int n_groupings;
+    int agreed_failure;          /* the last agreement's outcome was a failure */
     struct dist_stats stats;
 } dist = { .size = 1, .local_size = 1, .world = { .per = 1, .size = 1 }, .self = { .per = 1, .size = 1 } };
 
@@ -253,6 +254,7 @@ int dist_agree(struct dist_group *g, int rc, uint64_t hash, const char *what)
     }
     free(all);
     stats_end(t0, bytes);
+    dist.agreed_failure = out != STATUS_OK && g == &dist.world;
     return out;
 #else
     (void)hash;
@@ -260,5 +262,7 @@ int dist_agree(struct dist_group *g, int rc, uint64_t hash, const char *what)
     return rc;
 #endif
 }
+
+int dist_failed_together(void) { return dist.agreed_failure; }
 
 void dist_stats_get(struct dist_stats *out) { *out = dist.stats; }

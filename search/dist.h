@@ -65,6 +65,10 @@ void dist_gather(const void *mine, size_t bytes, void *all);
  * names the thing hashed); else STATUS_OK. */
 int dist_agree(struct dist_group *g, int rc, uint64_t hash, const char *what);
 
+/* 1 when the last dist_agree of this rank returned a failure: every rank of that group knows it
+ * and ends normally; any other failure on several ranks ends the job with dist_abort. */
+int dist_failed_together(void);
+
 /* ---- communication accounting ---- */
 
 /* Bytes this rank has sent and received through the collectives above, and the seconds spent in

@@ -242,7 +242,7 @@ int evaluator_run_group(struct evaluator *ev, const struct compress_plan *plan, 
 done:
     /* Also after a failure: the other ranks of g learn of it in score's agreement. */
     if (!rc || dist_group_size(g) > 1) {
-        const uint64_t hash = rc ? 0 : db_fnv1a(DB_FNV_OFFSET, ev->net->params, sizeof(float) * (size_t)ev->net->n_floats);
+        const uint64_t hash = rc || dist_group_size(g) == 1 ? 0 : db_fnv1a(DB_FNV_OFFSET, ev->net->params, sizeof(float) * (size_t)ev->net->n_floats);
         rc = rc ? dist_agree(g, rc, 0, "compressed model") : score(ev, ev->net, split, n, out, correct_out, g, hash);
     }
     size_report_free(&size);

@@ -64,12 +64,12 @@ int main(int argc, char **argv)
         ops_set_default_threads(dist_default_threads());
     }
     const int code = run_command(argc, argv);
-    /* Every failure that reaches here on several ranks was agreed by all of them (dist_agree)
-     * or happened before any collective; ending the job at once is the one way that cannot
-     * leave a rank waiting for another. */
+    /* A failure every rank agreed on (dist_agree over all of them) ends each normally; any
+     * other, on several ranks, ends the job at once: the one way that cannot leave a rank
+     * waiting for another. */
     fflush(stdout);
     fflush(stderr);
-    if (code != 0 && dist_size() > 1) dist_abort(code);
+    if (code != 0 && dist_size() > 1 && !dist_failed_together()) dist_abort(code);
     dist_finalize();
     return code;
 }
