@@ -2,7 +2,9 @@
 # Installs the Debian packages rn50-tune needs to build, test and run. Used by the README and by
 # .ci/run, so both stay the same. Run as root on Debian 12. sqlite3 and chromium are for the
 # tests only (reading a run's store; loading its report.html in a headless browser); clang and
-# its sanitizer runtimes (libFuzzer among them) for the fuzz harnesses (tests/fuzz).
+# its sanitizer runtimes (libFuzzer among them) for the fuzz harnesses (tests/fuzz). Open MPI
+# (libopenmpi-dev, openmpi-bin) lets a search spread over ranks (mpirun; without it the build
+# runs one process).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
@@ -10,4 +12,5 @@ apt-get install -y --no-install-recommends \
     build-essential cmake pkg-config \
     libopenblas-openmp-dev libgsl-dev libyaml-dev zlib1g-dev libsqlite3-dev \
     gnuplot-nox dataset-fashion-mnist python3 sqlite3 \
-    chromium clang libclang-rt-14-dev
+    chromium clang libclang-rt-14-dev \
+    libopenmpi-dev openmpi-bin

@@ -62,8 +62,9 @@ for _ in $(seq 900); do
     sleep 0.1
 done
 worker=
-for p in $(pgrep -P $pid); do
-    grep -qz '^OMPI_COMM_WORLD_RANK=1$' /proc/$p/environ 2>/dev/null && worker=$p
+for d in /proc/[0-9]*; do   # mpirun's children (no pgrep on a bare machine), rank 1 among them
+    [ "$(cut -d' ' -f4 "$d/stat" 2>/dev/null)" = "$pid" ] || continue
+    grep -qz '^OMPI_COMM_WORLD_RANK=1$' "$d/environ" 2>/dev/null && worker=${d#/proc/}
 done
 ok '[ -n "$worker" ]' "found rank 1 among mpirun's children"
 [ -n "$worker" ] && kill -9 "$worker"
