@@ -157,6 +157,7 @@ int dist_group_size(const struct dist_group *g) { return g->size; }
 
 /* ---- collectives ---- */
 
+#ifdef RN_HAVE_MPI
 static double stats_begin(void) { return clock_now_s(); }
 static void stats_end(double t0, double bytes)
 {
@@ -164,6 +165,7 @@ static void stats_end(double t0, double bytes)
     dist.stats.bytes += bytes;
     dist.stats.calls++;
 }
+#endif
 
 void dist_bcast(void *buf, size_t bytes)
 {
@@ -175,6 +177,7 @@ void dist_bcast(void *buf, size_t bytes)
     stats_end(t0, (double)bytes);
 #else
     (void)buf;
+    (void)bytes;
 #endif
 }
 
