@@ -1,4 +1,5 @@
-/* cmd_eval.c — `rn50-tune eval`: top-1 / top-5 accuracy of a model on a dataset split. */
+/* cmd_eval.c — `rn50-tune eval`: top-1 / top-5 accuracy of a model on a dataset split; on several
+ * ranks each scores its shard and rank 0 adds the counts (dist.h). */
 #include "apply.h"
 #include "clock.h"
 #include "cli.h"
@@ -27,8 +28,11 @@ static const char eval_usage[] =
     "                 sensitive k-means and 8-bit activations is the val split of --data\n"
     "  --limit N      evaluate the first N images of the split only\n"
     "  --batch B      images per forward pass (default 250)\n"
-    "  --threads T    threads (default: all cores)\n"
+    "  --threads T    threads (default: all cores; under mpirun or srun, per rank: the node's\n"
+    "                 cores divided among its ranks)\n"
     "  --json         print a one-line JSON summary last\n"
+    "\n"
+    "Under mpirun -np N every rank scores a shard of the images and rank 0 prints the sums.\n"
     "\n"
     "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n";
 

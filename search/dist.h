@@ -51,6 +51,10 @@ int dist_group_size(const struct dist_group *g);
 
 /* Broadcasts bytes of buf from world rank 0 to every rank. */
 void dist_bcast(void *buf, size_t bytes);
+/* dist_bcast for a message that may be long in coming (the next job for a worker): the waiting
+ * ranks sleep between polls (up to 2 ms) instead of spinning on a core that rank 0 may be
+ * timing kernels or training on. Every rank calls this one, not dist_bcast, for the message. */
+void dist_bcast_idle(void *buf, size_t bytes);
 /* Concatenates every group rank's piece in rank order into all[] on every rank of g: piece r
  * has counts[r] bytes and lands at the sum of counts[0..r). mine may alias its place in all. */
 void dist_allgatherv(struct dist_group *g, const void *mine, const size_t *counts, void *all);

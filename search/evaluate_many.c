@@ -152,7 +152,7 @@ int evaluator_run_many(struct evaluator *ev, const struct compress_plan *const *
     for (int j = 0; j < m; j++) w = plan_pack(plans[j], w);
     RN_ASSERT(compress2(packed, &packed_n, raw, (uLong)h.raw_bytes, 1) == Z_OK);
     h.packed_bytes = (int64_t)packed_n;
-    dist_bcast(&h, sizeof h);
+    dist_bcast_idle(&h, sizeof h);
     dist_bcast(packed, packed_n);
     free(raw);
     free(packed);
@@ -171,7 +171,7 @@ int evaluator_serve(struct evaluator *ev)
 {
     for (;;) {
         struct job_header h;
-        dist_bcast(&h, sizeof h);
+        dist_bcast_idle(&h, sizeof h);
         if (h.kind == JOB_STOP) return STATUS_OK;
         unsigned char *packed = malloc((size_t)h.packed_bytes), *raw = malloc((size_t)h.raw_bytes);
         struct compress_plan *plan = calloc((size_t)h.m, sizeof *plan);
@@ -213,7 +213,7 @@ void evaluator_jobs_end(struct evaluator *ev)
 {
     evaluator_spread(ev)->serving = 0;
     struct job_header h = { JOB_STOP, 0, 0, 0, 0, 0, 0 };
-    dist_bcast(&h, sizeof h);
+    dist_bcast_idle(&h, sizeof h);
 }
 
 void evaluator_spread_print(struct evaluator *ev, FILE *f, const char *prefix)
