@@ -162,6 +162,12 @@ done_loading:
     const double secs = clock_now_s() - t0;
     if (progress && secs > 1.0) fputc('\n', stderr);
     if (dist_rank() != 0) goto done;
+    if (dist_size() > 1) {
+        struct dist_stats st;
+        dist_stats_get(&st);
+        fprintf(stderr, "eval: %d ranks: rank 0 communication %.0f bytes and %.4f s in %lld collectives\n", dist_size(), st.bytes,
+                st.seconds, (long long)st.calls);
+    }
     const double p1 = 100.0 * top1 / ds.n, p5 = 100.0 * top5 / ds.n;
     printf("eval: %s (%s) on %s: top-1 %.2f %%, top-5 %.2f %%, n %lld, %.0f images/s (%.2f GFLOP/s), batch %d, %d threads x %d ranks\n",
            cfg->name, weights_used, ds.name, p1, p5, (long long)ds.n, ds.n / secs, 1e-9 * net->flops * ds.n / secs, batch,
