@@ -65,9 +65,11 @@ void bn_fold(int OC, int64_t K, const float *w, const float *gamma, const float 
 void layout_nchw_to_cnhw(const float *x, int N, int C, int64_t HW, float *y);
 void layout_cnhw_to_nchw(const float *x, int N, int C, int64_t HW, float *y);
 
-/* Threads used by OpenBLAS and the engine's own OpenMP loops. n <= 0 means all cores.
+/* Threads used by OpenBLAS and the engine's own OpenMP loops. n <= 0 means the default: all
+ * cores, or what ops_set_default_threads set (one of several processes on a node: its share).
  * Returns the count in effect. */
 int ops_set_threads(int n);
+void ops_set_default_threads(int n);   /* n <= 0: all cores again */
 int ops_threads(void);
 
 #endif

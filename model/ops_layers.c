@@ -16,10 +16,13 @@
 /* Declared by OpenBLAS's cblas.h on Debian, repeated here to not depend on that header's version. */
 void openblas_set_num_threads(int num_threads);
 
-static int ops_n_threads = 0;
+static int ops_n_threads = 0, ops_default_threads = 0;
+
+void ops_set_default_threads(int n) { ops_default_threads = n > 0 ? n : 0; }
 
 int ops_set_threads(int n)
 {
+    if (n <= 0) n = ops_default_threads;
     if (n <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n = c > 0 ? (int)c : 1;

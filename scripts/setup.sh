@@ -4,7 +4,9 @@
 # tests only (reading a run's store; loading its report.html in a headless browser); clang and
 # its sanitizer runtimes (libFuzzer among them) for the fuzz harnesses (tests/fuzz); Pillow, NumPy
 # and torchvision for the image tests, which generate their files and torchvision's answers at
-# test time (tests/fixtures/make_images.py); libjpeg-turbo and libpng decode images.
+# test time (tests/fixtures/make_images.py); libjpeg-turbo and libpng decode images; Open MPI
+# (libopenmpi-dev, openmpi-bin) lets a search spread over ranks (mpirun; without it the build
+# runs one process).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
@@ -13,4 +15,5 @@ apt-get install -y --no-install-recommends \
     libopenblas-openmp-dev libgsl-dev libyaml-dev zlib1g-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev \
     gnuplot-nox dataset-fashion-mnist python3 sqlite3 \
     chromium clang libclang-rt-14-dev \
-    python3-pil python3-numpy python3-torchvision
+    python3-pil python3-numpy python3-torchvision \
+    libopenmpi-dev openmpi-bin

@@ -1,6 +1,7 @@
 /* cli.c — shared command-line plumbing (see cli.h). */
 #include "cli.h"
 #include "data.h"
+#include "dist.h"
 #include "clock.h"
 #include "format.h"
 #include "status.h"
@@ -264,6 +265,7 @@ void jout_end(struct jout *j)
 
 int cli_fail(int status)
 {
-    fprintf(stderr, "rn50-tune: error: %s\n", status_message());
+    /* On several ranks the message is rank 0's, which every failure reaches (dist.h). */
+    if (dist_rank() == 0) fprintf(stderr, "rn50-tune: error: %s\n", status_message());
     return status == STATUS_OK ? 1 : (status == STATUS_IO ? 3 : 2);
 }

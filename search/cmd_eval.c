@@ -1,9 +1,12 @@
-/* cmd_eval.c — `rn50-tune eval`: top-1 / top-5 accuracy of a model on a dataset split. */
+/* cmd_eval.c — `rn50-tune eval`: top-1 / top-5 accuracy of a model on a dataset split; on several
+ * ranks each scores its shard and rank 0 adds the counts (dist.h). */
 #include "apply.h"
 #include "clock.h"
 #include "cli.h"
 #include "config.h"
 #include "data.h"
+#include "db.h"
+#include "dist.h"
 #include "status.h"
 
 #include <stdlib.h>
@@ -31,8 +34,11 @@ static const char eval_usage[] =
     "                 sensitive k-means and 8-bit activations is the val split of --data\n"
     "  --limit N      evaluate the first N images of the split only\n"
     "  --batch B      images per forward pass (default 250)\n"
-    "  --threads T    threads (default: all cores)\n"
+    "  --threads T    threads (default: all cores; under mpirun or srun, per rank: the node's\n"
+    "                 cores divided among its ranks)\n"
     "  --json         print a one-line JSON summary last\n"
+    "\n"
+    "Under mpirun -np N every rank scores a shard of the images and rank 0 prints the sums.\n"
     "\n"
     "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n";
 
@@ -81,48 +87,58 @@ int cmd_eval(int argc, char **argv)
     memset(&applied, 0, sizeof applied);
     float *logits = NULL, *xb = NULL;
     const char *weights_used = NULL;
-    if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done;
+    int64_t lo = 0, hi = 0;   /* this rank's shard of the images */
+    const struct resnet_config *cfg = NULL;
+    if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done_loading;
     if ((rc = dataset_load(data, split, limit, &ds))) {
         if (rc == STATUS_BAD_INPUT) {   /* name the options the bad values came from */
             char msg[512];
             snprintf(msg, sizeof msg, "%s", status_message());
             rc = status_error(rc, "--data %s --split %s: %s", data, split, msg);
         }
-        goto done;
+        goto done_loading;
     }
     if (config) {
-        if ((rc = compress_config_load(config, net, &plan))) goto done;
+        if ((rc = compress_config_load(config, net, &plan))) goto done_loading;
         const int need_data = plan_needs_calibration(&plan);
-        if (need_data && (rc = dataset_load(data, "val", 0, &calib))) goto done;
-        if ((rc = compress_apply(net, &plan, need_data ? &calib : NULL, &applied))) goto done;
-        fprintf(stderr, "eval: compressed with %s in %.2f s\n", config, applied.seconds);
+        if (need_data && (rc = dataset_load(data, "val", 0, &calib))) goto done_loading;
+        if ((rc = compress_apply(net, &plan, need_data ? &calib : NULL, &applied))) goto done_loading;
+        if (dist_rank() == 0) fprintf(stderr, "eval: compressed with %s in %.2f s\n", config, applied.seconds);
     }
-    const struct resnet_config *cfg = &net->cfg;
+    cfg = &net->cfg;
     if (ds.C != cfg->in_channels || ds.H != cfg->in_h || ds.W != cfg->in_w) {
         rc = status_error(STATUS_BAD_INPUT, "--data %s: images are [%d, %d, %d], model %s expects [%d, %d, %d]", data, ds.C,
                           ds.H, ds.W, cfg->name, cfg->in_channels, cfg->in_h, cfg->in_w);
-        goto done;
+        goto done_loading;
     }
     if (ds.n_classes > cfg->n_classes) {
         rc = status_error(STATUS_BAD_INPUT, "--data %s: labels go up to %d, model %s has %d classes", data, ds.n_classes - 1,
                           cfg->name, cfg->n_classes);
-        goto done;
+        goto done_loading;
     }
-    if (batch > ds.n) batch = (int)ds.n;
+    /* On several ranks each scores its shard [lo, hi) of the images with the model every rank
+     * built alike (the hash of the compressed weights agrees), and rank 0 adds the counts. */
+    lo = ds.n * dist_rank() / dist_size();
+    hi = ds.n * (dist_rank() + 1) / dist_size();
+    if (batch > hi - lo) batch = (int)(hi - lo > 0 ? hi - lo : 1);
     logits = malloc(sizeof(float) * batch * cfg->n_classes);
-    if (!logits) { rc = status_error(STATUS_NOMEM, "out of memory"); goto done; }
-    if ((rc = resnet_infer_alloc(net, batch, &ws))) goto done;
-    if (!ds.images && !(xb = malloc(sizeof(float) * batch * (size_t)dataset_image_floats(&ds)))) {   /* [batch, C, H, W] */
+    if (!logits) rc = status_error(STATUS_NOMEM, "out of memory");
+    if (!rc) rc = resnet_infer_alloc(net, batch, &ws);
+    if (!rc && !ds.images && !(xb = malloc(sizeof(float) * batch * (size_t)dataset_image_floats(&ds))))   /* [batch, C, H, W] */
         rc = status_error(STATUS_NOMEM, "out of memory");
+done_loading:
+    if (dist_size() > 1 &&
+        (rc = dist_agree(dist_world(), rc, rc ? 0 : db_fnv1a(DB_FNV_OFFSET, net->params, sizeof(float) * (size_t)net->n_floats),
+                         "compressed model")))
         goto done;
-    }
+    if (rc) goto done;
 
     int64_t top1 = 0, top5 = 0;
-    const int progress = isatty(STDERR_FILENO);
+    const int progress = isatty(STDERR_FILENO) && dist_rank() == 0;
     const double t0 = clock_now_s();
     double last = t0;
-    for (int64_t i = 0; i < ds.n; i += batch) {
-        const int n = (int)(ds.n - i < batch ? ds.n - i : batch);
+    for (int64_t i = lo; i < hi; i += batch) {
+        const int n = (int)(hi - i < batch ? hi - i : batch);
         resnet_infer(ws, dataset_batch_ptr(&ds, i, n, xb), n, logits);
         for (int k = 0; k < n; k++) {
             const int r = label_rank(logits + (int64_t)k * cfg->n_classes, cfg->n_classes, ds.labels[i + k]);
@@ -131,17 +147,38 @@ int cmd_eval(int argc, char **argv)
         }
         const double now = clock_now_s();
         if (progress && now - last > 1.0) {
-            fprintf(stderr, "\reval: %lld/%lld images, top-1 %.2f %%", (long long)(i + n), (long long)ds.n,
-                    100.0 * top1 / (i + n));
+            fprintf(stderr, "\reval: %lld/%lld images, top-1 %.2f %%", (long long)(i + n - lo), (long long)(hi - lo),
+                    100.0 * top1 / (i + n - lo));
             last = now;
         }
     }
+    {
+        const int64_t mine[2] = { top1, top5 };
+        int64_t *all = dist_rank() == 0 ? malloc(sizeof mine * (size_t)dist_size()) : NULL;
+        if (dist_rank() == 0 && !all) {   /* a few bytes a rank; the others are past their last collective */
+            fprintf(stderr, "rn50-tune: error: out of memory\n");
+            dist_abort(2);
+        }
+        dist_gather(mine, sizeof mine, all);
+        for (int r = 1; r < dist_size() && all; r++) {
+            top1 += all[2 * r];
+            top5 += all[2 * r + 1];
+        }
+        free(all);
+    }
     const double secs = clock_now_s() - t0;
     if (progress && secs > 1.0) fputc('\n', stderr);
+    if (dist_rank() != 0) goto done;
+    if (dist_size() > 1) {
+        struct dist_stats st;
+        dist_stats_get(&st);
+        fprintf(stderr, "eval: %d ranks: rank 0 communication %.0f bytes and %.4f s in %lld collectives\n", dist_size(), st.bytes,
+                st.seconds, (long long)st.calls);
+    }
     const double p1 = 100.0 * top1 / ds.n, p5 = 100.0 * top5 / ds.n;
-    printf("eval: %s (%s) on %s: top-1 %.2f %%, top-5 %.2f %%, n %lld, %.0f images/s (%.2f GFLOP/s), batch %d, %d threads\n",
+    printf("eval: %s (%s) on %s: top-1 %.2f %%, top-5 %.2f %%, n %lld, %.0f images/s (%.2f GFLOP/s), batch %d, %d threads x %d ranks\n",
            cfg->name, weights_used, ds.name, p1, p5, (long long)ds.n, ds.n / secs, 1e-9 * net->flops * ds.n / secs, batch,
-           threads);
+           threads, dist_size());
     if (json) {
         struct jout j;
         jout_begin(&j, stdout);
@@ -161,6 +198,7 @@ int cmd_eval(int argc, char **argv)
         jout_int(&j, "batch", batch);
         jout_int(&j, "threads", threads);
         jout_int(&j, "skipped", ds.n_skipped);
+        jout_int(&j, "ranks", dist_size());
         jout_end(&j);
     }
 done:

@@ -9,6 +9,8 @@
 #include "cost.h"
 #include "data.h"
 #include "db.h"
+#include "dist.h"
+#include "evaluate_internal.h"
 #include "finetune.h"
 #include "format.h"
 #include "rng.h"
@@ -22,10 +24,6 @@
 
 #define EVAL_BATCH 250
 
-struct evaluator;
-static int evaluator_run_ex(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
-                            struct eval_result *out, unsigned char *correct_out);
-
 struct evaluator {
     struct resnet *net;          /* working copy, restored before every use */
     float *original;             /* [net->n_floats] the loaded parameters */
@@ -38,6 +36,7 @@ struct evaluator {
     int64_t train_limit;
     struct dataset train;        /* loaded on first use (finetune workflow) */
     int has_train;
+    struct evaluator_spread spread;  /* costs measured, for the choice of groups (evaluate_many.c) */
 };
 
 int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
@@ -55,46 +54,52 @@ int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
                           "--data %s: val and test would be the same images, so the test figure would be measured on the images the "
                           "search decided on; give a pair per split: npy:val=I.npy,L.npy;test=I.npy,L.npy",
                           setup->data);
-        goto fail;
+        goto loaded;
     }
-    if ((rc = cli_load_model(setup->model, setup->weights, 0, &ev->net, &used))) goto fail;
+    if ((rc = cli_load_model(setup->model, setup->weights, 0, &ev->net, &used))) goto loaded;
     if (ev->net->act_hook) {
         rc = status_error(STATUS_BAD_INPUT, "--weights %s: already compressed with 8-bit activations; tune needs the uncompressed model",
                           used);
-        goto fail;
+        goto loaded;
     }
     ev->original = malloc(sizeof(float) * (size_t)ev->net->n_floats);
-    if (!ev->original) { rc = status_error(STATUS_NOMEM, "out of memory"); goto fail; }
+    if (!ev->original) { rc = status_error(STATUS_NOMEM, "out of memory"); goto loaded; }
     memcpy(ev->original, ev->net->params, sizeof(float) * (size_t)ev->net->n_floats);
     ev->model_hash = db_fnv1a(DB_FNV_OFFSET, ev->original, sizeof(float) * (size_t)ev->net->n_floats);
     ev->model_hash = db_fnv1a(ev->model_hash, &ev->net->cfg, sizeof ev->net->cfg);
     static const char *const names[EVAL_SPLIT_COUNT] = { "val", "test" };
     const int64_t limits[EVAL_SPLIT_COUNT] = { setup->val_limit, setup->test_limit };
     for (int s = 0; s < EVAL_SPLIT_COUNT; s++) {
-        if ((rc = dataset_load(setup->data, names[s], limits[s], &ev->split[s]))) goto fail;
+        if ((rc = dataset_load(setup->data, names[s], limits[s], &ev->split[s]))) goto loaded;
         const struct dataset *d = &ev->split[s];
         const struct resnet_config *cfg = &ev->net->cfg;
         if (d->C != cfg->in_channels || d->H != cfg->in_h || d->W != cfg->in_w || d->n_classes > cfg->n_classes) {
             rc = status_error(STATUS_BAD_INPUT, "--data %s: images [%d, %d, %d] with %d classes do not fit model %s ([%d, %d, %d], %d classes)",
                               setup->data, d->C, d->H, d->W, d->n_classes, cfg->name, cfg->in_channels, cfg->in_h, cfg->in_w,
                               cfg->n_classes);
-            goto fail;
+            goto loaded;
         }
     }
     if (setup->device) {
-        if ((rc = cost_model_load(setup->device, &ev->cost))) goto fail;
+        if ((rc = cost_model_load(setup->device, &ev->cost))) goto loaded;
         ev->has_latency = 1;
     }
     ev->ref_correct = malloc((size_t)ev->split[EVAL_VAL].n);
-    if (!ev->ref_correct) { rc = status_error(STATUS_NOMEM, "out of memory"); goto fail; }
+    if (!ev->ref_correct) rc = status_error(STATUS_NOMEM, "out of memory");
+loaded:
+    /* Every rank loads the same inputs; one that cannot (weights or data not visible on its
+     * node) stops them all with its message before the first collective evaluation, and the
+     * model hash proves they all loaded the same weights. */
+    if ((rc = dist_agree(dist_world(), rc, rc ? 0 : ev->model_hash, "model (weights)"))) goto fail;
     {
         struct eval_result r;
         unsigned char *ref = ev->ref_correct;
         ev->ref_correct = NULL;   /* not yet a reference while it is computed */
-        rc = evaluator_run_ex(ev, NULL, EVAL_VAL, ev->split[EVAL_VAL].n, &r, ref);
+        rc = evaluator_run_group(ev, NULL, EVAL_VAL, ev->split[EVAL_VAL].n, &r, ref, dist_world());
         ev->ref_correct = ref;
         if (rc) goto fail;
     }
+    ev->spread.serving = dist_size() > 1 && dist_rank() == 0;
     *out = ev;
     return STATUS_OK;
 fail:
@@ -105,6 +110,7 @@ fail:
 void evaluator_free(struct evaluator *ev)
 {
     if (!ev) return;
+    if (ev->spread.serving) evaluator_jobs_end(ev);
     if (ev->net) {
         format_free_activations(ev->net);
         cli_free_model(ev->net);
@@ -135,6 +141,7 @@ const struct resnet *evaluator_net(const struct evaluator *ev) { return ev->net;
 uint64_t evaluator_model_hash(const struct evaluator *ev) { return ev->model_hash; }
 int64_t evaluator_split_size(const struct evaluator *ev, enum eval_split split) { return ev->split[split].n; }
 int evaluator_has_latency(const struct evaluator *ev) { return ev->has_latency; }
+struct evaluator_spread *evaluator_spread(struct evaluator *ev) { return &ev->spread; }
 
 /* The working network back to the original parameters, no activation quantizer. */
 static void evaluator_restore(struct evaluator *ev)
@@ -164,28 +171,38 @@ static int evaluator_latency(struct evaluator *ev, const struct compress_plan *p
     return ev->cost ? cost_predict(ev->cost, ev->net, plan, ms) : STATUS_OK;
 }
 
+/* One image's outcome; a shard's are gathered so that every sum runs over the images in order. */
+struct image_score {
+    double loss;                 /* cross-entropy (nats) */
+    int64_t correct;             /* 1 if top-1 is right */
+};
+
 /* Top-1, summed cross-entropy and (val) the paired counts against the baseline of net on the first
- * n images of split into out; each image's correctness into correct_out[n] when non-NULL. */
+ * n images of split into out; each image's correctness into correct_out[n] when non-NULL. The
+ * ranks of g each infer their own shard of the n images and exchange the per-image outcomes, so
+ * the sums (the loss in image order) are those of one process, bit for bit: the logits of an
+ * image do not depend on the batch it runs in (tests/test_ops.c). `hash` (the compressed
+ * model's) must agree across g, and so must the outcome. */
 static int score(struct evaluator *ev, struct resnet *net, enum eval_split split, int64_t n, struct eval_result *out,
-                 unsigned char *correct_out)
+                 unsigned char *correct_out, struct dist_group *g, uint64_t hash)
 {
     const struct dataset *d = &ev->split[split];
     RN_ASSERT(n > 0 && n <= d->n);
+    const int gr = dist_group_rank(g), gs = dist_group_size(g);
+    const int64_t lo = n * gr / gs, hi = n * (gr + 1) / gs;   /* this rank's shard [lo, hi) */
     const int classes = net->cfg.n_classes;
-    const int batch = n < EVAL_BATCH ? (int)n : EVAL_BATCH;
+    const int batch = hi - lo < EVAL_BATCH ? (int)(hi - lo > 0 ? hi - lo : 1) : EVAL_BATCH;
     struct resnet_infer *ws = NULL;
     float *logits = malloc(sizeof(float) * (size_t)batch * (size_t)classes);
     /* Images not held in memory (imagefolder) come through this [batch, C, H, W] buffer. */
     float *xb = d->images ? NULL : malloc(sizeof(float) * (size_t)batch * (size_t)dataset_image_floats(d));
-    int rc = logits && (d->images || xb) ? resnet_infer_alloc(net, batch, &ws) : status_error(STATUS_NOMEM, "out of memory");
-    if (rc) {
-        free(logits);
-        free(xb);
-        return rc;
-    }
+    struct image_score *img = malloc(sizeof *img * (size_t)n);   /* [n], this shard's part filled here */
+    size_t *counts = malloc(sizeof *counts * (size_t)gs);
+    int rc = logits && img && counts && (d->images || xb) ? resnet_infer_alloc(net, batch, &ws)
+                                                          : status_error(STATUS_NOMEM, "out of memory");
     const double t0 = clock_now_s();
-    for (int64_t i = 0; i < n; i += batch) {
-        const int b = (int)(n - i < batch ? n - i : batch);
+    for (int64_t i = lo; i < hi && !rc; i += batch) {
+        const int b = (int)(hi - i < batch ? hi - i : batch);
         resnet_infer(ws, dataset_batch_ptr(d, i, b, xb), b, logits);
         for (int k = 0; k < b; k++) {
             const float *z = logits + (int64_t)k * classes;
@@ -198,27 +215,38 @@ static int score(struct evaluator *ev, struct resnet *net, enum eval_split split
             }
             double sum = 0;
             for (int c = 0; c < classes; c++) sum += exp((double)z[c] - mx);
-            out->loss += log(sum) - ((double)z[label] - mx);
-            out->correct += rank == 0;
-            if (correct_out) correct_out[i + k] = rank == 0;
-            if (split == EVAL_VAL && ev->ref_correct) {
-                out->lost += ev->ref_correct[i + k] && rank != 0;
-                out->gained += !ev->ref_correct[i + k] && rank == 0;
-            }
+            img[i + k].loss = log(sum) - ((double)z[label] - mx);
+            img[i + k].correct = rank == 0;
+        }
+    }
+    const double t_local = clock_now_s() - t0;
+    if ((rc = dist_agree(g, rc, hash, "compressed model"))) goto done;
+    for (int r = 0; r < gs; r++) counts[r] = sizeof *img * (size_t)(n * (r + 1) / gs - n * r / gs);
+    dist_allgatherv(g, img + lo, counts, img);
+    for (int64_t i = 0; i < n; i++) {
+        out->loss += img[i].loss;
+        out->correct += img[i].correct;
+        if (correct_out) correct_out[i] = (unsigned char)img[i].correct;
+        if (split == EVAL_VAL && ev->ref_correct) {
+            out->lost += ev->ref_correct[i] && !img[i].correct;
+            out->gained += !ev->ref_correct[i] && img[i].correct;
         }
     }
     out->eval_seconds = clock_now_s() - t0;
     out->n = n;
     out->top1 = 100.0 * (double)out->correct / (double)n;
+    if (hi > lo) ev->spread.image_seconds = t_local / (double)(hi - lo);
+done:
     resnet_infer_free(ws);
     free(logits);
     free(xb);
-    return STATUS_OK;
+    free(img);
+    free(counts);
+    return rc;
 }
 
-/* evaluator_run, also writing each image's correctness into correct_out[n] when non-NULL. */
-static int evaluator_run_ex(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
-                            struct eval_result *out, unsigned char *correct_out)
+int evaluator_run_group(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
+                        struct eval_result *out, unsigned char *correct_out, struct dist_group *g)
 {
     memset(out, 0, sizeof *out);
     struct compress_plan empty;
@@ -234,8 +262,13 @@ static int evaluator_run_ex(struct evaluator *ev, const struct compress_plan *pl
     if ((rc = size_model(p, applied.cw, &size))) goto done;
     out->bytes = (double)size.total_bytes;
     if ((rc = evaluator_latency(ev, plan, &out->latency_ms))) goto done;
-    rc = score(ev, ev->net, split, n, out, correct_out);
+    ev->spread.compress_seconds = applied.seconds;
 done:
+    /* Also after a failure: the other ranks of g learn of it in score's agreement. */
+    if (!rc || dist_group_size(g) > 1) {
+        const uint64_t hash = rc || dist_group_size(g) == 1 ? 0 : db_fnv1a(DB_FNV_OFFSET, ev->net->params, sizeof(float) * (size_t)ev->net->n_floats);
+        rc = rc ? dist_agree(g, rc, 0, "compressed model") : score(ev, ev->net, split, n, out, correct_out, g, hash);
+    }
     size_report_free(&size);
     apply_result_free(&applied);
     compress_plan_free(&empty);
@@ -246,7 +279,7 @@ done:
 int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
                   struct eval_result *out)
 {
-    return evaluator_run_ex(ev, plan, split, n, out, NULL);
+    return evaluator_run_many(ev, &plan, 1, split, n, out);
 }
 
 int evaluator_predict_ms(struct evaluator *ev, const struct compress_plan *plan, double *ms)
@@ -335,7 +368,8 @@ int evaluator_run_file(struct evaluator *ev, const char *path, const struct comp
         out->bytes = (double)size.total_bytes;
         rc = evaluator_latency(ev, plan, &out->latency_ms);
     }
-    if (!rc) rc = score(ev, net, split, n, out, NULL);
+    /* A fine-tuned file is on rank 0's disk only: rank 0 scores it alone. */
+    if (!rc) rc = score(ev, net, split, n, out, NULL, dist_group_of(1), 0);
     size_report_free(&size);
     free_loaded(net, cw);
     return rc;

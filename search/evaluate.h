@@ -14,6 +14,7 @@
 #include "resnet.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 enum eval_split { EVAL_VAL, EVAL_TEST, EVAL_SPLIT_COUNT };
 
@@ -63,6 +64,25 @@ int evaluator_has_latency(const struct evaluator *ev);
  * first n images of split (n <= evaluator_split_size). */
 int evaluator_run(struct evaluator *ev, const struct compress_plan *plan, enum eval_split split, int64_t n,
                   struct eval_result *out);
+
+/* Evaluates plans[0..m) (an entry NULL: the fp16 baseline) on the first n images of split into
+ * out[m], each as evaluator_run would. Started on several ranks (dist.h), this is rank 0's call
+ * and the others serve it (evaluator_serve): the ranks are cut into groups, a group compresses a
+ * candidate and scores disjoint shards of its images, the groups take different candidates; the
+ * figures are those of one process whatever the cut (only the seconds differ). The cut comes from
+ * the measured costs (evaluate_many.c). A failure on any rank is returned here with that rank's
+ * message. */
+int evaluator_run_many(struct evaluator *ev, const struct compress_plan *const *plans, int m, enum eval_split split, int64_t n,
+                       struct eval_result *out);
+
+/* Ranks other than 0 of a run: evaluates what rank 0's evaluator_run_many hands out until rank
+ * 0 frees its evaluator. Returns STATUS_OK then, or the status of a failure (every rank's). */
+int evaluator_serve(struct evaluator *ev);
+
+/* On several ranks, one line to f (prefixed "PREFIX: ") on how evaluator_run_many spread the
+ * candidates and what rank 0 communicated for them, in all and per candidate; nothing on one
+ * rank or before any. */
+void evaluator_spread_print(struct evaluator *ev, FILE *f, const char *prefix);
 
 /* Size and predicted latency of plan from shapes alone, without compressing (for planning). */
 int evaluator_estimate(struct evaluator *ev, const struct compress_plan *plan, double *bytes, double *latency_ms);

@@ -1,5 +1,8 @@
 /* main.c — the rn50-tune program: a thin dispatcher over the commands in cli.h. */
 #include "cli.h"
+#include "dist.h"
+#include "ops.h"
+#include "status.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +27,8 @@ static const char main_usage[] =
     "\n"
     "example: rn50-tune --objective size --budget 5%   (tune the embedded rn50-fmnist)\n";
 
-int main(int argc, char **argv)
+/* The command's exit code; several ranks end together (see main). */
+static int run_command(int argc, char **argv)
 {
     static const struct { const char *name; int (*run)(int, char **); } commands[] = {
         { "eval", cmd_eval }, { "infer", cmd_infer }, { "bench", cmd_bench }, { "train", cmd_train },
@@ -41,4 +45,31 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "rn50-tune: error: unknown command '%s' (expected tune, eval, infer, bench, train, finetune, compress, size, plot, report, profile or cost; see rn50-tune --help)\n", argv[1]);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (dist_init(&argc, &argv)) return cli_fail(STATUS_BAD_INPUT);
+    if (dist_size() > 1) {
+        /* Only the commands that evaluate spread over ranks; the others would have every rank
+         * write the same files (profile would time kernels that share the cores). */
+        const char *cmd = argc < 2 ? "" : strncmp(argv[1], "--", 2) == 0 ? "tune" : argv[1];
+        if (strcmp(cmd, "tune") != 0 && strcmp(cmd, "eval") != 0) {
+            status_error(STATUS_BAD_INPUT, "%s runs on one rank only, not %d (only tune and eval spread over ranks): run it without mpirun or srun",
+                         cmd[0] ? cmd : "rn50-tune without a command", dist_size());
+            const int code = cli_fail(STATUS_BAD_INPUT);
+            dist_finalize();
+            return code;
+        }
+        ops_set_default_threads(dist_default_threads());
+    }
+    const int code = run_command(argc, argv);
+    /* A failure every rank agreed on (dist_agree over all of them) ends each normally; any
+     * other, on several ranks, ends the job at once: the one way that cannot leave a rank
+     * waiting for another. */
+    fflush(stdout);
+    fflush(stderr);
+    if (code != 0 && dist_size() > 1 && !dist_failed_together()) dist_abort(code);
+    dist_finalize();
+    return code;
 }

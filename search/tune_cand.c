@@ -132,73 +132,130 @@ void eval_key(const struct tune *t, const struct cand *c, enum eval_split split,
 }
 
 
-/* Evaluates candidate i on the first n images of split, from the store when it is there. */
-int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db_eval *out)
+/* The store's record of candidate c's evaluation from the evaluator's result r. */
+static void eval_record(const struct cand *c, const char *key, enum eval_split split, int64_t n, const struct eval_result *r,
+                        struct db_eval *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->key, sizeof out->key, "%s", key);
+    snprintf(out->config_hash, sizeof out->config_hash, "%s", c->config_hash);
+    snprintf(out->split, sizeof out->split, "%s", split == EVAL_VAL ? "val" : "test");
+    out->n_images = n;
+    snprintf(out->workflow, sizeof out->workflow, "%s", c->workflow);
+    snprintf(out->stage, sizeof out->stage, "%s", c->stage);
+    snprintf(out->name, sizeof out->name, "%s", c->name);
+    snprintf(out->config, sizeof out->config, "%s", c->config);
+    out->correct = r->correct;
+    out->lost = r->lost;
+    out->gained = r->gained;
+    out->loss = r->loss;
+    out->bytes = r->bytes;
+    out->latency_ms = r->latency_ms;
+    out->compress_seconds = r->compress_seconds;
+    out->eval_seconds = r->eval_seconds;
+}
+
+/* What candidate i learns from its evaluation e on the first n images of split. */
+static void cand_take(struct tune *t, int i, enum eval_split split, int64_t n, const struct db_eval *e)
 {
     struct cand *c = &t->c[i];
-    char key[DB_HASH_LEN + 1];
-    eval_key(t, c, split, n, key);
-    int found = 0;
-    int rc = db_find(t->db, key, out, &found);
-    if (rc) return rc;
-    if (found) {
-        /* Latency is the device model's, not the store's: a run resumed or repeated with another
-         * --device reuses every accuracy and size and predicts latency afresh. */
-        if ((rc = evaluator_predict_ms(t->ev, &c->plan, &out->latency_ms))) return rc;
-        t->loaded++;
-    } else {
-        struct eval_result r;
-        const double t0 = clock_now_s();
-        if (c->ft_path[0]) {
-            char path[1024];
-            snprintf(path, sizeof path, "%s/%s", t->o->out_dir, c->ft_path);
-            if ((rc = evaluator_run_file(t->ev, path, &c->plan, split, n, &r))) return rc;
-            r.compress_seconds = c->ft_seconds > 0 ? c->ft_seconds : c->compress_s;
-        } else if ((rc = evaluator_run(t->ev, &c->plan, split, n, &r))) {
-            return rc;
-        }
-        t->eval_time += clock_now_s() - t0;
-        memset(out, 0, sizeof *out);
-        snprintf(out->key, sizeof out->key, "%s", key);
-        snprintf(out->config_hash, sizeof out->config_hash, "%s", c->config_hash);
-        snprintf(out->split, sizeof out->split, "%s", split == EVAL_VAL ? "val" : "test");
-        out->n_images = n;
-        snprintf(out->workflow, sizeof out->workflow, "%s", c->workflow);
-        snprintf(out->stage, sizeof out->stage, "%s", c->stage);
-        snprintf(out->name, sizeof out->name, "%s", c->name);
-        snprintf(out->config, sizeof out->config, "%s", c->config);
-        out->correct = r.correct;
-        out->lost = r.lost;
-        out->gained = r.gained;
-        out->loss = r.loss;
-        out->bytes = r.bytes;
-        out->latency_ms = r.latency_ms;
-        out->compress_seconds = r.compress_seconds;
-        out->eval_seconds = r.eval_seconds;
-        if ((rc = db_insert(t->db, out))) return rc;
-        t->run++;
-    }
     t->done++;
     if (split == EVAL_VAL) {
         if (n >= c->n) {
             c->n = n;
-            c->correct = out->correct;
-            c->lost = out->lost;
-            c->gained = out->gained;
-            c->loss = out->loss;
+            c->correct = e->correct;
+            c->lost = e->lost;
+            c->gained = e->gained;
+            c->loss = e->loss;
         }
-        if (n == t->n_val) c->full_id = out->id;
+        if (n == t->n_val) c->full_id = e->id;
     } else {
-        c->test_top1 = 100.0 * (double)out->correct / (double)n;
+        c->test_top1 = 100.0 * (double)e->correct / (double)n;
     }
-    c->bytes = out->bytes;
-    c->latency = out->latency_ms;
-    c->compress_s = out->compress_seconds;
+    c->bytes = e->bytes;
+    c->latency = e->latency_ms;
+    c->compress_s = e->compress_seconds;
     char what[160];
-    snprintf(what, sizeof what, "%s on %s[:%lld] top-1 %.2f %%", c->name, out->split, (long long)n,
-             100.0 * (double)out->correct / (double)n);
+    snprintf(what, sizeof what, "%s on %s[:%lld] top-1 %.2f %%", c->name, e->split, (long long)n, 100.0 * (double)e->correct / (double)n);
     tune_progress(t, what);
-    return STATUS_OK;
+}
+
+int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db_eval *out)
+{
+    return cand_eval_many(t, &i, 1, split, n, out);
+}
+
+/* Evaluates candidates idx[0..m) on the first n images of split, from the store when they are
+ * there; the rest together (evaluator_run_many: spread over the ranks of a run), then stored and
+ * taken in the order of idx, so that the store's rows are in the same order as one by one; each
+ * one's record into out[m] when non-NULL. */
+int cand_eval_many(struct tune *t, const int *idx, int m, enum eval_split split, int64_t n, struct db_eval *out)
+{
+    struct db_eval *e = calloc((size_t)m, sizeof *e);
+    unsigned char *found = calloc((size_t)m, 1);
+    const struct compress_plan **plans = calloc((size_t)m, sizeof *plans);
+    struct eval_result *r = calloc((size_t)m, sizeof *r);
+    int *todo = malloc(sizeof(int) * (size_t)m), *dup = malloc(sizeof(int) * (size_t)m);
+    int rc = e && found && plans && r && todo && dup ? STATUS_OK : status_error(STATUS_NOMEM, "out of memory");
+    char (*key)[DB_HASH_LEN + 1] = rc ? NULL : malloc(sizeof *key * (size_t)m);
+    if (!rc && !key) rc = status_error(STATUS_NOMEM, "out of memory");
+    int k = 0;
+    for (int j = 0; j < m && !rc; j++) {
+        int hit = 0;
+        eval_key(t, &t->c[idx[j]], split, n, key[j]);
+        rc = db_find(t->db, key[j], &e[j], &hit);
+        found[j] = (unsigned char)hit;
+        /* The same evaluation twice in one batch is computed once; the second is taken from the
+         * first, as it would be from the store one by one. */
+        dup[j] = -1;
+        for (int q = 0; q < j && !hit; q++)
+            if (!found[q] && strcmp(key[q], key[j]) == 0 && dup[q] < 0) dup[j] = q;
+        /* A fine-tuned point is a file on this rank's disk: evaluated here, alone. */
+        if (!rc && !hit && dup[j] < 0 && !t->c[idx[j]].ft_path[0]) {
+            plans[k] = &t->c[idx[j]].plan;
+            todo[k++] = j;
+        }
+    }
+    const double t0 = clock_now_s();
+    if (!rc && k) {
+        struct eval_result *rk = malloc(sizeof *rk * (size_t)k);
+        rc = rk ? evaluator_run_many(t->ev, plans, k, split, n, rk) : status_error(STATUS_NOMEM, "out of memory");
+        for (int q = 0; q < k && !rc; q++) r[todo[q]] = rk[q];
+        free(rk);
+    }
+    for (int j = 0; j < m && !rc; j++) {
+        struct cand *c = &t->c[idx[j]];
+        if (dup[j] >= 0) {
+            e[j] = e[dup[j]];
+            t->loaded++;
+        } else if (found[j]) {
+            /* Latency is the device model's, not the store's: a run resumed or repeated with
+             * another --device reuses every accuracy and size and predicts latency afresh. */
+            if ((rc = evaluator_predict_ms(t->ev, &c->plan, &e[j].latency_ms))) break;
+            t->loaded++;
+        } else {
+            if (c->ft_path[0]) {
+                char path[1024];
+                snprintf(path, sizeof path, "%s/%s", t->o->out_dir, c->ft_path);
+                if ((rc = evaluator_run_file(t->ev, path, &c->plan, split, n, &r[j]))) break;
+                r[j].compress_seconds = c->ft_seconds > 0 ? c->ft_seconds : c->compress_s;
+            }
+            eval_record(c, key[j], split, n, &r[j], &e[j]);
+            if ((rc = db_insert(t->db, &e[j]))) break;
+            t->run++;
+        }
+        if (j == m - 1) t->eval_time += clock_now_s() - t0;
+        cand_take(t, idx[j], split, n, &e[j]);
+        if (out) out[j] = e[j];
+    }
+    free(e);
+    free(found);
+    free(plans);
+    free(r);
+    free(todo);
+    free(dup);
+    free(key);
+    return rc;
 }
 
 double tune_top1(const struct cand *c) { return c->n ? 100.0 * (double)c->correct / (double)c->n : NAN; }

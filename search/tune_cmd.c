@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "db.h"
+#include "dist.h"
 #include "evaluate.h"
 #include "provenance.h"
 #include "space.h"
@@ -59,7 +60,12 @@ static const char tune_usage[] =
     "                     hypervolume at the top of its 95 % interval (default 0.01)\n"
     "  --global-only      stop after the global stage\n"
     "  --compare-exhaustive  then evaluate every global config on full val; print both hypervolumes\n"
-    "  --threads T        threads (default: all cores)   --json  one-line JSON summary last\n"
+    "  --threads T        threads (default: all cores; under mpirun or srun, the cores of the node\n"
+    "                     divided among its ranks)   --json  one-line JSON summary last\n"
+    "\n"
+    "Under mpirun -np N (or srun), rank 0 runs the search and owns --out; all ranks evaluate,\n"
+    "each candidate on shards of the images or different candidates at once, with the figures\n"
+    "of one process. Every rank must see the weights and the data.\n"
     "\n"
     "example: rn50-tune --objective size --budget 5%\n";
 
@@ -105,6 +111,32 @@ static int parse_rungs(const char *s, struct tune_options *o)
             return status_error(STATUS_BAD_INPUT, "--screen '%s': prefixes must increase", s);
         o->rungs[o->n_rungs++] = v;
     }
+    return STATUS_OK;
+}
+
+/* The run directory: a fresh run refuses to mix into an existing one; created when missing. */
+static int run_dir_prepare(const char *out, int resume)
+{
+    char db_path[1024];
+    snprintf(db_path, sizeof db_path, "%s/%s", out, DB_FILE);
+    struct stat st;
+    const int exists = stat(db_path, &st) == 0;
+    if (exists && !resume)
+        return status_error(STATUS_BAD_INPUT, "--out %s: a run is already there (%s); add --resume to continue it, or choose another --out",
+                            out, db_path);
+    if (!exists && resume)
+        return status_error(STATUS_BAD_INPUT, "--resume: no run in %s (no %s)", out, db_path);
+    int rc = file_make_dir(out, 1);
+    if (rc) return rc;
+    /* One process per run directory: a second one (a repeated command, a resume while the first
+     * still runs) is refused before it touches anything. The descriptor stays open, and the lock
+     * held, until this process ends. */
+    static int lock_fd = -1;
+    if ((rc = file_lock_dir(out, &lock_fd))) return rc;
+    /* Checked again under the lock: a process that held it may have created the store since. */
+    if (!resume && stat(db_path, &st) == 0)
+        return status_error(STATUS_BAD_INPUT, "--out %s: a run is already there (%s); add --resume to continue it, or choose another --out",
+                            out, db_path);
     return STATUS_OK;
 }
 
@@ -199,29 +231,12 @@ int cmd_tune(int argc, char **argv)
     /* A workflow must be allowed by both (ptq always). */
     static const char *const wf_names[3] = { "ptq", "calib", "finetune" };
     for (int w = 1; w < 3; w++)
-        if ((o.workflows >> w & 1) && !(sp.workflows >> w & 1))
+        if ((o.workflows >> w & 1) && !(sp.workflows >> w & 1) && dist_rank() == 0)
             fprintf(stderr, "tune: warning: --workflows %s: not among the workflows of %s; not used\n", wf_names[w], space_path);
     o.workflows &= sp.workflows | SPACE_PTQ;
 
-    /* The run directory: a fresh run refuses to mix into an existing one. */
-    char db_path[1024];
-    snprintf(db_path, sizeof db_path, "%s/%s", out, DB_FILE);
-    struct stat st;
-    const int exists = stat(db_path, &st) == 0;
-    if (exists && !resume)
-        return cli_fail(status_error(STATUS_BAD_INPUT, "--out %s: a run is already there (%s); add --resume to continue it, or choose another --out",
-                                     out, db_path));
-    if (!exists && resume)
-        return cli_fail(status_error(STATUS_BAD_INPUT, "--resume: no run in %s (no %s)", out, db_path));
-    if ((rc = file_make_dir(out, 1))) return cli_fail(rc);
-    /* One process per run directory: a second one (a repeated command, a resume while the first
-     * still runs) is refused before it touches anything. The lock lives until this process ends. */
-    int lock_fd = -1;
-    if ((rc = file_lock_dir(out, &lock_fd))) return cli_fail(rc);
-    /* Checked again under the lock: a process that held it may have created the store since. */
-    if (!resume && stat(db_path, &st) == 0)
-        return cli_fail(status_error(STATUS_BAD_INPUT, "--out %s: a run is already there (%s); add --resume to continue it, or choose another --out",
-                                     out, db_path));
+    /* The run directory (rank 0's alone): a fresh run refuses to mix into an existing one. */
+    if ((rc = dist_agree(dist_world(), dist_rank() == 0 ? run_dir_prepare(out, resume) : STATUS_OK, 0, ""))) return cli_fail(rc);
     int no_device = strcmp(device, "none") == 0;
     struct eval_setup setup = { model, cm.weights, data, no_device ? NULL : device, cm.threads, val_limit, test_limit, train_limit };
     struct evaluator *ev = NULL;
@@ -229,13 +244,19 @@ int cmd_tune(int argc, char **argv)
     if (rc && !device_given && !no_device && o.objective != TUNE_LATENCY) {
         /* The default device without a cost model yet: size and accuracy searches go on without
          * latency rather than fail; --device names one explicitly to insist. */
-        fprintf(stderr, "tune: warning: no latency: %s; continuing without latency (--device none)\n", status_message());
+        if (dist_rank() == 0)
+            fprintf(stderr, "tune: warning: no latency: %s; continuing without latency (--device none)\n", status_message());
         setup.device = NULL;
         device = "none";
         rc = evaluator_alloc(&setup, &ev);
     }
     if (!rc && (rc = evaluator_write_split_lists(ev, out))) evaluator_free(ev);
     if (rc) return cli_fail(rc);
+    if (dist_rank() != 0) {   /* a worker: rank 0 runs the search, this rank evaluates for it */
+        rc = evaluator_serve(ev);
+        evaluator_free(ev);
+        return rc ? cli_fail(rc) : 0;
+    }
     o.out_dir = out;
     o.model_name = model;
     o.weights_name = cm.weights;
@@ -255,6 +276,7 @@ int cmd_tune(int argc, char **argv)
     struct tune_summary sum;
     rc = tune_run(ev, &sp, &o, &sum);
     const int64_t skipped = evaluator_skipped(ev);
+    evaluator_spread_print(ev, stderr, "tune");
     evaluator_free(ev);
     if (rc) return cli_fail(rc);
     printf("tune: %s: %d points, %d on the front, chosen id %lld%s; %d evaluations computed, %d from the store; %.1f s\n", out, sum.n_points,

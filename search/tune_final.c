@@ -111,13 +111,13 @@ static int final_choose(struct tune *t, const int *map, int k, int *chosen_out, 
 {
     const struct tune_options *o = t->o;
     int rc = STATUS_OK, chosen = -1;
-    /* Test accuracy of the front and the baseline. */
-    for (int j = 0; !rc && j < k; j++) {
-        struct cand *c = &t->c[map[j]];
-        if (!c->on_front && map[j] != t->base) continue;
-        struct db_eval e;
-        rc = cand_eval(t, map[j], EVAL_TEST, t->n_test, &e);
-    }
+    /* Test accuracy of the front and the baseline, in one batch. */
+    int *todo = calloc((size_t)(k > 0 ? k : 1), sizeof(int)), m = 0;
+    if (!todo) return status_error(STATUS_NOMEM, "out of memory");
+    for (int j = 0; j < k; j++)
+        if (t->c[map[j]].on_front || map[j] == t->base) todo[m++] = map[j];
+    rc = cand_eval_many(t, todo, m, EVAL_TEST, t->n_test, NULL);
+    free(todo);
     /* The chosen point: on the front, by the objective; ties go to the higher val accuracy. */
     for (int j = 0; !rc && j < k; j++) {
         const struct cand *c = &t->c[map[j]];

@@ -167,10 +167,12 @@ int stage_grid(struct tune *t)
     sum->staged_hv = tune_hv(t, gidx, m_global);
     for (int j = 0; j < m_global; j++) sum->staged_full += t->c[gidx[j]].full_id >= 0;
     t->planned += m_global - sum->staged_full;
-    for (int j = 0; j < m_global && !rc; j++) {
-        struct db_eval e;
-        if (t->c[gidx[j]].full_id < 0) rc = cand_eval(t, gidx[j], EVAL_VAL, t->n_val, &e);
-    }
+    int *todo = malloc(sizeof(int) * (size_t)(m_global > 0 ? m_global : 1)), k = 0;
+    if (!todo) return status_error(STATUS_NOMEM, "out of memory");
+    for (int j = 0; j < m_global; j++)
+        if (t->c[gidx[j]].full_id < 0) todo[k++] = gidx[j];
+    rc = cand_eval_many(t, todo, k, EVAL_VAL, t->n_val, NULL);
+    free(todo);
     sum->grid_full = m_global;
     sum->grid_hv = tune_hv(t, gidx, m_global);
     if (t->o->progress_tty) fputc('\n', stderr);

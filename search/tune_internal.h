@@ -116,6 +116,9 @@ int cand_add_salted(struct tune *t, const char *name, const char *stage, int mix
 void eval_key(const struct tune *t, const struct cand *c, enum eval_split split, int64_t n, char key[DB_HASH_LEN + 1]);
 /* Evaluates candidate i on the first n images of split, from the store when it is there. */
 int cand_eval(struct tune *t, int i, enum eval_split split, int64_t n, struct db_eval *out);
+/* The same for the independent candidates idx[0..m) at once (spread over the ranks of a run);
+ * stored and taken in the order of idx; their records into out[m] when non-NULL. */
+int cand_eval_many(struct tune *t, const int *idx, int m, enum eval_split split, int64_t n, struct db_eval *out);
 /* c's val top-1 in percent on its largest prefix; NaN before any evaluation. */
 double tune_top1(const struct cand *c);
 /* c's objective metric: latency (ms) for the latency objective, else bytes. */

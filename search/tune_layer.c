@@ -160,11 +160,21 @@ static int sensitivity_tables(struct tune *t, double *dloss, double *saving)
     if ((rc = cand_eval(t, t->base, EVAL_VAL, n, &e))) return rc;
     const double base_loss = e.loss / (double)n;
     if ((rc = marginal_savings(t, saving))) return rc;
+    /* Every cell's candidate first, then all of them in one batch (independent evaluations:
+     * spread over the ranks of a run), in the order of the cells. */
     unsigned char *genome = calloc((size_t)t->n_elig, 1);
-    if (!genome) return status_error(STATUS_NOMEM, "out of memory");
+    int *cell = malloc(sizeof(int) * (size_t)t->n_elig * (size_t)k), *batch = malloc(sizeof(int) * (size_t)t->n_elig * (size_t)k);
+    if (!genome || !cell || !batch) {
+        free(genome);
+        free(cell);
+        free(batch);
+        return status_error(STATUS_NOMEM, "out of memory");
+    }
+    int nb = 0;
     for (int i = 0; i < t->n_elig && !rc; i++) {
         dloss[i * k] = 0;
         for (int c = 1; c < k && !rc; c++) {
+            cell[i * k + c] = -1;
             /* A choice that saves nothing is never taken (the knapsack marks it unavailable):
              * no need to measure what it costs in accuracy. */
             if (!(saving[i * k + c] > 0)) {
@@ -184,10 +194,16 @@ static int sensitivity_tables(struct tune *t, double *dloss, double *saving)
             int idx = -1;
             rc = b.oom ? status_error(STATUS_NOMEM, "out of memory") : cand_add(t, name, "sensitivity", 1, b.p, genome, &idx);
             free(b.p);
-            if (rc) break;
-            if ((rc = cand_eval(t, idx, EVAL_VAL, n, &e))) break;
-            dloss[i * k + c] = fmax(0.0, e.loss / (double)n - base_loss);
+            cell[i * k + c] = nb;
+            batch[nb++] = idx;
         }
+    }
+    struct db_eval *se = rc ? NULL : malloc(sizeof *se * (size_t)(nb ? nb : 1));
+    if (!rc && !se) rc = status_error(STATUS_NOMEM, "out of memory");
+    if (!rc) rc = cand_eval_many(t, batch, nb, EVAL_VAL, n, se);
+    for (int i = 0; i < t->n_elig && !rc; i++) {
+        for (int c = 1; c < k; c++)
+            if (cell[i * k + c] >= 0) dloss[i * k + c] = fmax(0.0, se[cell[i * k + c]].loss / (double)n - base_loss);
         /* Fewer bits never hurt less: a measured loss below that of more bits (noise on a few
          * hundred images, clipped at zero) would make aggressive choices look free to the
          * knapsack. Palettization costs are made monotone in the bit width. */
@@ -198,6 +214,9 @@ static int sensitivity_tables(struct tune *t, double *dloss, double *saving)
                     dloss[i * k + c] = dloss[i * k + d];
     }
     free(genome);
+    free(cell);
+    free(batch);
+    free(se);
     return rc;
 }
 

@@ -78,11 +78,14 @@ int tune_screen_rungs(struct tune *t, const int *idx, int m, const int64_t *rung
         int alive = 0;
         for (int j = 0; j < m; j++) alive += t->c[idx[j]].alive;
         t->planned += alive;
-        for (int j = 0; j < m && !rc; j++) {
-            if (!t->c[idx[j]].alive) continue;
-            struct db_eval e;
-            rc = cand_eval(t, idx[j], EVAL_VAL, rungs[r], &e);
-        }
+        /* The alive candidates of a rung are independent: one batch. */
+        int *live = malloc(sizeof(int) * (size_t)(alive ? alive : 1));
+        if (!live) return status_error(STATUS_NOMEM, "out of memory");
+        int k = 0;
+        for (int j = 0; j < m; j++)
+            if (t->c[idx[j]].alive) live[k++] = idx[j];
+        rc = cand_eval_many(t, live, k, EVAL_VAL, rungs[r], NULL);
+        free(live);
         if (rc || r == n_rungs - 1) break;
         if ((rc = screen_rung(t, idx, m, rungs[r]))) break;
     }
