@@ -154,6 +154,7 @@ void size_layer(const struct compress_layer_info *info, const struct layer_plan 
         add_const(out, 1, 2);
         add_const(out, 1, 1);
         out->program_bytes += SIZE_ACT_QUANT_BYTES;
+        out->act_quant_bytes = SIZE_ACT_QUANT_BYTES + 3;
     }
     out->bytes = out->blob_bytes + out->inline_bytes + out->program_bytes;
 

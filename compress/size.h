@@ -67,6 +67,7 @@ struct size_layer {
     size_t tail_pad;          /* padding after this layer's last blob (not written if it ends the file) */
     size_t inline_bytes;      /* data of inline constants */
     size_t program_bytes;     /* estimated program bytes for the layer's ops and constants */
+    size_t act_quant_bytes;   /* of program_bytes + inline_bytes: the 8-bit activations' quantize pair */
     size_t bytes;             /* blob_bytes + inline_bytes + program_bytes */
 };
 

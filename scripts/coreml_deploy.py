@@ -105,11 +105,15 @@ def deployment_model(cfg, weights_path):
                 full = f"{name}.{cname}" if name else cname
                 bn_name = full.replace("conv", "bn") if "conv" in cname else full[:-1] + "1"
                 bn = modules[bn_name]
-                inv = (bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps))
+                # float32, as BatchNorm's eval computes it: for the identity BatchNorm of rn50-tune's
+                # --dequantized (var = 1 - eps in float32) var + eps rounds to exactly 1, so the
+                # folded weights are our weights bit for bit (in float64 they would move by 1e-12
+                # and some would round to another fp16 value)
+                inv = bn.weight.float() / torch.sqrt(bn.running_var.float() + bn.eps)
                 conv = nn.Conv2d(child.in_channels, child.out_channels, child.kernel_size, child.stride,
                                  child.padding, bias=True)
-                conv.weight.copy_((child.weight.double() * inv.view(-1, 1, 1, 1)).float())
-                conv.bias.copy_((bn.bias.double() - bn.running_mean.double() * inv).float())
+                conv.weight.copy_(child.weight.float() * inv.view(-1, 1, 1, 1))
+                conv.bias.copy_(bn.bias.float() - bn.running_mean.float() * inv)
                 setattr(mod, cname, conv)
                 parent = modules[bn_name.rsplit(".", 1)[0]] if "." in bn_name else m
                 setattr(parent, bn_name.rsplit(".", 1)[-1], nn.Identity())

@@ -32,12 +32,13 @@ static const char compress_usage[] =
     "example: rn50-tune compress --model rn50-fmnist --config configs/compress/palettize-4bit.yaml --out p4.safetensors\n";
 
 static const char size_usage[] =
-    "usage: rn50-tune size --model M [--weights W] --config C.yaml [--data D] [--json]\n"
+    "usage: rn50-tune size --model M [--weights W] --config C.yaml [--export DIR] [--data D] [--json]\n"
     "\n"
     "The Core ML mlpackage size of the model compressed by the config, with a per-layer breakdown\n"
     "(weight.bin exactly; the program estimated, see compress/size.h). Without --weights (and for\n"
     "models other than rn50-fmnist) it works from shapes alone: full LUTs and the exact counts the\n"
-    "target sparsities give.\n"
+    "target sparsities give. --export DIR writes the coremltools files as compress --export does\n"
+    "(also for training-time configs, which compress refuses).\n"
     "\n"
     "example: rn50-tune size --model resnet50 --config configs/compress/palettize-4bit.yaml\n";
 
@@ -76,8 +77,11 @@ static char *size_layers_json(const struct size_report *rep)
     strbuf_str(&b, "[");
     for (int i = 0; i < rep->n_layers; i++) {
         const struct size_layer *l = &rep->layer[i];
-        snprintf(item, sizeof item, "%s{\"name\":\"%s\",\"scheme\":\"%s\",\"weights\":%lld,\"nonzero\":%lld,\"bytes\":%zu}",
-                 i ? "," : "", l->name, l->scheme, (long long)l->n_weights, (long long)l->n_nonzero, l->bytes);
+        snprintf(item, sizeof item,
+                 "%s{\"name\":\"%s\",\"scheme\":\"%s\",\"weights\":%lld,\"nonzero\":%lld,\"bytes\":%zu,"
+                 "\"act_quant_bytes\":%zu}",
+                 i ? "," : "", l->name, l->scheme, (long long)l->n_weights, (long long)l->n_nonzero, l->bytes,
+                 l->act_quant_bytes);
         strbuf_str(&b, item);
     }
     strbuf_str(&b, "]");
@@ -101,7 +105,7 @@ static int run(int is_size, int argc, char **argv)
         else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
         else if (!is_size && cli_is(&a, "--out")) rc = cli_value(&a, &out);
         else if (!is_size && cli_is(&a, "--dequantized")) rc = cli_value(&a, &dequant);
-        else if (!is_size && cli_is(&a, "--export")) rc = cli_value(&a, &export_dir);
+        else if (cli_is(&a, "--export")) rc = cli_value(&a, &export_dir);
         else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
     }
     model = cm.model;
@@ -148,6 +152,7 @@ static int run(int is_size, int argc, char **argv)
         }
         printf("compress: %s (%s) with %s in %.2f s -> %s\n", net->cfg.name, weights_used, config, res.seconds, out);
     } else {
+        if (export_dir && (rc = export_coreml_write(&plan, export_dir))) goto done;
         printf("size: %s (%s) with %s%s\n", net->cfg.name, from_shapes ? "from shapes" : weights_used, config,
                from_shapes ? "" : " (compressed)");
     }
