@@ -202,8 +202,27 @@ def load_config(path, mapping):
     return d
 
 
-def exact_config(d, family):
-    """The same layers, compressed keeping their values."""
+def _nonzero_lut(nbits):
+    """A palettize_weights lut_function for pruned weights: the LUT holds the distinct nonzero
+    values (at most 2^nbits: what rn50-tune stored), a zero's index is irrelevant (the mask
+    drops it)."""
+    def lut_function(val):
+        flat = val.reshape(-1)
+        nz = np.unique(flat[flat != 0])
+        if len(nz) > (1 << nbits):
+            raise ValueError(f"{len(nz)} distinct nonzero values do not fit {nbits} bits")
+        lut = np.zeros(1 << nbits, dtype=val.dtype)
+        lut[: len(nz)] = nz
+        idx = np.searchsorted(nz, flat).clip(0, max(len(nz) - 1, 0))
+        return lut, idx.astype(np.uint8)
+    return lut_function
+
+
+def exact_config(d, family, joint=False):
+    """The same layers, compressed keeping their values. Palettization after pruning (joint)
+    clusters the dense weights, zeros included: mode unique would count the zeros as a value (17
+    values of a pruned 4-bit layer take 6 bits) and k-means moves values; a custom lut_function
+    gives the LUT our nonzero values."""
     import coremltools.optimize.coreml as cto
 
     def one(v):
@@ -215,6 +234,9 @@ def exact_config(d, family):
                                                weight_threshold=thr)
         if family == "palettize":
             kw = {k: v[k] for k in ("granularity", "group_size", "channel_axis") if k in v}
+            if joint:
+                return cto.OpPalettizerConfig(mode="custom", lut_function=_nonzero_lut(v["nbits"]),
+                                              weight_threshold=thr, **kw)
             return cto.OpPalettizerConfig(mode="unique", weight_threshold=thr, **kw)
         return cto.OpLinearQuantizerConfig(mode=v.get("mode", "linear_symmetric"), dtype="int8",
                                            granularity="per_channel", weight_threshold=thr)
@@ -329,7 +351,7 @@ def main():
                 not_applied.append(f"{fname}: linear_quantize_activations runs the model on the calibration "
                                    "samples (--calibration, macOS)")
             continue
-        conf = exact_config(d, fam) if a.exact else cto.OptimizationConfig.from_dict(d)
+        conf = exact_config(d, fam, joint=bool(done)) if a.exact else cto.OptimizationConfig.from_dict(d)
         ml = fn(ml, conf, joint_compression=bool(done))
         done.add(fam)
         applied.append(fname)

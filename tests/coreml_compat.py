@@ -176,7 +176,7 @@ def apply_files(ml, chosen, mapping, exact):
         if not os.path.exists(path):
             continue
         d = D.load_config(path, mapping)
-        conf = D.exact_config(d, fam) if exact else cto.OptimizationConfig.from_dict(d)
+        conf = D.exact_config(d, fam, joint=bool(done)) if exact else cto.OptimizationConfig.from_dict(d)
         ml = fn(ml, conf, joint_compression=bool(done))
         done.add(fam)
     return ml
@@ -207,8 +207,13 @@ def check_layers(tag, ml, plan, loaded, exact):
         else:
             check(got["luts"] == 0, f"{where}: palettized by coremltools, not planned")
             check(got["int8"] == want["int8"], f"{where}: int8 stored {got['int8']}")
-        if exact:
-            check(nnz == want["nonzero"], f"{where}: {nnz} nonzeros stored, {want['nonzero']} planned")
+        # coremltools' magnitude pruning may keep one weight more or less than our ceil rule; with
+        # our weights kept, a refitted (reconstruct) weight that fp16 stores as 0 is a zero too
+        joint = want["groups"] and want["nonzero"] < n
+        if joint and not exact:
+            # coremltools' joint palettization clusters the dense weights, zeros included, and
+            # drops the weights a near-zero centroid takes: more zeros than planned, never fewer
+            check(nnz <= want["nonzero"], f"{where}: {nnz} nonzeros stored, {want['nonzero']} planned")
         else:
             check(abs(nnz - want["nonzero"]) <= max(1, n // 1000) if want["nonzero"] < n else nnz == n,
                   f"{where}: {nnz} nonzeros stored, {want['nonzero']} planned")
@@ -272,13 +277,29 @@ def one_case(tag, config, work, base, chosen_committed=None, full=True):
     exp = os.path.join(cdir, "export")
     dq = os.path.join(cdir, "dq.safetensors")
     compressible = False
-    if full:
+    if full and chosen_committed:
+        # The committed run's own compressed model: its decoded weights (compress with no
+        # compression writes them as --dequantized), our size and plan from shapes (exact target
+        # sparsities, full LUTs), the export fresh from its config.yaml.
+        empty = os.path.join(cdir, "empty.yaml")
+        with open(empty, "w") as f:
+            f.write("{}\n")
+        rc, out, err = run([BIN, "compress", "--model", "rn50-fmnist", "--weights",
+                            os.path.join(os.path.dirname(chosen_committed), "chosen.safetensors"), "--config", empty,
+                            "--out", os.path.join(cdir, "c.safetensors"), "--dequantized", dq])
+        check(rc == 0, f"{tag}: decoding chosen.safetensors failed: {err.strip()}")
+        compressible = rc == 0
+        rc, out, err = run([BIN, "size", "--model", SHAPES_MODEL, "--config", config, "--export", exp, "--json"])
+        check(rc == 0, f"{tag}: size --export failed: {err.strip()}")
+        if rc:
+            return
+    elif full:
         rc, out, err = run([BIN, "compress", "--model", "rn50-fmnist", "--config", config, "--out",
                             os.path.join(cdir, "c.safetensors"), "--dequantized", dq, "--export", exp, "--json"])
         compressible = rc == 0
         if not compressible:  # algorithm: dkm is training-time: compress refuses it
             check("finetune" in err, f"{tag}: compress failed: {err.strip()}")
-    if not compressible:
+    if not compressible and not chosen_committed:
         # from shapes (a model file under another name has no default weights): exact target
         # sparsities and full LUTs, no compression run
         rc, out, err = run([BIN, "size", "--model", SHAPES_MODEL, "--config", config, "--export", exp, "--json"])
@@ -337,7 +358,9 @@ def one_case(tag, config, work, base, chosen_committed=None, full=True):
             # 8-bit activations cannot be applied on Linux (calibration runs the model): compare
             # without our estimate of their quantize/dequantize pairs
             want = ours["bytes"] - sum(l["act_quant_bytes"] for l in ours["layers"])
-            check(abs(real - want) <= SIZE_TOL * want,
+            joint = any(p["groups"] and p["nonzero"] < p["weights"] for p in plan.values())
+            ok = real <= want * (1 + SIZE_TOL) if joint and not exact else abs(real - want) <= SIZE_TOL * want
+            check(ok,
                   f"{sub}: package {real} bytes, ours {want} ({100.0 * (real - want) / want:+.2f} %)")
             print(f"{sub}: package {real} bytes, ours {want} ({100.0 * (real - want) / want:+.3f} %)", flush=True)
             shutil.rmtree(pkg, ignore_errors=True)
