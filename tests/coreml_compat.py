@@ -5,12 +5,15 @@
 
 For every example config (configs/compress/*.yaml) and the chosen config of every committed
 search run (results/search/*/chosen), on the default model rn50-fmnist:
-  1. rn50-tune compresses it (--dequantized: our decoded weights with an identity BatchNorm;
-     --export: the coremltools files) and reports the package size per layer (--json);
+  1. rn50-tune exports it (--export: the coremltools files; compress --dequantized for the
+     applied ones: our decoded weights with an identity BatchNorm) and reports the package size
+     per layer (--json);
      the committed runs' chosen/coreml files are the ones checked (they must equal a fresh export);
   2. every coreml/*.yaml loads with coremltools' OptimizationConfig.from_yaml, every torch/*.yaml
      parses with the field rules of its class (the classes themselves need torch >= 2.1: see
      torch_side_check), and every op_name_configs key is a weight of the converted model;
+  2b. coremltools' own per-op resolution gives every layer the plan's setting (all configs);
+  for the committed runs (their own chosen.safetensors) and the FULL configs below (all with --all):
   3. "as written": the deployment model (scripts/coreml_deploy.py: BatchNorm folded, converted by
      coremltools 9.0 at fp16 for iOS18) compressed by prune_weights / palettize_weights /
      linear_quantize_weights from the files as they are; per layer the stored form must be the
