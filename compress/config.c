@@ -37,6 +37,13 @@ const char *compress_pal_algorithm_name(enum pal_algorithm a) { return pal_algor
 const char *compress_prune_granularity_name(enum prune_granularity g) { return prune_granularity_names[g]; }
 const char *compress_quant_observer_name(enum quant_observer o) { return quant_observer_names[o]; }
 
+int compress_pal_groups_fit(const struct compress_layer_info *li, const struct palettize_cfg *p)
+{
+    if (p->granularity != PAL_PER_GROUPED_CHANNEL) return 1;
+    const int64_t channels = p->channel_axis == 1 ? (li->IC > 0 ? li->IC : li->K) : li->OC;
+    return p->group_size > 0 && channels % p->group_size == 0;
+}
+
 /* ---- plan ownership ---- */
 
 int compress_plan_init_empty(const struct resnet *net, struct compress_plan *plan)
@@ -249,9 +256,9 @@ static const char *pal_keys[] = { "n_bits", "granularity", "group_size", "channe
 _Static_assert(sizeof pal_keys / sizeof *pal_keys == AK_COUNT, "pal_keys");
 
 enum { QK_SCHEME, QK_WEIGHT_DTYPE, QK_ACTIVATION_DTYPE, QK_OBSERVER, QK_CALIBRATION_SAMPLES, QK_WEIGHT_THRESHOLD,
-       QK_COUNT };
+       QK_WEIGHT_PER_CHANNEL, QK_WEIGHT_OBSERVER, QK_COUNT };
 static const char *quant_keys[] = { "quantization_scheme", "weight_dtype", "activation_dtype", "activation_observer",
-                                    "calibration_samples", "weight_threshold" };
+                                    "calibration_samples", "weight_threshold", "weight_per_channel", "weight_observer" };
 _Static_assert(sizeof quant_keys / sizeof *quant_keys == QK_COUNT, "quant_keys");
 
 #define THRESHOLD_MAX INT64_C(1000000000000)
@@ -437,18 +444,22 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
             }
         } else {
             static const char *schemes[] = { "affine", "symmetric" };   /* index = quant_cfg.symmetric */
-            static const char *wdtypes[] = { "int8" };
-            static const char *adtypes[] = { "float16", "none", "int8" };
+            /* Ours and coremltools' torch-side spellings (its maybe_convert_str_to_dtype): int8
+             * weights are qint8 there; activations quint8 (quantized) or float32 (left float).
+             * Even indices of adtypes leave activations float, odd ones quantize them. */
+            static const char *wdtypes[] = { "int8", "qint8" };
+            static const char *adtypes[] = { "float16", "int8", "none", "quint8", "float32" };
+            int on = 1;
             switch (ki) {
             case QK_SCHEME: rc = parse_enum(r, v, where, key, schemes, 2, &qu->symmetric); break;
             case QK_WEIGHT_DTYPE:
                 /* Only int8 weights exist in our kernels and size model; 4-bit linear weights would be
                  * a new scheme, not a value of this one, so the message says so. */
-                rc = parse_enum(r, v, where, key, wdtypes, 1, &e);
+                rc = parse_enum(r, v, where, key, wdtypes, 2, &e);
                 break;
             case QK_ACTIVATION_DTYPE:
-                rc = parse_enum(r, v, where, key, adtypes, 3, &e);
-                qu->activations = e == 2;
+                rc = parse_enum(r, v, where, key, adtypes, 5, &e);
+                qu->activations = e == 1 || e == 3;
                 break;
             case QK_OBSERVER:
                 rc = parse_enum(r, v, where, key, quant_observer_names, QUANT_OBSERVER_COUNT, &e);
@@ -456,6 +467,19 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
                 break;
             case QK_CALIBRATION_SAMPLES:
                 rc = parse_int(r, v, where, key, 1, 1000000, &qu->calibration_samples);
+                break;
+            case QK_WEIGHT_PER_CHANNEL:
+                /* coremltools' default is true; our int8 weights are per output channel only. */
+                if (!(rc = parse_bool(r, v, where, key, &on)) && !on)
+                    rc = status_error(STATUS_BAD_INPUT,
+                                      "%s:%zu: %s: key '%s': false is not supported (int8 weights have one scale per "
+                                      "output channel: expected true)",
+                                      r->path, node_line(v), where, key);
+                break;
+            case QK_WEIGHT_OBSERVER:
+                /* The weights' range is their exact max |w| per channel, which both observers give
+                 * for a fixed tensor: accepted for coremltools' files, no effect. */
+                rc = parse_enum(r, v, where, key, quant_observer_names, QUANT_OBSERVER_COUNT, &e);
                 break;
             case QK_WEIGHT_THRESHOLD: rc = parse_int64(r, v, where, key, 0, THRESHOLD_MAX, &out->threshold); break;
             }
@@ -650,7 +674,13 @@ static void resolve(struct reader *r, const struct resnet *net, struct compress_
             struct layer_plan *lp = &plan->layer[i];
             switch ((enum family)f) {
             case FAM_PRUNING: lp->prune = c->p.prune; lp->prune.enabled = 1; break;
-            case FAM_PALETTIZATION: lp->pal = c->p.pal; lp->pal.enabled = 1; break;
+            case FAM_PALETTIZATION:
+                /* coremltools leaves a layer whose channels the group size does not divide in
+                 * fp16; so do we, so that accuracy, size and deployment agree. */
+                if (!compress_pal_groups_fit(li, &c->p.pal)) break;
+                lp->pal = c->p.pal;
+                lp->pal.enabled = 1;
+                break;
             case FAM_QUANTIZATION: lp->quant = c->p.quant; lp->quant.enabled = 1; break;
             case FAM_COUNT: RN_ASSERT(0);
             }

@@ -16,7 +16,14 @@
  * matches the layer name wins, else module_type_configs (Conv2d or Linear), else global_config;
  * a null at the chosen level leaves the layer uncompressed for that family (no fall-through).
  * weight_threshold may also be given inside any per-module config, where it overrides the
- * section's value for the layers that config applies to. */
+ * section's value for the layers that config applies to.
+ *
+ * Field values: ours and coremltools' torch-side spellings are both read (quantization:
+ * weight_dtype int8 | qint8, activation_dtype int8 | quint8 (8-bit) or float16 | float32 | none
+ * (float), weight_per_channel true, weight_observer). Our additions, which coremltools' classes do
+ * not have and reject (its from_dict forbids extra keys): `algorithm` (palettization: kmeans | skm |
+ * dkm), `reconstruct` (pruning) and `calibration_samples` (quantization; default 128). The
+ * exporter (search/export_coreml.h) writes coremltools' files without them. */
 #ifndef RN_CONFIG_H
 #define RN_CONFIG_H
 
@@ -42,6 +49,13 @@ int compress_plan_init_empty(const struct resnet *net, struct compress_plan *pla
  * silently, and one config file serves several model sizes); it prints a one-line warning with
  * the file and line on stderr. */
 int compress_config_load(const char *path, const struct resnet *net, struct compress_plan *plan);
+
+/* 1 when palettization p can be stored for layer li as coremltools stores it: per tensor, or
+ * per_grouped_channel with group_size dividing the channels of its axis (output channels for
+ * channel_axis 0, input channels for 1). coremltools' palettize_weights leaves any other layer in
+ * fp16, and compress_config_load leaves it unpalettized too, so that the accuracy, the size and
+ * the deployed model agree. */
+int compress_pal_groups_fit(const struct compress_layer_info *li, const struct palettize_cfg *p);
 
 /* Frees the plan's arrays and zeroes it; NULL and zeroed plans are no-ops. */
 void compress_plan_free(struct compress_plan *plan);

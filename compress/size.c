@@ -7,22 +7,16 @@
  * iOS16's constexpr ops (an always-present zero-point vector, packed uint8 indices with per-tensor
  * LUTs only), int8 LUTs, vector palettization (cluster_dim > 1), filesystem block rounding.
  *
- * The program estimate. model.mlmodel is a protobuf of the MIL program; its size is dominated by
- * operations and const declarations, each a type name, input bindings (names of ~20 characters),
- * typed outputs and a name attribute. Counting the protobuf fields of typical coremltools output:
- *   a compute op (conv: 8 input bindings, one fp16 rank-4 output, name)          ~ 380 bytes
- *   a const op referencing a blob (typed output, name, "@model_path/weights/weight.bin" + offset)
- *                                                                                ~ 190 bytes
- *   a small inline const (strides, pad, ...)                                     ~ 100 bytes
- *   a ReLU or add (2 bindings, output, name)                                     ~ 250 bytes
- * ResNet50 has 53 convs (5 parameter constants each), 49 ReLUs and 16 residual adds: about one
- * elementwise op per layer. The fixed part (Manifest.json ~0.6 KB, model description with its
- * input/output features and coremltools' metadata ~1 KB, function signature, input/output casts,
- * the stem max pool, the global mean and flatten with their constants ~2.5 KB) is 4 KB. For fp16
- * ResNet50 this gives ~88 KB of program, ~0.2 % of the package, against a weight.bin of
- * 51.07 MB; the published totals (48.8 MiB fp16, 12.5 MiB 4-bit) leave a few hundred KB of
- * room, so the estimate's error moves the totals by well under 1 %. */
+ * The program. model.mlmodel is a protobuf of the MIL program; its size is dominated by operations
+ * and const declarations (type names, input bindings, typed outputs, names). The constants of
+ * size.h are measured on packages written by coremltools 9.0 itself (scripts/coreml_deploy.py's
+ * conversion of rn50-fmnist at fp16 for iOS18, then prune_weights / palettize_weights /
+ * linear_quantize_weights on every layer above the threshold; tests/coreml_compat.py checks the
+ * totals in CI): what a dense layer costs, and what each compressed form adds to it. Per-channel
+ * scales and 8-bit activations' quantize/dequantize pairs are not measured (estimated from the
+ * ops and consts they add). */
 #include "size.h"
+#include "config.h"
 #include "status.h"
 
 #include <math.h>
@@ -48,14 +42,9 @@ static void add_const(struct size_layer *o, int64_t n_elem, size_t data_bytes)
         o->inline_bytes += data_bytes;
         o->n_inline++;
     }
-    o->program_bytes += SIZE_CONST_BYTES;
 }
 
-static void add_op(struct size_layer *o, int n)
-{
-    o->n_ops += n;
-    o->program_bytes += (size_t)n * SIZE_OP_BYTES;
-}
+static void add_op(struct size_layer *o, int n) { o->n_ops += n; }
 
 /* Nonzero weights kept by a pruning config, from shapes alone: ceil(units*(1 - s)) units of the
  * granularity kept (SPEC §3 keeps the ceil(n*(1-s)) largest), or n:m exactly. Blocks of output
@@ -85,7 +74,7 @@ static int64_t lut_groups_from_shape(const struct compress_layer_info *li, const
 {
     if (p->granularity != PAL_PER_GROUPED_CHANNEL || p->group_size <= 0) return 1;
     const int64_t channels = p->channel_axis == 1 ? (li->IC > 0 ? li->IC : li->K) : li->OC;
-    return (channels + p->group_size - 1) / p->group_size;   /* a ragged last group gets its own LUT */
+    return channels / p->group_size;   /* compress_pal_groups_fit: the groups divide the channels */
 }
 
 void size_layer(const struct compress_layer_info *info, const struct layer_plan *plan,
@@ -115,7 +104,8 @@ void size_layer(const struct compress_layer_info *info, const struct layer_plan 
     } else {
         pruned = plan->prune.enabled;
         if (pruned) nnz = prune_nnz_from_shape(info, &plan->prune);
-        palettized = plan->pal.enabled;
+        /* A ragged group size is stored in fp16 by coremltools (config.h). */
+        palettized = plan->pal.enabled && compress_pal_groups_fit(info, &plan->pal);
         if (palettized) {
             n_bits = plan->pal.n_bits;
             groups = lut_groups_from_shape(info, &plan->pal);
@@ -149,13 +139,22 @@ void size_layer(const struct compress_layer_info *info, const struct layer_plan 
     }
     add_const(out, info->OC, (size_t)info->OC * 2);   /* the folded bias */
     add_op(out, 1);                                   /* conv or linear */
-    out->program_bytes += SIZE_ELEMENTWISE_BYTES;
-    if (!info->is_linear) out->program_bytes += SIZE_CONV_PARAMS_BYTES;
+    /* The program: a dense layer's cost, plus what its compressed form adds (size.h). */
+    out->program_bytes = info->is_linear ? SIZE_LINEAR_LAYER_BYTES : SIZE_CONV_LAYER_BYTES;
+    if (palettized)
+        out->program_bytes += pruned ? SIZE_SPARSE_LUT_BYTES : SIZE_LUT_BYTES;
+    else if (int8)
+        out->program_bytes += (pruned ? SIZE_SPARSE_INT8_BYTES : SIZE_INT8_BYTES) + (zero_point ? SIZE_INT8_OFFSET_BYTES : 0);
+    else if (pruned)
+        out->program_bytes += SIZE_SPARSE_BYTES;
+    if (scale) out->program_bytes += SIZE_SCALE_BYTES;
     if (plan && plan->quant.enabled && plan->quant.activations) {
         /* quantize + dequantize of the layer's input, with a scalar scale and zero point inline. */
         add_op(out, 2);
         add_const(out, 1, 2);
         add_const(out, 1, 1);
+        out->program_bytes += SIZE_ACT_QUANT_BYTES;
+        out->act_quant_bytes = SIZE_ACT_QUANT_BYTES + 3;
     }
     out->bytes = out->blob_bytes + out->inline_bytes + out->program_bytes;
 

@@ -74,6 +74,15 @@ static void progress(const struct cost_profile_opts *o, const char *fmt, ...)
     fflush(o->progress);
 }
 
+/* LUT groups that do not divide a layer's channels: coremltools stores the layer unpalettized, and
+ * so does compress_config_load, so the plans measured here read back as they were built. */
+static void drop_ragged_groups(struct compress_plan *plan)
+{
+    for (int i = 0; i < plan->n_layers; i++)
+        if (plan->layer[i].pal.enabled && !compress_pal_groups_fit(&plan->info[i], &plan->layer[i].pal))
+            memset(&plan->layer[i].pal, 0, sizeof plan->layer[i].pal);
+}
+
 int cost_plan_uniform(const struct resnet *net, const char *spec, int64_t threshold, struct compress_plan *plan)
 {
     struct layer_plan lp;
@@ -83,6 +92,7 @@ int cost_plan_uniform(const struct resnet *net, const char *spec, int64_t thresh
     plan->weight_threshold = threshold;
     for (int i = 0; i < plan->n_layers; i++)
         if (plan->info[i].OC * plan->info[i].K > threshold) plan->layer[i] = lp;
+    drop_ragged_groups(plan);
     return STATUS_OK;
 }
 
@@ -136,6 +146,7 @@ static int random_plan(const struct resnet *net, struct rng *r, int style, struc
         }
     }
     if (rc) compress_plan_free(plan);
+    else drop_ragged_groups(plan);
     return rc;
 }
 

@@ -2,6 +2,7 @@
  * deployment size), both from a compression config (compress/config.h). */
 #include "apply.h"
 #include "cli.h"
+#include "export_coreml.h"
 #include "config.h"
 #include "data.h"
 #include "format.h"
@@ -15,7 +16,7 @@
 
 static const char compress_usage[] =
     "usage: rn50-tune compress --model M [--weights W] --config C.yaml --out OUT.safetensors\n"
-    "                          [--dequantized DQ.safetensors] [--data D] [--threads T] [--json]\n"
+    "                          [--dequantized DQ.safetensors] [--export DIR] [--data D] [--threads T] [--json]\n"
     "\n"
     "Compresses every layer as the config says (pruning, then palettization, then int8; see\n"
     "configs/compress/) and writes the compressed model (packed indices + LUTs, masks + nonzeros,\n"
@@ -23,18 +24,21 @@ static const char compress_usage[] =
     "\n"
     "  --dequantized DQ  also write the decoded weights as an fp32 torchvision state_dict (BatchNorm\n"
     "                    set to the identity, its bias the folded one) for PyTorch users\n"
+    "  --export DIR      also write the config in the forms coremltools 9.0 applies (DIR/coreml/,\n"
+    "                    DIR/torch/, DIR/config.yaml; as tune's chosen/): scripts/coreml_deploy.py\n"
     "  --data D          calibration images (the val split) for sensitive k-means and 8-bit\n"
     "                    activations (default fmnist)\n"
     "\n"
     "example: rn50-tune compress --model rn50-fmnist --config configs/compress/palettize-4bit.yaml --out p4.safetensors\n";
 
 static const char size_usage[] =
-    "usage: rn50-tune size --model M [--weights W] --config C.yaml [--data D] [--json]\n"
+    "usage: rn50-tune size --model M [--weights W] --config C.yaml [--export DIR] [--data D] [--json]\n"
     "\n"
     "The Core ML mlpackage size of the model compressed by the config, with a per-layer breakdown\n"
     "(weight.bin exactly; the program estimated, see compress/size.h). Without --weights (and for\n"
     "models other than rn50-fmnist) it works from shapes alone: full LUTs and the exact counts the\n"
-    "target sparsities give.\n"
+    "target sparsities give. --export DIR writes the coremltools files as compress --export does\n"
+    "(also for training-time configs, which compress refuses).\n"
     "\n"
     "example: rn50-tune size --model resnet50 --config configs/compress/palettize-4bit.yaml\n";
 
@@ -73,8 +77,11 @@ static char *size_layers_json(const struct size_report *rep)
     strbuf_str(&b, "[");
     for (int i = 0; i < rep->n_layers; i++) {
         const struct size_layer *l = &rep->layer[i];
-        snprintf(item, sizeof item, "%s{\"name\":\"%s\",\"scheme\":\"%s\",\"weights\":%lld,\"nonzero\":%lld,\"bytes\":%zu}",
-                 i ? "," : "", l->name, l->scheme, (long long)l->n_weights, (long long)l->n_nonzero, l->bytes);
+        snprintf(item, sizeof item,
+                 "%s{\"name\":\"%s\",\"scheme\":\"%s\",\"weights\":%lld,\"nonzero\":%lld,\"bytes\":%zu,"
+                 "\"act_quant_bytes\":%zu}",
+                 i ? "," : "", l->name, l->scheme, (long long)l->n_weights, (long long)l->n_nonzero, l->bytes,
+                 l->act_quant_bytes);
         strbuf_str(&b, item);
     }
     strbuf_str(&b, "]");
@@ -88,7 +95,7 @@ static char *size_layers_json(const struct size_report *rep)
 /* Loads the model, the plan, and (when given) compresses it. Shared by compress and size. */
 static int run(int is_size, int argc, char **argv)
 {
-    const char *config = NULL, *out = NULL, *dequant = NULL, *data = "fmnist", *model, *weights;
+    const char *config = NULL, *out = NULL, *dequant = NULL, *export_dir = NULL, *data = "fmnist", *model, *weights;
     int rc = STATUS_OK;
     struct cli_common cm = { 0 };
     struct cli_args a = cli_args_init(argc, argv);
@@ -98,6 +105,7 @@ static int run(int is_size, int argc, char **argv)
         else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
         else if (!is_size && cli_is(&a, "--out")) rc = cli_value(&a, &out);
         else if (!is_size && cli_is(&a, "--dequantized")) rc = cli_value(&a, &dequant);
+        else if (cli_is(&a, "--export")) rc = cli_value(&a, &export_dir);
         else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
     }
     model = cm.model;
@@ -137,8 +145,14 @@ static int run(int is_size, int argc, char **argv)
             remove(out);   /* all or nothing */
             goto done;
         }
+        if (export_dir && (rc = export_coreml_write(&plan, export_dir))) {
+            remove(out);
+            if (dequant) remove(dequant);
+            goto done;
+        }
         printf("compress: %s (%s) with %s in %.2f s -> %s\n", net->cfg.name, weights_used, config, res.seconds, out);
     } else {
+        if (export_dir && (rc = export_coreml_write(&plan, export_dir))) goto done;
         printf("size: %s (%s) with %s%s\n", net->cfg.name, from_shapes ? "from shapes" : weights_used, config,
                from_shapes ? "" : " (compressed)");
     }

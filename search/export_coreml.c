@@ -361,9 +361,6 @@ static void put_coreml_note(struct strbuf *b, const struct file_ctx *c, int sett
         strbuf_printf(b, "%s# %s: the LUT comes from the torch side (torch/2_palettize_%s.yaml); kmeans here is the data-free "
                 "stand-in\n",
              pad, compress_pal_algorithm_name(lp->pal.algorithm), compress_pal_algorithm_name(lp->pal.algorithm));
-    if (c->f == FAM_PAL && (lp->pal.n_bits == 5 || lp->pal.n_bits == 7))
-        strbuf_printf(b, "%s# nbits %d: OpPalettizerConfig accepts 1, 2, 3, 4, 6 or 8 only; coremltools will refuse this entry\n",
-             pad, lp->pal.n_bits);
     if (c->f == FAM_PRUNE && lp->prune.granularity != PRUNE_PER_SCALAR)
         strbuf_printf(b, "%s# %s pruning: no Core ML op config computes it; prune in torch (torch/1_prune.yaml), convert, then "
                 "this stores the zeros\n",
@@ -389,13 +386,23 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
                          "%s# config.yaml on calibration data; coremltools prunes data-free: this sets the same masks,\n"
                          "%s# the weights to deploy are those of the compressed model file (chosen.safetensors)\n",
                       pad, pad, pad);
-    if (c->L->global != NONE && c->L->global >= 0) {
+    if (c->side == SIDE_COREML_ACT) {
+        /* Activation configs are looked up by op name, then op type, then global_config, for every
+         * op kind coremltools can quantize (add, pool, ...); ours quantize conv and linear inputs
+         * only, so the levels are the conv and linear op types, and global_config stays unset. */
+        const int conv = c->L->global, lin = c->L->linear != NONE ? c->L->linear : c->L->global;
+        strbuf_printf(b, "%sop_type_configs:\n%s  conv: ", pad, pad);
+        put_value(b, c, conv >= 0 ? conv : -1, 0);
+        strbuf_printf(b, "\n%s  linear: ", pad);
+        put_value(b, c, lin >= 0 ? lin : -1, 0);
+        strbuf_str(b, "\n");
+    } else if (c->L->global != NONE && c->L->global >= 0) {
         put_coreml_note(b, c, c->L->global, pad);
         strbuf_printf(b, "%sglobal_config: ", pad);
         put_value(b, c, c->L->global, 0);
         strbuf_str(b, "\n");
     }
-    if (c->L->linear != NONE) {
+    if (c->L->linear != NONE && c->side != SIDE_COREML_ACT) {
         put_coreml_note(b, c, c->L->linear, pad);
         strbuf_printf(b, "%s%s:\n%s  %s: ", pad, coreml ? "op_type_configs" : "module_type_configs", pad,
              coreml ? "linear" : "Linear");
@@ -483,6 +490,63 @@ static int write_ours(const char *dir, const struct compress_plan *plan)
     return file_save_strbuf(dir, "config.yaml", &b);
 }
 
+/* Why coremltools cannot take file `file` as the plan needs it (one line into why), or 0 when it
+ * can. The rules are coremltools 9.0's own checks (OpPalettizerConfig._VALID_NBITS, the torch-side
+ * LinearQuantizerConfig's single scheme, DKM's output-channel groups). */
+static int refusal(const struct compress_plan *plan, const char *file, char *why, size_t cap)
+{
+    int sym = -1;
+    for (int i = 0; i < plan->n_layers; i++) {
+        const struct layer_plan *lp = &plan->layer[i];
+        const char *name = plan->info[i].name;
+        if (!strcmp(file, "coreml/2_palettize.yaml") && lp->pal.enabled && (lp->pal.n_bits == 5 || lp->pal.n_bits == 7)) {
+            snprintf(why, cap, "layer %s: nbits %d: OpPalettizerConfig accepts 1, 2, 3, 4, 6 or 8 only", name, lp->pal.n_bits);
+            return 1;
+        }
+        if (!strcmp(file, "torch/2_palettize_dkm.yaml") && lp->pal.enabled && lp->pal.algorithm == PAL_DKM &&
+            lp->pal.granularity == PAL_PER_GROUPED_CHANNEL && lp->pal.channel_axis == 1) {
+            snprintf(why, cap, "layer %s: DKMPalettizerConfig groups output channels only (channel_axis 1 asked)", name);
+            return 1;
+        }
+        if (!strcmp(file, "torch/3_quantize.yaml") && lp->quant.enabled) {
+            if (sym >= 0 && sym != !!lp->quant.symmetric) {
+                snprintf(why, cap, "layer %s: LinearQuantizer takes one quantization_scheme for the whole model; the plan mixes "
+                         "symmetric and affine layers", name);
+                return 1;
+            }
+            sym = !!lp->quant.symmetric;
+        }
+    }
+    return 0;
+}
+
+int export_coreml_refusals(const struct compress_plan *plan, struct strbuf *why)
+{
+    static const char *const files[] = { "coreml/2_palettize.yaml", "torch/2_palettize_dkm.yaml", "torch/3_quantize.yaml" };
+    int n = 0;
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        char line[256];
+        if (!refusal(plan, files[k], line, sizeof line)) continue;
+        strbuf_printf(why, "%s: not written: %s\n", files[k], line);
+        n++;
+    }
+    return n;
+}
+
+/* coreml/layers.tsv: every layer's Core ML weight const, torchvision name and [OC, K], for the
+ * deployment script's check that the converted model is the planned one. */
+static int write_layers(const char *dir, const struct compress_plan *plan)
+{
+    struct strbuf b = { 0 };
+    strbuf_str(&b, "# const\tmodule\tOC\tK (K = IC*KH*KW): the layers of the plan, in forward order\n");
+    for (int i = 0; i < plan->n_layers; i++) {
+        char nm[96];
+        coreml_name(nm, sizeof nm, plan->info[i].name);
+        strbuf_printf(&b, "%s\t%s\t%" PRId64 "\t%" PRId64 "\n", nm, plan->info[i].name, plan->info[i].OC, plan->info[i].K);
+    }
+    return file_save_strbuf(dir, "coreml/layers.tsv", &b);
+}
+
 static int write_coreml(const char *dir, const struct compress_plan *plan, int *written)
 {
     static const struct {
@@ -492,36 +556,53 @@ static int write_coreml(const char *dir, const struct compress_plan *plan, int *
     } files[] = {
         { FAM_PRUNE, SIDE_COREML, "coreml/1_prune.yaml", "OpMagnitudePrunerConfig", "cto.coreml.prune_weights" },
         { FAM_PAL, SIDE_COREML, "coreml/2_palettize.yaml", "OpPalettizerConfig", "cto.coreml.palettize_weights" },
-        { FAM_QUANT, SIDE_COREML_ACT, "coreml/3_quantize_activations.yaml", "OpActivationLinearQuantizerConfig",
-          "cto.coreml.experimental.linear_quantize_activations (with the calibration samples), before the weights" },
+        { FAM_QUANT, SIDE_COREML_ACT, "coreml/3_quantize_activations.yaml", "OpLinearQuantizerConfig",
+          "cto.coreml.linear_quantize_activations(model, config, sample_data), before the weights" },
         { FAM_QUANT, SIDE_COREML, "coreml/3_quantize_weights.yaml", "OpLinearQuantizerConfig",
           "cto.coreml.linear_quantize_weights" },
     };
-    int rc = STATUS_OK;
+    int rc = write_layers(dir, plan);
     for (size_t k = 0; k < sizeof files / sizeof *files && !rc; k++) {
         struct view v;
         struct levels L = { 0 };
+        char why[256];
+        if (refusal(plan, files[k].file, why, sizeof why)) continue;
         if (!view_init(&v, plan, files[k].f, -1)) {
             view_free(&v);
             return status_error(STATUS_NOMEM, "%s: out of memory", dir);
         }
-        if (files[k].side == SIDE_COREML_ACT)   /* only the layers whose inputs are quantized */
-            for (int i = 0; i < plan->n_layers; i++)
-                if (v.setting[i] >= 0 && !plan->layer[i].quant.activations) v.setting[i] = -1;
+        for (int i = 0; i < plan->n_layers; i++) {
+            /* Activations: only the layers whose inputs are quantized. Weights: a palettized layer
+             * keeps its fp16 LUT (its quantization section means 8-bit activations only). */
+            if (files[k].side == SIDE_COREML_ACT && v.setting[i] >= 0 && !plan->layer[i].quant.activations) v.setting[i] = -1;
+            if (files[k].side == SIDE_COREML && files[k].f == FAM_QUANT && plan->layer[i].pal.enabled) v.setting[i] = -1;
+        }
         int used = 0;
         for (int i = 0; i < plan->n_layers; i++) used |= v.setting[i] >= 0;
+        /* Activation configs have no size threshold: every layer is listed as it is. */
+        const int64_t thr = files[k].side == SIDE_COREML_ACT ? -1 : plan->weight_threshold;
         if (used) {
-            if (!levels_init(&L, &v, plan, plan->weight_threshold)) {
+            if (!levels_init(&L, &v, plan, thr)) {
                 rc = status_error(STATUS_NOMEM, "%s: out of memory", dir);
             } else {
                 struct strbuf b = { 0 };
                 strbuf_printf(&b,
-                     "# coremltools.optimize.coreml: config = OptimizationConfig.from_yaml(this file); then %s.\n"
-                     "# Op names are the Core ML weight consts of ct.convert(torch.jit.trace(model)) at the default\n"
-                     "# compute precision float16: torchvision name, dots as underscores, + '_weight_to_fp16'\n"
-                     "# (layer1.0.conv1 -> layer1_0_conv1_weight_to_fp16; check with cto.coreml.get_weights_metadata).\n"
-                     "config_type: %s\n",
-                     files[k].call, files[k].config_type);
+                     "# coremltools 9.0, coremltools.optimize.coreml: config = OptimizationConfig.from_yaml(this file);\n"
+                     "# then %s.\n"
+                     "# Op names: the weight consts of the deployment model (scripts/coreml_deploy.py: BatchNorm folded\n"
+                     "# into conv biases, converted with ct.convert(torch.jit.trace(model, x), inputs=[ct.TensorType(\n"
+                     "# name=\"input\", shape=x.shape)], minimum_deployment_target=ct.target.iOS18), which keeps the\n"
+                     "# torchvision name: dots as underscores + '_weight_to_fp16' (layer1.0.conv1 ->\n"
+                     "# layer1_0_conv1_weight_to_fp16). A model converted with its BatchNorms has unnamed fused consts\n"
+                     "# (const_N_to_fp16): apply through scripts/coreml_deploy.py, which maps layers.tsv onto the\n"
+                     "# model by order and shape and refuses any mismatch.\n",
+                     files[k].call);
+                if (files[k].side == SIDE_COREML_ACT)
+                    strbuf_str(&b, "# Activation configs are looked up by the name of the consuming op, not of its weight:\n"
+                                   "# scripts/coreml_deploy.py maps each op_name_configs key (a weight const) to its conv or\n"
+                                   "# linear op. Calibration data: the calib workflow's first 128 val images as\n"
+                                   "# [{\"input\": x[i:i+1]} for i in range(128)], NCHW float32, normalised as for rn50-tune.\n");
+                strbuf_printf(&b, "config_type: %s\n", files[k].config_type);
                 struct file_ctx c = { plan, &v, &L, files[k].side, files[k].f, plan->weight_threshold, "" };
                 write_levels(&b, &c);
                 rc = file_save_strbuf(dir, files[k].file, &b);
@@ -552,6 +633,8 @@ static int write_torch(const char *dir, const struct compress_plan *plan, int *w
     for (size_t k = 0; k < sizeof files / sizeof *files && !rc; k++) {
         struct view v;
         struct levels L = { 0 };
+        char why[256];
+        if (refusal(plan, files[k].file, why, sizeof why)) continue;
         if (!view_init(&v, plan, files[k].f, files[k].alg)) {
             view_free(&v);
             return status_error(STATUS_NOMEM, "%s: out of memory", dir);
@@ -565,8 +648,14 @@ static int write_torch(const char *dir, const struct compress_plan *plan, int *w
                 struct strbuf b = { 0 };
                 strbuf_printf(&b,
                      "# %s.from_yaml(this file). Module names are torchvision's, exact.\n"
-                     "# No config_type key: the class above reads the file.\n",
-                     files[k].cls);
+                     "# No config_type key: the class above reads the file.\n"
+                     "# What coremltools recomputes: it works on the torch model's conv weights before BatchNorm is\n"
+                     "# folded, where rn50-tune compressed the folded ones; so the %s it computes are not\n"
+                     "# the ones of the evaluated point, nor is its accuracy (the layer choices are the same).\n"
+                     "# To deploy exactly the evaluated weights: scripts/coreml_deploy.py --exact (README).\n",
+                     files[k].cls,
+                     files[k].f == FAM_PRUNE ? "masks (largest |w| per layer)" :
+                     files[k].f == FAM_PAL ? "LUTs and indices" : "scales and activation ranges");
                 if (files[k].alg == PAL_DKM)
                     strbuf_str(&b, "# DKM's own weight_threshold (default 2048) is on top of the listing below.\n");
                 struct file_ctx c = { plan, &v, &L, SIDE_TORCH, files[k].f, -1, "" };
@@ -581,7 +670,7 @@ static int write_torch(const char *dir, const struct compress_plan *plan, int *w
     return rc;
 }
 
-static int write_readme(const char *dir)
+static int write_readme(const char *dir, const struct compress_plan *plan)
 {
     struct strbuf b = { 0 };
     strbuf_str(&b,
@@ -592,15 +681,28 @@ static int write_readme(const char *dir)
                "quantize); each file names its class on its first line. Palettization has one file per algorithm "
                "(kmeans: PostTrainingPalettizer, skm: SKMPalettizer, dkm: DKMPalettizer), each leaving the other "
                "algorithms' layers alone (null).\n"
-               "- `coreml/`: coremltools.optimize.coreml configs for a converted mlpackage, `config_type` inside, "
-               "apply in file order: prune_weights, palettize_weights (joint_compression=True when pruned first), "
-               "linear_quantize_activations (before the weights, as coremltools documents for W8A8), "
-               "linear_quantize_weights.\n\n"
-               "Op names on the Core ML side are the weight consts of a traced torchvision model converted at float16 "
-               "precision (`layer1.0.conv1` -> `layer1_0_conv1_weight_to_fp16`); verify them with "
-               "`coremltools.optimize.coreml.get_weights_metadata`. Comments in the files mark what Core ML cannot do "
-               "as stated (per_kernel/per_channel pruning, sensitive or differentiable k-means LUTs, 5- and 7-bit "
-               "LUTs).\n");
+               "- `coreml/`: coremltools 9.0 coremltools.optimize.coreml configs for a converted mlpackage, "
+               "`config_type` inside, apply in file order: prune_weights, palettize_weights (joint_compression=True "
+               "when pruned first), linear_quantize_activations (with calibration samples, before the weights), "
+               "linear_quantize_weights; `layers.tsv` lists every layer's weight const, module and shape.\n\n"
+               "Deploy: `rn50-tune compress --config config.yaml --out c.safetensors --dequantized dq.safetensors`, then "
+               "`scripts/coreml_deploy.py --model M --weights dq.safetensors --chosen THIS_DIR --out m.mlpackage "
+               "--exact`: BatchNorm folded into conv biases (the const names of `layers.tsv` survive the conversion), "
+               "converted, checked against `layers.tsv`, and compressed by coremltools keeping our values (exact zeros, "
+               "palettization mode unique). Without `--exact` coremltools recomputes masks and LUTs from the files "
+               "(k-means on the deployed weights). Comments in the files mark what Core ML cannot do as stated "
+               "(per_kernel/per_channel pruning, sensitive or differentiable k-means LUTs).\n");
+    struct strbuf why = { 0 };
+    if (export_coreml_refusals(plan, &why)) {
+        strbuf_str(&b, "\nRefused (coremltools would reject these files):\n\n");
+        for (char *line = why.p, *nl; line && *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            strbuf_printf(&b, "- %.*s\n", (int)(nl - line), line);
+            fprintf(stderr, "export: %s/%.*s\n", dir, (int)(nl - line), line);
+        }
+    }
+    if (why.oom) b.oom = 1;
+    free(why.p);
     return file_save_strbuf(dir, "README.md", &b);
 }
 
@@ -610,6 +712,7 @@ static const char *const all_files[] = {
     "coreml/1_prune.yaml",         "coreml/2_palettize.yaml",        "coreml/3_quantize_activations.yaml",
     "coreml/3_quantize_weights.yaml", "torch/1_prune.yaml",         "torch/2_palettize_kmeans.yaml",
     "torch/2_palettize_skm.yaml",  "torch/2_palettize_dkm.yaml",     "torch/3_quantize.yaml",
+    "coreml/layers.tsv",
 };
 
 int export_coreml_write(const struct compress_plan *plan, const char *dir)
@@ -631,5 +734,5 @@ int export_coreml_write(const struct compress_plan *plan, const char *dir)
     }
     if ((rc = write_coreml(dir, plan, &n_coreml))) return rc;
     if ((rc = write_torch(dir, plan, &n_torch))) return rc;
-    return write_readme(dir);
+    return write_readme(dir, plan);
 }

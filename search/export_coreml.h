@@ -11,8 +11,10 @@
  *   README.md                            the files and the order of the coremltools calls
  *   coreml/1_prune.yaml                  OpMagnitudePrunerConfig       -> cto.coreml.prune_weights
  *   coreml/2_palettize.yaml              OpPalettizerConfig            -> cto.coreml.palettize_weights
- *   coreml/3_quantize_activations.yaml   OpActivationLinearQuantizerConfig (experimental; applied
- *                                        before the weights, as coremltools documents for W8A8)
+ *   coreml/3_quantize_activations.yaml   OpLinearQuantizerConfig  -> cto.coreml.linear_quantize_activations
+ *                                        (calibration samples; before the weights), op_type_configs
+ *                                        conv / linear, per-layer keys the weight consts
+ *   coreml/layers.tsv                    every layer: weight const, module, OC, K
  *   coreml/3_quantize_weights.yaml       OpLinearQuantizerConfig       -> cto.coreml.linear_quantize_weights
  *   torch/1_prune.yaml                   MagnitudePrunerConfig
  *   torch/2_palettize_{kmeans,skm,dkm}.yaml  PostTrainingPalettizerConfig / SKMPalettizerConfig /
@@ -32,15 +34,17 @@
  * Names. Ours: torchvision module names, regex-escaped ('layer1\.0\.conv1'). Torch side: the exact
  * torchvision names (an exact key works both where coremltools looks names up literally and where
  * it treats them as regexes). Core ML side: op_name_configs keys are exact names of the weight
- * consts, which coremltools checks before the consuming op's name and type. We assume the mlpackage
- * came from ct.convert of the traced torchvision module at the default float16 compute precision,
- * where the const of `layer1.0.conv1.weight` is `layer1_0_conv1_weight_to_fp16` (dots to
- * underscores, then `_weight_to_fp16`); at float32 the suffix is `_weight`; other converters name
- * ops differently (check with cto.coreml.get_weights_metadata).
+ * consts, which coremltools checks before the consuming op's name and type. They are the names
+ * coremltools 9.0 gives the deployment model of scripts/coreml_deploy.py (BatchNorm folded into
+ * conv biases, traced, ct.convert at the default float16 precision for iOS18): the const of
+ * `layer1.0.conv1.weight` is `layer1_0_conv1_weight_to_fp16` (dots to underscores, then
+ * `_weight_to_fp16`). A torchvision model converted with its BatchNorms has fused, unnamed consts
+ * (`const_N_to_fp16`); the deployment script maps layers.tsv onto such a model by order and shape
+ * and refuses any mismatch.
  *
  * Fields. Palettization: ours/torch `n_bits`, Core ML `nbits` with `mode: kmeans`; `granularity`,
  * `group_size` and `channel_axis` (grouped LUTs only), `enable_per_channel_scale` (when on); Core ML
- * accepts nbits 1, 2, 3, 4, 6, 8 (5 and 7 are written with a warning comment); SKM and DKM LUTs
+ * accepts nbits 1, 2, 3, 4, 6, 8 (a plan with 5 or 7 gets no Core ML file: export_coreml_refusals); SKM and DKM LUTs
  * exist only on the torch side, the Core ML file carries kmeans with a comment saying so. Pruning:
  * `target_sparsity`, torch `granularity` (per_scalar | per_kernel | per_channel), `block_size`
  * (Core ML: with dim 0, output channels), `n_m_ratio` (Core ML: with dim 1 and without
@@ -65,5 +69,12 @@
  * STATUS_OK, STATUS_IO or STATUS_NOMEM with a message naming the file; files already written stay
  * (each one is whole: written atomically). */
 int export_coreml_write(const struct compress_plan *plan, const char *dir);
+
+/* The files the plan needs that coremltools would reject, one line each into why ("FILE: not
+ * written: layer L: reason"): Core ML palettization with 5 or 7 bits, DKM with channel_axis 1, a
+ * torch-side LinearQuantizerConfig mixing symmetric and affine layers. export_coreml_write leaves
+ * them out, lists them in README.md and on stderr. Returns their count. */
+struct strbuf;
+int export_coreml_refusals(const struct compress_plan *plan, struct strbuf *why);
 
 #endif

@@ -147,6 +147,37 @@ static void defaults_and_thresholds(const struct resnet *net)
     CHECK(l->quant.calibration_samples == 32);
     compress_plan_free(&plan);
 
+    /* coremltools' torch-side spellings (LinearQuantizerConfig): qint8 weights, quint8 or float32
+     * activations, weight_per_channel, weight_observer; the same plan as ours. */
+    CHECK(load("quantization:\n  global_config: {quantization_scheme: symmetric, weight_dtype: qint8, weight_per_channel: true,\n"
+               "    activation_dtype: quint8, activation_observer: moving_average_min_max, weight_observer: min_max}\n"
+               "  module_name_configs:\n    fc: {weight_dtype: qint8, activation_dtype: float32}\n",
+               net, &plan) == 0);
+    l = layer_of(&plan, "layer2.0.conv2");
+    CHECK(l->quant.enabled && l->quant.symmetric && l->quant.activations && l->quant.calibration_samples == 128);
+    l = layer_of(&plan, "fc");
+    CHECK(l->quant.enabled && !l->quant.activations);
+    compress_plan_free(&plan);
+    CHECK(load("quantization:\n  global_config: {weight_dtype: int8, activation_dtype: int8}\n", net, &plan) == 0);
+    CHECK(layer_of(&plan, "layer2.0.conv2")->quant.activations);
+    compress_plan_free(&plan);
+
+    /* Ragged groups: coremltools leaves a layer whose channels the group size does not divide in
+     * fp16, and so does the plan. ResNet50's fc has 1000 outputs (16 does not divide them, 8
+     * does), conv1 3 inputs (channel_axis 1 with groups of 2 does not fit). */
+    CHECK(load("palettization:\n  global_config: {n_bits: 4, granularity: per_grouped_channel, group_size: 16}\n", net,
+               &plan) == 0);
+    CHECK(!layer_of(&plan, "fc")->pal.enabled && layer_of(&plan, "layer1.0.conv1")->pal.enabled);
+    compress_plan_free(&plan);
+    CHECK(load("palettization:\n  global_config: {n_bits: 4, granularity: per_grouped_channel, group_size: 8}\n", net,
+               &plan) == 0);
+    CHECK(layer_of(&plan, "fc")->pal.enabled && layer_of(&plan, "fc")->pal.group_size == 8);
+    compress_plan_free(&plan);
+    CHECK(load("palettization:\n  global_config: {n_bits: 4, granularity: per_grouped_channel, group_size: 2, channel_axis: 1}\n",
+               net, &plan) == 0);
+    CHECK(!layer_of(&plan, "conv1")->pal.enabled && layer_of(&plan, "layer1.0.conv1")->pal.enabled);
+    compress_plan_free(&plan);
+
     /* Thresholds: MORE elements than the threshold. layer1.0.conv1 has 64*64 = 4096 weights, the
      * stem 64*3*7*7 = 9408. A module config's own threshold overrides the section's. */
     CHECK(load("palettization:\n  weight_threshold: 4096\n  global_config: {n_bits: 4}\n", net, &plan) == 0);
@@ -222,7 +253,11 @@ static void errors(const struct resnet *net)
           { "key 'quantization_scheme'", "expected affine or symmetric" } },
         { "quantization:\n  global_config:\n    weight_dtype: int4\n", 3, { "key 'weight_dtype'", "expected int8" } },
         { "quantization:\n  global_config:\n    activation_dtype: uint8\n", 3,
-          { "key 'activation_dtype'", "expected float16, none or int8" } },
+          { "key 'activation_dtype'", "expected float16, int8, none, quint8 or float32" } },
+        { "quantization:\n  global_config:\n    weight_per_channel: false\n", 3,
+          { "key 'weight_per_channel'", "false is not supported", "expected true" } },
+        { "quantization:\n  global_config:\n    weight_dtype: torch.qint8\n", 3,
+          { "key 'weight_dtype'", "expected int8 or qint8" } },
         { "quantization:\n  global_config:\n    activation_observer: histogram\n", 3,
           { "expected min_max or moving_average_min_max" } },
         { "quantization:\n  global_config:\n    calibration_samples: 0\n", 3, { "key 'calibration_samples'", "'0'" } },

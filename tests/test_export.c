@@ -9,6 +9,7 @@
 #include "export_coreml.h"
 #include "resnet.h"
 #include "status.h"
+#include "strbuf.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -149,6 +150,25 @@ static int count(const char *hay, const char *needle)
     int n = 0;
     for (const char *p = hay ? strstr(hay, needle) : NULL; p; p = strstr(p + 1, needle)) n++;
     return n;
+}
+
+static const struct compress_layer_info *layer_info(const struct compress_plan *p, const char *name)
+{
+    for (int i = 0; i < p->n_layers; i++)
+        if (!strcmp(p->info[i].name, name)) return &p->info[i];
+    RN_ASSERT(0);
+    return NULL;
+}
+
+/* The naming rule, written out independently of the exporter: dots to underscores, then the
+ * suffix coremltools 9.0 gives an fp16 weight const ('layer4.2.conv3' -> 'layer4_2_conv3_weight_to_fp16'). */
+static const char *coreml_key(const char *torch_name)
+{
+    static char out[128];
+    size_t k = 0;
+    for (; torch_name[k] && k < 100; k++) out[k] = torch_name[k] == '.' ? '_' : torch_name[k];
+    snprintf(out + k, sizeof out - k, "_weight_to_fp16");
+    return out;
 }
 
 static struct layer_plan pal(int bits, int grouped, int group, int axis, int scale, enum pal_algorithm alg)
@@ -320,6 +340,9 @@ static void test_hand_built(const struct resnet *net)
     /* Joint prune -> palettize -> quantize everywhere, with grouped LUTs on the input axis. */
     for (int i = 0; i < L; i++) {
         p.layer[i] = pal(3, 1, 8, 1, 1, PAL_SKM);
+        /* Where 8 does not divide the input channels (the stem) the config reader leaves the layer
+         * in fp16, as coremltools does: so does this plan. */
+        if (!compress_pal_groups_fit(&p.info[i], &p.layer[i].pal)) memset(&p.layer[i].pal, 0, sizeof p.layer[i].pal);
         set_prune(&p.layer[i], 0.75, PRUNE_PER_SCALAR, 1, 0, 0);
         set_quant(&p.layer[i], 1, 1, QUANT_MOVING_AVERAGE_MIN_MAX, 128);
     }
@@ -350,7 +373,14 @@ static void test_hand_built(const struct resnet *net)
           strstr(y, "mode: linear_symmetric, dtype: int8, granularity: per_channel"));
     free(y);
     y = read_out("coreml/3_quantize_activations.yaml");
-    CHECK(y && strstr(y, "config_type: OpActivationLinearQuantizerConfig\n"));
+    /* coremltools 9.0's activation API takes OpLinearQuantizerConfig; conv and linear op types. */
+    CHECK(y && strstr(y, "config_type: OpLinearQuantizerConfig\n") && !strstr(y, "OpActivation") &&
+          strstr(y, "linear_quantize_activations") && strstr(y, "op_type_configs:\n  conv: {mode: linear_symmetric, dtype: int8") &&
+          !strstr(y, "global_config"));
+    free(y);
+    /* A palettized layer's quantization is its activations only: no int8 weights entry for it. */
+    y = read_out("coreml/3_quantize_weights.yaml");
+    CHECK(y && strstr(y, "global_config: null") == NULL);
     free(y);
     y = read_out("coreml/2_palettize.yaml");
     CHECK(y && strstr(y, "group_size: 8") && strstr(y, "enable_per_channel_scale: true") && strstr(y, "# skm:"));
@@ -397,6 +427,74 @@ static void test_hand_built(const struct resnet *net)
     CHECK(y && strstr(y, "DKMPalettizerConfig") && strstr(y, "palett_tau: 0.00025"));
     free(y);
 
+    /* The naming rule: every layer's Core ML key is its torchvision name with dots as underscores
+     * and '_weight_to_fp16', as coremltools 9.0 names the deployment model's weight consts;
+     * layers.tsv lists them with the module and shape, and the per-name keys use the same. */
+    for (int i = 0; i < L; i++) {
+        memset(&p.layer[i], 0, sizeof p.layer[i]);
+        p.layer[i] = pal(4, 0, 0, 0, 0, PAL_KMEANS);
+    }
+    p.layer[l4] = pal(2, 0, 0, 0, 0, PAL_KMEANS);
+    CHECK(round_trip(net, &p, "naming"));
+    y = read_out("coreml/layers.tsv");
+    char want[256];
+    snprintf(want, sizeof want, "\nlayer1_0_downsample_0_weight_to_fp16\tlayer1.0.downsample.0\t%lld\t%lld\n",
+             (long long)layer_info(&p, "layer1.0.downsample.0")->OC, (long long)layer_info(&p, "layer1.0.downsample.0")->K);
+    CHECK(y && strstr(y, want) && strstr(y, "\nconv1_weight_to_fp16\tconv1\t") && strstr(y, "\nfc_weight_to_fp16\tfc\t"));
+    int rows = 0;
+    for (const char *q = y; q && (q = strchr(q, '\n')); q++) rows++;
+    CHECK(rows == L + 1);   /* the header and one line per layer */
+    free(y);
+    y = read_out("coreml/2_palettize.yaml");
+    char key[160];
+    snprintf(key, sizeof key, "'%s': {mode: kmeans, nbits: 2", coreml_key(p.info[l4].name));
+    CHECK(y && strstr(y, key) && strstr(y, "global_config: {mode: kmeans, nbits: 4"));
+    CHECK(y && !strstr(y, "layer4.2"));   /* no torchvision (dotted) name on the Core ML side */
+    free(y);
+
+    /* Refusals: what coremltools rejects is not written, and README.md says why. */
+    struct strbuf why = { 0 };
+    p.layer[l4] = pal(5, 0, 0, 0, 0, PAL_KMEANS);
+    CHECK(export_coreml_refusals(&p, &why) == 1 && why.p && strstr(why.p, "coreml/2_palettize.yaml: not written") &&
+          strstr(why.p, "nbits 5") && strstr(why.p, p.info[l4].name));
+    free(why.p);
+    memset(&why, 0, sizeof why);
+    CHECK(round_trip(net, &p, "5 bits"));
+    CHECK(!file_exists("coreml/2_palettize.yaml") && file_exists("torch/2_palettize_kmeans.yaml"));
+    y = read_out("README.md");
+    CHECK(y && strstr(y, "Refused") && strstr(y, "nbits 5: OpPalettizerConfig accepts 1, 2, 3, 4, 6 or 8 only"));
+    free(y);
+    p.layer[l4] = pal(7, 0, 0, 0, 0, PAL_KMEANS);
+    CHECK(export_coreml_refusals(&p, &why) == 1 && strstr(why.p, "nbits 7"));
+    free(why.p);
+    memset(&why, 0, sizeof why);
+    /* DKM grouping input channels. */
+    for (int i = 0; i < L; i++) {
+        p.layer[i] = pal(2, 1, 8, 1, 0, PAL_DKM);
+        if (!compress_pal_groups_fit(&p.info[i], &p.layer[i].pal)) memset(&p.layer[i].pal, 0, sizeof p.layer[i].pal);
+    }
+    CHECK(export_coreml_refusals(&p, &why) == 1 && strstr(why.p, "torch/2_palettize_dkm.yaml: not written") &&
+          strstr(why.p, "channel_axis 1"));
+    free(why.p);
+    memset(&why, 0, sizeof why);
+    CHECK(round_trip(net, &p, "dkm axis 1"));
+    CHECK(!file_exists("torch/2_palettize_dkm.yaml") && file_exists("coreml/2_palettize.yaml"));
+    /* A torch-side LinearQuantizer with both schemes. */
+    for (int i = 0; i < L; i++) {
+        memset(&p.layer[i], 0, sizeof p.layer[i]);
+        set_quant(&p.layer[i], 1, 0, QUANT_MOVING_AVERAGE_MIN_MAX, 128);
+    }
+    CHECK(export_coreml_refusals(&p, &why) == 0);
+    set_quant(&p.layer[l4], 0, 0, QUANT_MOVING_AVERAGE_MIN_MAX, 128);
+    CHECK(export_coreml_refusals(&p, &why) == 1 && strstr(why.p, "torch/3_quantize.yaml: not written") &&
+          strstr(why.p, "mixes symmetric and affine"));
+    free(why.p);
+    CHECK(round_trip(net, &p, "mixed schemes"));
+    CHECK(!file_exists("torch/3_quantize.yaml") && file_exists("coreml/3_quantize_weights.yaml"));
+    y = read_out("coreml/3_quantize_weights.yaml");
+    CHECK(y && strstr(y, "mode: linear, dtype: int8"));   /* Core ML takes the affine layer per name */
+    free(y);
+
     /* Nothing compressed: {} and no coremltools files (also none left from before). */
     for (int i = 0; i < L; i++) memset(&p.layer[i], 0, sizeof p.layer[i]);
     CHECK(round_trip(net, &p, "empty"));
@@ -413,7 +511,8 @@ static void rm_tree(const char *dir)
                                    "chosen/coreml/2_palettize.yaml", "chosen/coreml/3_quantize_activations.yaml",
                                    "chosen/coreml/3_quantize_weights.yaml", "chosen/torch/1_prune.yaml",
                                    "chosen/torch/2_palettize_kmeans.yaml", "chosen/torch/2_palettize_skm.yaml",
-                                   "chosen/torch/2_palettize_dkm.yaml", "chosen/torch/3_quantize.yaml" };
+                                   "chosen/torch/2_palettize_dkm.yaml", "chosen/torch/3_quantize.yaml",
+                                   "chosen/coreml/layers.tsv" };
     char p[600];
     for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[k]);

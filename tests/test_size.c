@@ -68,15 +68,27 @@ static void hand_computed(void)
     p3 = pal_plan(3, 4);
     size_layer(&b, &p3, NULL, &s);
     CHECK(s.blob_bytes == 256 + 128 + 128 && s.inline_bytes == 0 && s.n_blobs == 3);
-    /* Ragged: 10 channels in groups of 4 are 3 LUTs (24 entries, 48 bytes). */
+    /* Ragged: 10 channels in groups of 4: coremltools stores the layer in fp16 (270 weights). */
     struct compress_layer_info b10 = layer("x", 0, 10, 3, 27);
     size_layer(&b10, &p3, NULL, &s);
-    CHECK(s.payload_bytes == (270 * 3 + 7) / 8 + 48 + 20);
-    /* channel_axis 1 groups input channels: 3 channels in groups of 2 -> 2 LUTs of 8 = 16 entries. */
-    p3 = pal_plan(3, 2);
+    CHECK(s.payload_bytes == 270 * 2 + 20 && !strcmp(s.scheme, "fp16"));
+    /* channel_axis 1 groups input channels: 3 channels in groups of 3 -> 1 LUT of 8 entries
+     * (inline); in groups of 2 they do not divide: fp16. */
+    p3 = pal_plan(3, 3);
     p3.pal.channel_axis = 1;
     size_layer(&b, &p3, NULL, &s);
-    CHECK(s.payload_bytes == 162 + 32 + 32);
+    CHECK(s.payload_bytes == 162 + 32 && s.inline_bytes == 16);
+    p3.pal.group_size = 2;
+    size_layer(&b, &p3, NULL, &s);
+    CHECK(s.payload_bytes == 432 * 2 + 32);
+    /* The program: a dense conv, and what a palettized or pruned form adds (measured, size.h). */
+    struct layer_plan fp16_plan = { 0 };
+    size_layer(&b, &fp16_plan, NULL, &s);
+    const size_t prog_dense = s.program_bytes;
+    CHECK(prog_dense == SIZE_CONV_LAYER_BYTES);
+    p3 = pal_plan(3, 0);
+    size_layer(&b, &p3, NULL, &s);
+    CHECK(s.program_bytes == prog_dense + SIZE_LUT_BYTES);
 
     /* Packing is LSB-first with no per-row padding: 17 1-bit indices are 3 bytes, 15 5-bit are
      * 75 bits = 10 bytes. */
