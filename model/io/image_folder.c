@@ -4,8 +4,8 @@
  * follows symlinks), sorted(os.walk(class_dir, followlinks=True)) and sorted(file names) for the
  * files, a case-insensitive extension test. Python sorts str by code point, which is strcmp's
  * order on UTF-8 names. Not here: non-UTF-8 names (Python's surrogate escapes sort differently),
- * cycles of symlinked folders beyond IMAGE_FOLDER_MAX_DEPTH (Python would recurse forever; we
- * stop with an error). */
+ * and cycles of symlinked folders (Python recurses until it fails; we stop with an error naming
+ * the folder, see walk_dirs). */
 #include "image_folder.h"
 
 #include "atomic_file.h"
@@ -99,34 +99,62 @@ static int read_dir(const char *dir, struct strv *dirs, struct strv *files)
     while (!rc && (e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         char *full = path_join(dir, e->d_name);
+        if (!full) {   /* not "a file": without the path we cannot tell */
+            rc = status_error(STATUS_NOMEM, "out of memory");
+            break;
+        }
         struct stat st;
-        const int is_dir = full && stat(full, &st) == 0 && S_ISDIR(st.st_mode);
+        const int is_dir = stat(full, &st) == 0 && S_ISDIR(st.st_mode);
         free(full);
         struct strv *to = is_dir ? dirs : files;
         if (to) rc = strv_push(to, strdup(e->d_name));
     }
     closedir(d);
-    if (dirs) qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, cmp_str);
-    if (files) qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
+    if (dirs && dirs->n) qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, cmp_str);
+    if (files && files->n) qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
     return rc;
 }
 
-/* Every folder under top (top included), as os.walk yields them, by path. */
-static int walk_dirs(const char *top, int depth, struct strv *out)
+/* Every folder under top (top included), as os.walk yields them, by path. Symlinked folders are
+ * followed as os.walk(followlinks=True) does, with two guards Python lacks: a folder that is one
+ * of its own ancestors (a symlink cycle; Python recurses until RecursionError) is an error naming
+ * both paths, and so is a walk past IMAGE_FOLDER_MAX_WALK folders (links that fan out, each level
+ * pointing twice at the next, multiply the folders without any cycle). */
+#define IMAGE_FOLDER_MAX_WALK 100000
+struct walk_frame {
+    dev_t dev;
+    ino_t ino;
+};
+
+static int walk_dirs_at(const char *top, int depth, struct walk_frame *anc, struct strv *out)
 {
     if (depth > IMAGE_FOLDER_MAX_DEPTH)
-        return status_error(STATUS_BAD_INPUT, "%s: folders nested deeper than %d (a symlink cycle?)", top,
-                            IMAGE_FOLDER_MAX_DEPTH);
+        return status_error(STATUS_BAD_INPUT, "%s: folders nested deeper than %d", top, IMAGE_FOLDER_MAX_DEPTH);
+    if (out->n >= IMAGE_FOLDER_MAX_WALK)
+        return status_error(STATUS_BAD_INPUT, "%s: more than %d folders under one class (symlinked folders fanning out?)", top,
+                            IMAGE_FOLDER_MAX_WALK);
+    struct stat st;
+    if (stat(top, &st) != 0) return status_error(STATUS_IO, "%s: cannot read folder: %s", top, strerror(errno));
+    for (int i = 0; i < depth; i++)
+        if (anc[i].dev == st.st_dev && anc[i].ino == st.st_ino)
+            return status_error(STATUS_BAD_INPUT, "%s: a symlink cycle (this is the folder %d levels up)", top, depth - i);
+    anc[depth] = (struct walk_frame){ st.st_dev, st.st_ino };
     int rc = strv_push(out, strdup(top));
     struct strv sub = { 0 };
     if (!rc) rc = read_dir(top, &sub, NULL);
     for (int64_t i = 0; !rc && i < sub.n; i++) {
         char *p = path_join(top, sub.v[i]);
-        rc = p ? walk_dirs(p, depth + 1, out) : status_error(STATUS_NOMEM, "out of memory");
+        rc = p ? walk_dirs_at(p, depth + 1, anc, out) : status_error(STATUS_NOMEM, "out of memory");
         free(p);
     }
     strv_free(&sub);
     return rc;
+}
+
+static int walk_dirs(const char *top, struct strv *out)
+{
+    struct walk_frame anc[IMAGE_FOLDER_MAX_DEPTH + 1];
+    return walk_dirs_at(top, 0, anc, out);
 }
 
 static int list_push(struct image_list *l, int64_t *cap, char *path, int64_t label)
@@ -171,9 +199,9 @@ int image_folder_scan(const char *root, struct image_list *out)
             break;
         }
         const int64_t before = out->n;
-        rc = walk_dirs(cdir, 0, &dirs);
+        rc = walk_dirs(cdir, &dirs);
         /* sorted(os.walk(...)) orders the folders by their path. */
-        qsort(dirs.v, (size_t)dirs.n, sizeof *dirs.v, cmp_str);
+        if (dirs.n) qsort(dirs.v, (size_t)dirs.n, sizeof *dirs.v, cmp_str);
         for (int64_t d = 0; !rc && d < dirs.n; d++) {
             rc = read_dir(dirs.v[d], NULL, &files);
             for (int64_t f = 0; !rc && f < files.n; f++)
@@ -216,9 +244,10 @@ static int class_index(const struct image_list *l, int64_t **idx, int64_t **star
 {
     *idx = malloc(sizeof(int64_t) * (size_t)(l->n ? l->n : 1));
     *start = calloc((size_t)l->n_classes + 1, sizeof(int64_t));
-    if (!*idx || !*start) {
+    if (!*idx || !*start) {   /* the caller's pointers are left NULL: it frees them again */
         free(*idx);
         free(*start);
+        *idx = *start = NULL;
         return status_error(STATUS_NOMEM, "out of memory");
     }
     for (int64_t i = 0; i < l->n; i++) (*start)[l->labels[i] + 1]++;
@@ -227,6 +256,7 @@ static int class_index(const struct image_list *l, int64_t **idx, int64_t **star
     if (!fill) {
         free(*idx);
         free(*start);
+        *idx = *start = NULL;
         return status_error(STATUS_NOMEM, "out of memory");
     }
     memcpy(fill, *start, sizeof(int64_t) * (size_t)l->n_classes);
@@ -289,9 +319,11 @@ static int list_take(struct image_list *all, const unsigned char *flag, unsigned
     int64_t cap = 0;
     for (int64_t i = 0; i < all->n; i++)
         if (flag[i] == want) {
+            /* The path moves to out; on failure list_push has freed it, so all gives it up
+             * either way (found by tests/fuzz/oom_driver.c: it was freed twice). */
             int rc = list_push(out, &cap, all->paths[i], all->labels[i]);
-            if (rc) return rc;   /* list_push freed the path */
             all->paths[i] = NULL;
+            if (rc) return rc;
         }
     return STATUS_OK;
 }
