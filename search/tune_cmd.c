@@ -250,7 +250,10 @@ int cmd_tune(int argc, char **argv)
         device = "none";
         rc = evaluator_alloc(&setup, &ev);
     }
-    if (!rc && (rc = evaluator_write_split_lists(ev, out))) evaluator_free(ev);
+    /* The split lists go into the run directory, rank 0's alone (every rank writing the same
+     * file raced on its temporary); the others learn whether it worked. */
+    if (!rc && (rc = dist_agree(dist_world(), dist_rank() == 0 ? evaluator_write_split_lists(ev, out) : STATUS_OK, 0, "split lists")))
+        evaluator_free(ev);
     if (rc) return cli_fail(rc);
     if (dist_rank() != 0) {   /* a worker: rank 0 runs the search, this rank evaluates for it */
         rc = evaluator_serve(ev);
