@@ -3,6 +3,7 @@
 #include "device.h"
 #include "kern_attach.h"
 #include "profile.h"
+#include "home.h"
 #include "status.h"
 
 #include <math.h>
@@ -55,7 +56,7 @@ static int parse_terms(const char *list, int *terms, int *n)
 /* The measurements path as recorded: relative to the project when inside it. */
 static void record_path(const char *path, char *buf, size_t cap)
 {
-    const char *home = cost_home();
+    const char *home = home_dir();
     const size_t n = strlen(home);
     if (!strncmp(path, home, n) && path[n] == '/') snprintf(buf, cap, "%s", path + n + 1);
     else snprintf(buf, cap, "%s", path);

@@ -7,6 +7,7 @@
 #include "device.h"
 #include "atomic_file.h"
 #include "config.h"
+#include "home.h"
 #include "status.h"
 #include "yaml_load.h"
 
@@ -22,32 +23,13 @@ _Static_assert(sizeof source_names / sizeof *source_names == COST_SOURCE_COUNT, 
 
 /* ---- where profiles live ---- */
 
-const char *cost_home(void)
-{
-    const char *h = getenv("RN50_TUNE_HOME");
-    if (h && *h) return h;
-    /* The source tree this library was built from: CMake compiles with absolute paths, so this
-     * file's name is SOURCE/cost/device.c. (rn_cost has no RN_SOURCE_DIR definition of its own.) */
-    static char home[1024];
-    if (!home[0]) {
-        snprintf(home, sizeof home, "%s", __FILE__);
-        for (int up = 0; up < 2; up++) {
-            char *slash = strrchr(home, '/');
-            if (slash) *slash = '\0';
-            else snprintf(home, sizeof home, ".");
-        }
-        if (!home[0]) snprintf(home, sizeof home, "/");
-    }
-    return home;
-}
-
 void cost_device_path(const char *device, char *buf, size_t cap)
 {
     const size_t n = strlen(device);
     if (strchr(device, '/') || (n > 5 && !strcmp(device + n - 5, ".yaml")))
         snprintf(buf, cap, "%s", device);
     else
-        snprintf(buf, cap, "%s/configs/devices/%s.yaml", cost_home(), device);
+        snprintf(buf, cap, "%s/configs/devices/%s.yaml", home_dir(), device);
 }
 
 /* ---- reading ---- */

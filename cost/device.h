@@ -62,8 +62,6 @@ struct cost_model {
 /* The profile file for `device`: a bare name is HOME/configs/devices/NAME.yaml (HOME:
  * $RN50_TUNE_HOME, else this source tree), a name with '/' or ending in .yaml is itself. */
 void cost_device_path(const char *device, char *buf, size_t cap);
-/* The project directory device names resolve against (see cost_device_path). */
-const char *cost_home(void);
 
 /* Reads a profile without the machine check (cost_model_load adds it). */
 int cost_model_read(const char *path, struct cost_model **out);

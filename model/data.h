@@ -40,7 +40,7 @@ struct dataset {
 };
 
 /* How folders of images are read. Commands set these once (dataset_options_set) from their
- * options and the model (cli_load_model sets the transform and class count), and dataset_load
+ * options and the model (model_load sets the transform and class count), and dataset_load
  * uses them; dataset_open takes them explicitly. fmnist and npy ignore them. */
 #define DATA_VAL_PER_CLASS 10
 struct dataset_options {

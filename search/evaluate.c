@@ -4,7 +4,6 @@
 #include "clock.h"
 
 #include "apply.h"
-#include "cli.h"
 #include "config.h"
 #include "cost.h"
 #include "data.h"
@@ -17,6 +16,7 @@
 #include "size.h"
 #include "status.h"
 #include "train.h"
+#include "model_load.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -56,7 +56,7 @@ int evaluator_alloc(const struct eval_setup *setup, struct evaluator **out)
                           setup->data);
         goto loaded;
     }
-    if ((rc = cli_load_model(setup->model, setup->weights, 0, &ev->net, &used))) goto loaded;
+    if ((rc = model_load(setup->model, setup->weights, 0, &ev->net, &used))) goto loaded;
     if (ev->net->act_hook) {
         rc = status_error(STATUS_BAD_INPUT, "--weights %s: already compressed with 8-bit activations; tune needs the uncompressed model",
                           used);
@@ -113,7 +113,7 @@ void evaluator_free(struct evaluator *ev)
     if (ev->spread.serving) evaluator_jobs_end(ev);
     if (ev->net) {
         format_free_activations(ev->net);
-        cli_free_model(ev->net);
+        model_unload(ev->net);
     }
     free(ev->original);
     free(ev->ref_correct);
@@ -348,7 +348,7 @@ static void free_loaded(struct resnet *net, struct compressed_weight *cw)
         free(cw);
     }
     format_free_activations(net);
-    cli_free_model(net);
+    model_unload(net);
 }
 
 int evaluator_run_file(struct evaluator *ev, const char *path, const struct compress_plan *plan, enum eval_split split,

@@ -19,7 +19,7 @@
 enum eval_split { EVAL_VAL, EVAL_TEST, EVAL_SPLIT_COUNT };
 
 struct eval_setup {
-    const char *model, *weights;  /* as for cli_load_model (weights NULL: the default's) */
+    const char *model, *weights;  /* as for model_load (weights NULL: the default's) */
     const char *data;             /* dataset spec (data.h), e.g. "fmnist" */
     const char *device;           /* cost model device (cost.h), or NULL: no latency */
     int threads;                  /* 0: all cores */

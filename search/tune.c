@@ -6,7 +6,6 @@
 #include "atomic_file.h"
 #include "clock.h"
 
-#include "cli.h"
 #include "provenance.h"
 #include "report_html.h"
 #include "status.h"

@@ -9,7 +9,6 @@
 #include "apply.h"
 #include "atomic_file.h"
 #include "strbuf.h"
-#include "cli.h"
 #include "status.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-/* test_plots.c — the Pareto plots (plots/plots.c) and `rn50-tune plot` (search/cmd_plot.c) on a
+/* test_plots.c — the Pareto plots (plots/plots.c) and `rn50-tune plot` (search/cli/cmd_plot.c) on a
  * small hand-built run: the data files hold the right points (the 2-D fronts by hand), gnuplot
  * (when installed) produces non-empty PNG and SVG files of each plot, and with PATH emptied the
  * call warns, still writes the data and the scripts, and succeeds. */

@@ -6,12 +6,12 @@
  * extra time a decode-per-call kernel would pay, per layer and in total.
  * Usage: bench_lut_decode [reps]   (OMP_NUM_THREADS=2 for the 2-thread figure) */
 #include "apply.h"
-#include "cli.h"
 #include "config.h"
 #include "half.h"
 #include "kern_lut.h"
 #include "resnet.h"
 #include "status.h"
+#include "home.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     struct compress_plan plan;
     struct apply_result res;
     char config[1024];
-    snprintf(config, sizeof config, "%s/configs/compress/palettize-4bit.yaml", cli_home());
+    snprintf(config, sizeof config, "%s/configs/compress/palettize-4bit.yaml", home_dir());
     if (resnet_config_load("resnet50", &cfg) || resnet_alloc(&cfg, 1, &net) || compress_config_load(config, net, &plan) ||
         compress_apply(net, &plan, NULL, &res)) {
         fprintf(stderr, "bench_lut_decode: %s\n", status_message());

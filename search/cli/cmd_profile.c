@@ -6,6 +6,7 @@
 #include "device.h"
 #include "profile.h"
 #include "status.h"
+#include "home.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -114,9 +115,9 @@ int cmd_profile(int argc, char **argv)
     o.command = command;
     char out_buf[1024];
     if (!out) {
-        snprintf(out_buf, sizeof out_buf, "%s/results/cost", cli_home());
+        snprintf(out_buf, sizeof out_buf, "%s/results/cost", home_dir());
         if ((rc = file_make_dir(out_buf, 1))) return cli_fail(rc);
-        snprintf(out_buf, sizeof out_buf, "%s/results/cost/%s.csv", cli_home(), device);
+        snprintf(out_buf, sizeof out_buf, "%s/results/cost/%s.csv", home_dir(), device);
         out = out_buf;
     }
     const double t0 = clock_now_s();

@@ -9,6 +9,7 @@
 #include "status.h"
 #include "strbuf.h"
 #include "train.h"
+#include "model_load.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,7 @@ static int bench_variant_load(const char *model, const char *weights, const char
                               struct bench_variant *v)
 {
     const char *used = NULL;
-    int rc = cli_load_model(model, weights, 1, &v->net, &used);
+    int rc = model_load(model, weights, 1, &v->net, &used);
     if (rc || !config) return rc;
     struct compress_plan plan;
     memset(&plan, 0, sizeof plan);
@@ -333,7 +334,7 @@ done:
     for (int i = 0; i < n_var; i++) {
         free(var[i].ms);
         resnet_infer_free(var[i].ws);
-        cli_free_model(var[i].net);
+        model_unload(var[i].net);
     }
     for (int i = 0; i < n_lists; i++) free(config_lists[i]);
     return rc ? cli_fail(rc) : 0;

@@ -5,6 +5,7 @@
 #include "data.h"
 #include "npy.h"
 #include "status.h"
+#include "model_load.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,7 @@ int cmd_infer(int argc, char **argv)
     int64_t shape[NPY_MAX_DIMS];
     double t0 = 0, t1 = 0;
     struct dataset ds = { 0 };
-    if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done;
+    if ((rc = model_load(model, weights, 0, &net, &weights_used))) goto done;
     const struct resnet_config *cfg = &net->cfg;
     if (data) {
         if ((rc = dataset_load(data, split, limit, &ds))) goto done;
@@ -122,6 +123,6 @@ done:
     free(x);
     free(logits);
     resnet_infer_free(ws);
-    cli_free_model(net);
+    model_unload(net);
     return rc ? cli_fail(rc) : 0;
 }

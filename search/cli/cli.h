@@ -1,5 +1,6 @@
-/* cli.h — what every rn50-tune command shares: strict option values, loading a model with its
- * weights, timing, and the one-line JSON summary that `--json` prints last. */
+/* cli.h — what every rn50-tune command shares: strict option values, the options of the model
+ * commands, and the one-line JSON summary that `--json` prints last. Only the program (search/cli/)
+ * includes it; loading a model is compress/model_load.h, the project directory model/home.h. */
 #ifndef RN_CLI_H
 #define RN_CLI_H
 
@@ -45,21 +46,6 @@ struct cli_common {
 /* If the current option is one of the shared ones, consumes it (setting *rc) and returns 1. */
 int cli_common_option(struct cli_args *a, struct cli_common *c, int *rc);
 
-/* Builds `model` (a name or YAML file) and loads `weights` (safetensors) into it; a compressed
- * file (rn50-tune compress) brings its own architecture and decoded weights. Without weights,
- * the embedded default model uses its committed trained weights; other models get random weights
- * (seeded) when allow_random, and an error otherwise. *weights_used names what was loaded. */
-int cli_load_model(const char *model, const char *weights, int allow_random, struct resnet **out,
-                   const char **weights_used);
-
-/* Frees a network from cli_load_model (with the activation quantizer a compressed file brought). */
-void cli_free_model(struct resnet *net);
-
-/* The directory of the project's data (configs/, results/): $RN50_TUNE_HOME, else the source tree
- * this binary was built from. */
-const char *cli_home(void);
-
-
 /* jout: the minimal JSON writer of the summary line, {"a":1,"b":"x",...} (parsing is model/json.h). */
 struct jout {
     FILE *f;
@@ -80,12 +66,12 @@ int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_size(int argc, char **argv);
-int cmd_finetune(int argc, char **argv);   /* search/cmd_finetune.c */
-int cmd_tune(int argc, char **argv);      /* search/tune_cmd.c */
-int cmd_plot(int argc, char **argv);       /* search/cmd_plot.c */
-int cmd_report(int argc, char **argv);     /* search/cmd_report.c */
-int cmd_profile(int argc, char **argv);    /* search/cmd_profile.c */
-int cmd_cost(int argc, char **argv);       /* search/cmd_cost.c */
+int cmd_finetune(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 
 /* Prints "rn50-tune: error: MESSAGE" to stderr and returns the exit code for `status`. */
 int cli_fail(int status);

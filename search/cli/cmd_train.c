@@ -5,6 +5,7 @@
 #include "safetensors.h"
 #include "status.h"
 #include "train.h"
+#include "model_load.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ int cmd_train(int argc, char **argv)
     struct train_result res;
     const char *weights_used = NULL;
     /* Training starts from torchvision's initialisation unless --weights names a start. */
-    if ((rc = cli_load_model(model, weights ? weights : NULL, 1, &net, &weights_used))) goto done;
+    if ((rc = model_load(model, weights ? weights : NULL, 1, &net, &weights_used))) goto done;
     if (!weights) {
         resnet_free(net);
         struct resnet_config cfg;

@@ -10,6 +10,7 @@
 #include "size.h"
 #include "status.h"
 #include "strbuf.h"
+#include "model_load.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -129,7 +130,7 @@ static int run(int is_size, int argc, char **argv)
     const char *weights_used = NULL;
     char *config_text = NULL;
     /* size works from shapes when no trained weights are at hand; compress needs weights. */
-    if ((rc = cli_load_model(model, weights, is_size, &net, &weights_used))) goto done;
+    if ((rc = model_load(model, weights, is_size, &net, &weights_used))) goto done;
     if ((rc = compress_config_load(config, net, &plan))) goto done;
     const int from_shapes = is_size && strcmp(weights_used, "random") == 0;
     if (!from_shapes) {
@@ -187,7 +188,7 @@ done:
     apply_result_free(&res);
     compress_plan_free(&plan);
     dataset_free(&calib);
-    cli_free_model(net);
+    model_unload(net);
     return rc ? cli_fail(rc) : 0;
 }
 

@@ -9,6 +9,7 @@
 #include "format.h"
 #include "status.h"
 #include "train.h"
+#include "model_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ static int eval_file(const char *path, const char *data, const char *split, int6
         free(xb);
     }
     dataset_free(&ds);
-    if (net) cli_free_model(net);
+    if (net) model_unload(net);
     return rc;
 }
 
@@ -173,7 +174,7 @@ int cmd_finetune(int argc, char **argv)
                           cm.weights);
         goto done;
     }
-    if ((rc = cli_load_model(cm.model, cm.weights, 1, &net, &weights_used))) goto done;
+    if ((rc = model_load(cm.model, cm.weights, 1, &net, &weights_used))) goto done;
     if ((rc = compress_config_load(config, net, &plan))) goto done;
     config_text = read_text(config);
     if ((rc = finetune_alloc(net, &plan, config_text, &ft))) goto done;
@@ -233,6 +234,6 @@ done:
     compress_plan_free(&plan);
     dataset_free(&train);
     dataset_free(&val);
-    if (net) cli_free_model(net);
+    if (net) model_unload(net);
     return rc ? cli_fail(rc) : 0;
 }

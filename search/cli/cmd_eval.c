@@ -8,6 +8,7 @@
 #include "db.h"
 #include "dist.h"
 #include "status.h"
+#include "model_load.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,7 @@ int cmd_eval(int argc, char **argv)
     const char *weights_used = NULL;
     int64_t lo = 0, hi = 0;   /* this rank's shard of the images */
     const struct resnet_config *cfg = NULL;
-    if ((rc = cli_load_model(model, weights, 0, &net, &weights_used))) goto done_loading;
+    if ((rc = model_load(model, weights, 0, &net, &weights_used))) goto done_loading;
     if ((rc = dataset_load(data, split, limit, &ds))) {
         if (rc == STATUS_BAD_INPUT) {   /* name the options the bad values came from */
             char msg[512];
@@ -209,6 +210,6 @@ done:
     apply_result_free(&applied);
     compress_plan_free(&plan);
     resnet_infer_free(ws);
-    cli_free_model(net);
+    model_unload(net);
     return rc ? cli_fail(rc) : 0;
 }

@@ -11,6 +11,7 @@
 #include "space.h"
 #include "status.h"
 #include "tune.h"
+#include "home.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -215,7 +216,7 @@ int cmd_tune(int argc, char **argv)
     o.time_limit_s = 60.0 * minutes;
     const char *model = cm.model ? cm.model : "rn50-fmnist";
     char default_space[1024], default_out[512];
-    snprintf(default_space, sizeof default_space, "%s/configs/spaces/default.yaml", cli_home());
+    snprintf(default_space, sizeof default_space, "%s/configs/spaces/default.yaml", home_dir());
     if (!space_path) space_path = default_space;
     if (!out) {
         const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
