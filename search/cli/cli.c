@@ -197,3 +197,102 @@ int cli_fail(int status)
     if (dist_rank() == 0) fprintf(stderr, "rn50-tune: error: %s\n", status_message());
     return status == STATUS_OK ? 1 : (status == STATUS_IO ? 3 : 2);
 }
+
+/* ---- option tables ---- */
+
+static const char *cli_kind_names[] = { "string", "flag", "int", "int64", "double", "common" };
+_Static_assert(sizeof cli_kind_names / sizeof *cli_kind_names == CLI_KIND_COUNT, "cli_kind_names");
+
+/* Stores the text s as row o's value in opts, through the same strict parsers whether s came from
+ * the command line or from the table's default. */
+static int cli_option_set(const struct cli_option *o, const char *s, void *opts)
+{
+    char *at = (char *)opts + o->offset;
+    switch (o->kind) {
+    case CLI_STR: memcpy(at, &s, sizeof s); return STATUS_OK;
+    case CLI_FLAG: { const int one = 1; memcpy(at, &one, sizeof one); return STATUS_OK; }
+    case CLI_INT: {
+        int v = 0;
+        int rc = cli_int(o->name, s, (long)o->min, (long)o->max, &v);
+        if (!rc) memcpy(at, &v, sizeof v);
+        return rc;
+    }
+    case CLI_INT64: {
+        int64_t v = 0;
+        int rc = cli_int64(o->name, s, o->min, o->max, &v);
+        if (!rc) memcpy(at, &v, sizeof v);
+        return rc;
+    }
+    case CLI_DOUBLE: {
+        double v = 0;
+        int rc = cli_double(o->name, s, o->dmin, o->dmax, &v);
+        if (!rc) memcpy(at, &v, sizeof v);
+        return rc;
+    }
+    case CLI_COMMON:
+    case CLI_KIND_COUNT: break;
+    }
+    RN_ASSERT(!"cli_option_set: a kind without a value");
+    return STATUS_BAD_INPUT;
+}
+
+int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *opts, struct cli_common *cm, int *rc)
+{
+    *rc = STATUS_OK;
+    for (int k = 0; k < cmd->n_opt; k++) {
+        const struct cli_option *o = &cmd->opt[k];
+        if (!o->def || o->kind == CLI_COMMON) continue;
+        /* A default outside its own bounds is our mistake, not the user's. */
+        if (cli_option_set(o, o->def, opts)) {
+            fprintf(stderr, "rn50-tune: %s: default '%s' (%s) does not parse: %s\n", o->name, o->def, cli_kind_names[o->kind],
+                    status_message());
+            RN_ASSERT(!"an option table's default is out of its bounds");
+        }
+    }
+    struct cli_args a = cli_args_init(argc, argv);
+    while (!*rc && cli_next(&a)) {
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
+            cli_usage(cmd, stdout);
+            return 1;
+        }
+        const struct cli_option *o = NULL;
+        for (int k = 0; k < cmd->n_opt && !o; k++)
+            if (cli_is(&a, cmd->opt[k].name)) o = &cmd->opt[k];
+        if (!o || o->kind == CLI_COMMON) {
+            if (!cli_common_option(&a, cm, rc)) *rc = cli_unknown(&a);
+        } else if (o->kind == CLI_FLAG) {
+            *rc = cli_option_set(o, NULL, opts);
+        } else {
+            const char *v = NULL;
+            if (!(*rc = cli_value(&a, &v))) *rc = cli_option_set(o, v, opts);
+        }
+    }
+    return 0;
+}
+
+/* The help column: "  --name ARG" padded to 17 characters, or followed by two spaces when longer;
+ * continuation lines of the help start in the same column. */
+enum { CLI_HELP_COL = 17 };
+
+void cli_usage(const struct cli_command *cmd, FILE *f)
+{
+    fputs(cmd->synopsis, f);
+    for (int k = 0; k < cmd->n_opt; k++) {
+        const struct cli_option *o = &cmd->opt[k];
+        char head[96];
+        snprintf(head, sizeof head, "  %s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        const int n = (int)strlen(head);
+        fprintf(f, "%s%*s", head, n < CLI_HELP_COL - 1 ? CLI_HELP_COL - n : 2, "");
+        for (const char *p = o->help; *p;) {
+            const char *nl = strchr(p, '\n');
+            const int len = nl ? (int)(nl - p) : (int)strlen(p);
+            fprintf(f, "%.*s", len, p);
+            if (!nl) break;
+            fprintf(f, "\n%*s", CLI_HELP_COL, "");
+            p = nl + 1;
+        }
+        if (o->def && o->kind != CLI_FLAG) fprintf(f, " (default %s)", o->def);
+        fputc('\n', f);
+    }
+    if (cmd->epilogue) fputs(cmd->epilogue, f);
+}

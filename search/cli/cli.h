@@ -6,6 +6,7 @@
 
 #include "resnet.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -45,6 +46,45 @@ struct cli_common {
 };
 /* If the current option is one of the shared ones, consumes it (setting *rc) and returns 1. */
 int cli_common_option(struct cli_args *a, struct cli_common *c, int *rc);
+
+/* A command's options, declared once each: name, kind, where the value goes, default, bounds and
+ * help. One table drives parsing (cli_parse), the defaults and the options part of --help (as
+ * Redis' static_configs[] does), so an option's bounds and default cannot disagree with its help. */
+enum cli_kind {
+    CLI_STR,      /* const char *: the argument as given */
+    CLI_FLAG,     /* int: 1 when present (takes no value) */
+    CLI_INT,      /* int in [min, max] */
+    CLI_INT64,    /* int64_t in [min, max] */
+    CLI_DOUBLE,   /* double in [dmin, dmax], finite */
+    CLI_COMMON,   /* one of cli_common_option's: parsed there, listed here for --help only */
+    CLI_KIND_COUNT
+};
+struct cli_option {
+    const char *name;      /* "--batch" */
+    enum cli_kind kind;
+    size_t offset;         /* offsetof the value in the command's options struct (not CLI_COMMON) */
+    const char *def;       /* the default as one would type it, parsed at start; NULL: zero/NULL */
+    int64_t min, max;      /* CLI_INT, CLI_INT64 */
+    double dmin, dmax;     /* CLI_DOUBLE */
+    const char *arg;       /* the value's name in --help ("B"); NULL for a flag */
+    const char *help;      /* lines separated by '\n'; " (default DEF)" is added when def is set */
+};
+struct cli_command {
+    const char *synopsis;  /* "usage: rn50-tune NAME ..." and the description, ending in a blank line */
+    const struct cli_option *opt;
+    int n_opt;
+    const char *epilogue;  /* after the options (examples), starting with a blank line; may be NULL */
+};
+
+/* Sets the defaults of cmd's options in opts, then parses argv[1..argc) (argv[0] is the command)
+ * into opts and *cm (the shared options, which any command accepts). Stops at the first error:
+ * *rc is STATUS_OK or STATUS_BAD_INPUT naming the option, the value and what was expected (the
+ * messages of cli_int64, cli_double, cli_value and cli_unknown). A bare argument is an unknown
+ * option. Returns 1 when it printed --help (the command exits 0), else 0. */
+int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *opts, struct cli_common *cm, int *rc);
+/* Prints cmd's usage: synopsis, one entry per option from the table, epilogue. */
+void cli_usage(const struct cli_command *cmd, FILE *f);
+
 
 /* jout: the minimal JSON writer of the summary line, {"a":1,"b":"x",...} (parsing is model/json.h). */
 struct jout {

@@ -10,38 +10,58 @@
 #include "status.h"
 #include "model_load.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char eval_usage[] =
+/* The options of eval besides the shared ones (cli_common_option). */
+struct eval_opts {
+    const char *data, *split, *config;
+    int64_t limit;
+    int batch;
+};
+
+static const struct cli_option eval_options[] = {
+    { "--model", CLI_COMMON, .arg = "M", .help = "resnet18|34|50|101|152, rn50-fmnist, or a YAML model file" },
+    { "--weights", CLI_COMMON, .arg = "W",
+      .help = "safetensors with torchvision names (default for rn50-fmnist: its trained weights)" },
+    { "--data", CLI_STR, offsetof(struct eval_opts, data), .arg = "D",
+      .help = "fmnist (Debian's dataset-fashion-mnist; fmnist:DIR elsewhere),\n"
+              "npy:IMAGES.npy,LABELS.npy (float32 NCHW normalised, integer labels; or\n"
+              "npy:val=I,L;test=I,L a pair per split), or imagefolder:ROOT (JPEG/PNG class\n"
+              "folders as torchvision's ImageFolder, preprocessed as the model file says;\n"
+              "ROOT/train + ROOT/val: test = ROOT/val, val = 10 per class of ROOT/train)" },
+    { "--val-per-class", CLI_COMMON, .arg = "N", .help = "imagefolder: val images per class (default 10)" },
+    { "--cache-dir", CLI_COMMON, .arg = "D", .help = "imagefolder: preprocessed crops (default $RN50_CACHE_DIR, ~/.cache/rn50-tune)" },
+    { "--skip-bad", CLI_COMMON, .help = "imagefolder: leave out undecodable files (counted) instead of stopping" },
+    { "--split", CLI_STR, offsetof(struct eval_opts, split), "test", .arg = "S",
+      .help = "test, val (last 5,000 training images) or train (first 55,000)" },
+    { "--config", CLI_STR, offsetof(struct eval_opts, config), .arg = "C",
+      .help = "compress in memory first (configs/compress/*.yaml); calibration data for\n"
+              "sensitive k-means and 8-bit activations is the val split of --data" },
+    { "--limit", CLI_INT64, offsetof(struct eval_opts, limit), .min = 1, .max = INT64_MAX, .arg = "N",
+      .help = "evaluate the first N images of the split only" },
+    { "--batch", CLI_INT, offsetof(struct eval_opts, batch), "250", .min = 1, .max = 65536, .arg = "B",
+      .help = "images per forward pass" },
+    { "--threads", CLI_COMMON, .arg = "T",
+      .help = "threads (default: all cores; under mpirun or srun, per rank: the node's\n"
+              "cores divided among its ranks)" },
+    { "--json", CLI_COMMON, .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_command eval_command = {
     "usage: rn50-tune eval --model M [--weights W.safetensors] --data D [--split test|val|train]\n"
     "                      [--config C.yaml] [--limit N] [--batch B] [--threads T] [--json]\n"
     "\n"
     "Reports top-1 and top-5 accuracy (percent) and the inference speed.\n"
-    "\n"
-    "  --model M      resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
-    "  --weights W    safetensors with torchvision names (default for rn50-fmnist: its trained weights)\n"
-    "  --data D       fmnist (Debian's dataset-fashion-mnist; fmnist:DIR elsewhere),\n"
-    "                 npy:IMAGES.npy,LABELS.npy (float32 NCHW normalised, integer labels; or\n"
-    "                 npy:val=I,L;test=I,L a pair per split), or imagefolder:ROOT (JPEG/PNG class\n"
-    "                 folders as torchvision's ImageFolder, preprocessed as the model file says;\n"
-    "                 ROOT/train + ROOT/val: test = ROOT/val, val = 10 per class of ROOT/train)\n"
-    "  --val-per-class N  imagefolder: val images per class (default 10)\n"
-    "  --cache-dir D  imagefolder: preprocessed crops (default $RN50_CACHE_DIR, ~/.cache/rn50-tune)\n"
-    "  --skip-bad     imagefolder: leave out undecodable files (counted) instead of stopping\n"
-    "  --split S      test (default), val (last 5,000 training images) or train (first 55,000)\n"
-    "  --config C     compress in memory first (configs/compress/*.yaml); calibration data for\n"
-    "                 sensitive k-means and 8-bit activations is the val split of --data\n"
-    "  --limit N      evaluate the first N images of the split only\n"
-    "  --batch B      images per forward pass (default 250)\n"
-    "  --threads T    threads (default: all cores; under mpirun or srun, per rank: the node's\n"
-    "                 cores divided among its ranks)\n"
-    "  --json         print a one-line JSON summary last\n"
+    "\n",
+    eval_options, (int)(sizeof eval_options / sizeof *eval_options),
     "\n"
     "Under mpirun -np N every rank scores a shard of the images and rank 0 prints the sums.\n"
     "\n"
-    "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n";
+    "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n",
+};
 
 /* Top-k correctness for one row of logits: the label's rank counts logits strictly greater, so
  * ties go in the label's favour, as torch.topk does not guarantee either way. */
@@ -54,20 +74,14 @@ static int label_rank(const float *logits, int n_classes, int64_t label)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *weights = NULL, *data = NULL, *split = "test", *config = NULL, *v;
-    int batch = 250, threads = 0, json = 0, rc = STATUS_OK;
-    int64_t limit = 0;
+    const char *model = NULL, *weights = NULL;
+    int threads = 0, json = 0, rc = STATUS_OK;
+    struct eval_opts eo = { 0 };
     struct cli_common cm = { 0 };
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(eval_usage, stdout); return 0; }
-        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
-        else if (cli_is(&a, "--split")) rc = cli_value(&a, &split);
-        else if (cli_is(&a, "--config")) rc = cli_value(&a, &config);
-        else if (cli_is(&a, "--limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--limit", v, 1, INT64_MAX, &limit); }
-        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
-        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
-    }
+    if (cli_parse(&eval_command, argc, argv, &eo, &cm, &rc)) return 0;
+    const char *data = eo.data, *split = eo.split, *config = eo.config;
+    const int64_t limit = eo.limit;
+    int batch = eo.batch;
     model = cm.model;
     weights = cm.weights;
     threads = cm.threads;

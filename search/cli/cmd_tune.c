@@ -1,4 +1,4 @@
-/* tune_cmd.c — `rn50-tune tune` (also the default command when the first argument is an
+/* cmd_tune.c — `rn50-tune tune` (also the default command when the first argument is an
  * option): parses the options, loads the space and the evaluator, prepares the run directory and
  * hands over to tune_run (tune.h). */
 #include "atomic_file.h"
