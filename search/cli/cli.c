@@ -200,7 +200,7 @@ int cli_fail(int status)
 
 /* ---- option tables ---- */
 
-static const char *cli_kind_names[] = { "string", "flag", "int", "int64", "double", "common" };
+static const char *cli_kind_names[] = { "string", "flag", "int", "int64", "double", "set", "custom", "common" };
 _Static_assert(sizeof cli_kind_names / sizeof *cli_kind_names == CLI_KIND_COUNT, "cli_kind_names");
 
 /* Stores the text s as row o's value in opts, through the same strict parsers whether s came from
@@ -229,6 +229,8 @@ static int cli_option_set(const struct cli_option *o, const char *s, void *opts)
         if (!rc) memcpy(at, &v, sizeof v);
         return rc;
     }
+    case CLI_SET: { const int v = (int)o->min; memcpy(at, &v, sizeof v); return STATUS_OK; }
+    case CLI_CUSTOM: return o->custom(opts, s);
     case CLI_COMMON:
     case CLI_KIND_COUNT: break;
     }
@@ -259,8 +261,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *opts, 
         for (int k = 0; k < cmd->n_opt && !o; k++)
             if (cli_is(&a, cmd->opt[k].name)) o = &cmd->opt[k];
         if (!o || o->kind == CLI_COMMON) {
-            if (!cli_common_option(&a, cm, rc)) *rc = cli_unknown(&a);
-        } else if (o->kind == CLI_FLAG) {
+            if (!cm || !cli_common_option(&a, cm, rc)) *rc = cli_unknown(&a);
+        } else if (o->kind == CLI_FLAG || o->kind == CLI_SET) {
             *rc = cli_option_set(o, NULL, opts);
         } else {
             const char *v = NULL;
@@ -291,7 +293,7 @@ void cli_usage(const struct cli_command *cmd, FILE *f)
             fprintf(f, "\n%*s", CLI_HELP_COL, "");
             p = nl + 1;
         }
-        if (o->def && o->kind != CLI_FLAG) fprintf(f, " (default %s)", o->def);
+        if (o->def) fprintf(f, " (default %s)", o->def);
         fputc('\n', f);
     }
     if (cmd->epilogue) fputs(cmd->epilogue, f);

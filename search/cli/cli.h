@@ -56,6 +56,8 @@ enum cli_kind {
     CLI_INT,      /* int in [min, max] */
     CLI_INT64,    /* int64_t in [min, max] */
     CLI_DOUBLE,   /* double in [dmin, dmax], finite */
+    CLI_SET,      /* int: set to `min` when present (takes no value): --no-flip, --layers */
+    CLI_CUSTOM,   /* the value handed to `custom` (a repeatable option, a list) */
     CLI_COMMON,   /* one of cli_common_option's: parsed there, listed here for --help only */
     CLI_KIND_COUNT
 };
@@ -66,6 +68,7 @@ struct cli_option {
     const char *def;       /* the default as one would type it, parsed at start; NULL: zero/NULL */
     int64_t min, max;      /* CLI_INT, CLI_INT64 */
     double dmin, dmax;     /* CLI_DOUBLE */
+    int (*custom)(void *opts, const char *value);   /* CLI_CUSTOM: STATUS_OK or a recorded error */
     const char *arg;       /* the value's name in --help ("B"); NULL for a flag */
     const char *help;      /* lines separated by '\n'; " (default DEF)" is added when def is set */
 };
@@ -77,7 +80,8 @@ struct cli_command {
 };
 
 /* Sets the defaults of cmd's options in opts, then parses argv[1..argc) (argv[0] is the command)
- * into opts and *cm (the shared options, which any command accepts). Stops at the first error:
+ * into opts and *cm (the shared options, which any command with a cm accepts; cm NULL: the
+ * command takes only the options of its table). Stops at the first error:
  * *rc is STATUS_OK or STATUS_BAD_INPUT naming the option, the value and what was expected (the
  * messages of cli_int64, cli_double, cli_value and cli_unknown). A bare argument is an unknown
  * option. Returns 1 when it printed --help (the command exits 0), else 0. */

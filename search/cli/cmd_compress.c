@@ -1,6 +1,7 @@
 /* cmd_compress.c — `rn50-tune compress` (writes a compressed model) and `rn50-tune size` (its
  * deployment size), both from a compression config (compress/config.h). */
 #include "apply.h"
+#include "atomic_file.h"
 #include "cli.h"
 #include "export_coreml.h"
 #include "config.h"
@@ -12,27 +13,63 @@
 #include "strbuf.h"
 #include "model_load.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char compress_usage[] =
+/* The options of compress and size besides the shared ones (cli_common_option). */
+struct compress_opts {
+    const char *config, *out, *dequant, *export_dir, *data;
+};
+
+#define COMPRESS_OPT_MODEL { "--model", CLI_COMMON, .arg = "M", .help = "resnet18|34|50|101|152, rn50-fmnist, or a YAML model file" }
+#define COMPRESS_OPT_CONFIG \
+    { "--config", CLI_STR, offsetof(struct compress_opts, config), .arg = "C", .help = "the compression config (configs/compress/*.yaml)" }
+#define COMPRESS_OPT_EXPORT                                                                                   \
+    { "--export", CLI_STR, offsetof(struct compress_opts, export_dir), .arg = "DIR",                           \
+      .help = "also write the config in the forms coremltools 9.0 applies (DIR/coreml/,\n"                   \
+              "DIR/torch/, DIR/config.yaml; as tune's chosen/): scripts/coreml_deploy.py" }
+#define COMPRESS_OPT_DATA                                                                                     \
+    { "--data", CLI_STR, offsetof(struct compress_opts, data), "fmnist", .arg = "D",                           \
+      .help = "calibration images (the val split) for sensitive k-means and 8-bit\nactivations" }
+
+static const struct cli_option compress_options[] = {
+    COMPRESS_OPT_MODEL,
+    { "--weights", CLI_COMMON, .arg = "W", .help = "safetensors with torchvision names (default for rn50-fmnist: its trained weights)" },
+    COMPRESS_OPT_CONFIG,
+    { "--out", CLI_STR, offsetof(struct compress_opts, out), .arg = "OUT", .help = "the compressed model file (.safetensors)" },
+    { "--dequantized", CLI_STR, offsetof(struct compress_opts, dequant), .arg = "DQ",
+      .help = "also write the decoded weights as an fp32 torchvision state_dict (BatchNorm\n"
+              "set to the identity, its bias the folded one) for PyTorch users" },
+    COMPRESS_OPT_EXPORT,
+    COMPRESS_OPT_DATA,
+    { "--threads", CLI_COMMON, .arg = "T", .help = "threads (default: all cores)" },
+    { "--json", CLI_COMMON, .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_option size_options[] = {
+    COMPRESS_OPT_MODEL,
+    { "--weights", CLI_COMMON, .arg = "W", .help = "trained weights or a compressed file (without: rn50-fmnist's own; for\nother models the shapes alone)" },
+    COMPRESS_OPT_CONFIG,
+    COMPRESS_OPT_EXPORT,
+    COMPRESS_OPT_DATA,
+    { "--json", CLI_COMMON, .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_command compress_command = {
     "usage: rn50-tune compress --model M [--weights W] --config C.yaml --out OUT.safetensors\n"
     "                          [--dequantized DQ.safetensors] [--export DIR] [--data D] [--threads T] [--json]\n"
     "\n"
     "Compresses every layer as the config says (pruning, then palettization, then int8; see\n"
     "configs/compress/) and writes the compressed model (packed indices + LUTs, masks + nonzeros,\n"
     "int8 + scales, fp16 biases) that eval, infer and bench load directly as --weights.\n"
+    "\n",
+    compress_options, (int)(sizeof compress_options / sizeof *compress_options),
     "\n"
-    "  --dequantized DQ  also write the decoded weights as an fp32 torchvision state_dict (BatchNorm\n"
-    "                    set to the identity, its bias the folded one) for PyTorch users\n"
-    "  --export DIR      also write the config in the forms coremltools 9.0 applies (DIR/coreml/,\n"
-    "                    DIR/torch/, DIR/config.yaml; as tune's chosen/): scripts/coreml_deploy.py\n"
-    "  --data D          calibration images (the val split) for sensitive k-means and 8-bit\n"
-    "                    activations (default fmnist)\n"
-    "\n"
-    "example: rn50-tune compress --model rn50-fmnist --config configs/compress/palettize-4bit.yaml --out p4.safetensors\n";
+    "example: rn50-tune compress --model rn50-fmnist --config configs/compress/palettize-4bit.yaml --out p4.safetensors\n",
+};
 
-static const char size_usage[] =
+static const struct cli_command size_command = {
     "usage: rn50-tune size --model M [--weights W] --config C.yaml [--export DIR] [--data D] [--json]\n"
     "\n"
     "The Core ML mlpackage size of the model compressed by the config, with a per-layer breakdown\n"
@@ -40,22 +77,11 @@ static const char size_usage[] =
     "models other than rn50-fmnist) it works from shapes alone: full LUTs and the exact counts the\n"
     "target sparsities give. --export DIR writes the coremltools files as compress --export does\n"
     "(also for training-time configs, which compress refuses).\n"
+    "\n",
+    size_options, (int)(sizeof size_options / sizeof *size_options),
     "\n"
-    "example: rn50-tune size --model resnet50 --config configs/compress/palettize-4bit.yaml\n";
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); s = NULL; }
-    if (s) s[n] = '\0';
-    fclose(f);
-    return s;
-}
+    "example: rn50-tune size --model resnet50 --config configs/compress/palettize-4bit.yaml\n",
+};
 
 static void print_size(const struct size_report *rep, int verbose)
 {
@@ -96,19 +122,12 @@ static char *size_layers_json(const struct size_report *rep)
 /* Loads the model, the plan, and (when given) compresses it. Shared by compress and size. */
 static int run(int is_size, int argc, char **argv)
 {
-    const char *config = NULL, *out = NULL, *dequant = NULL, *export_dir = NULL, *data = "fmnist", *model, *weights;
+    const char *model, *weights;
     int rc = STATUS_OK;
+    struct compress_opts co = { 0 };
     struct cli_common cm = { 0 };
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(is_size ? size_usage : compress_usage, stdout); return 0; }
-        else if (cli_is(&a, "--config")) rc = cli_value(&a, &config);
-        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
-        else if (!is_size && cli_is(&a, "--out")) rc = cli_value(&a, &out);
-        else if (!is_size && cli_is(&a, "--dequantized")) rc = cli_value(&a, &dequant);
-        else if (cli_is(&a, "--export")) rc = cli_value(&a, &export_dir);
-        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
-    }
+    if (cli_parse(is_size ? &size_command : &compress_command, argc, argv, &co, &cm, &rc)) return 0;
+    const char *config = co.config, *out = co.out, *dequant = co.dequant, *export_dir = co.export_dir, *data = co.data;
     model = cm.model;
     weights = cm.weights;
     const char *cmd = is_size ? "size" : "compress";
@@ -128,7 +147,7 @@ static int run(int is_size, int argc, char **argv)
     struct dataset calib;
     memset(&calib, 0, sizeof calib);
     const char *weights_used = NULL;
-    char *config_text = NULL;
+    struct strbuf config_text = { 0 };
     /* size works from shapes when no trained weights are at hand; compress needs weights. */
     if ((rc = model_load(model, weights, is_size, &net, &weights_used))) goto done;
     if ((rc = compress_config_load(config, net, &plan))) goto done;
@@ -140,8 +159,10 @@ static int run(int is_size, int argc, char **argv)
     }
     if ((rc = size_model(&plan, from_shapes ? NULL : res.cw, &rep))) goto done;
     if (!is_size) {
-        config_text = read_text(config);
-        if ((rc = format_save(out, net, &plan, res.cw, res.aq, config_text))) goto done;
+        /* The config as written goes into the file's metadata; it was read once already, so a
+         * failure now (the file removed meanwhile) is an error, not an empty record. */
+        if ((rc = file_read_all(config, &config_text))) goto done;
+        if ((rc = format_save(out, net, &plan, res.cw, res.aq, config_text.p ? config_text.p : ""))) goto done;
         if (dequant && (rc = format_save_dequantized(net, dequant))) {
             remove(out);   /* all or nothing */
             goto done;
@@ -183,7 +204,7 @@ static int run(int is_size, int argc, char **argv)
         free(layers);
     }
 done:
-    free(config_text);
+    free(config_text.p);
     size_report_free(&rep);
     apply_result_free(&res);
     compress_plan_free(&plan);

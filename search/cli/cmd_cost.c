@@ -5,6 +5,7 @@
 #include "device.h"
 #include "status.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,24 +37,62 @@ static const char cost_usage[] =
     "      --select 'device=iPhone 15 Pro;os=iOS18 seed'\n"
     "  rn50-tune cost predict --device cpu-local --model resnet50 --config configs/compress/prune-75.yaml\n";
 
+/* What cost fit and cost predict parse (each its own table; neither takes the shared options). */
+struct cost_args {
+    const char *device, *measurements, *select, *model, *terms, *stat, *out, *config;
+    int json;
+};
+
+static const struct cli_option cost_fit_options[] = {
+    { "--device", CLI_STR, offsetof(struct cost_args, device), .arg = "D", .help = "the device profile to write (configs/devices/D.yaml)" },
+    { "--measurements", CLI_STR, offsetof(struct cost_args, measurements), .arg = "F.csv",
+      .help = "a profile from rn50-tune profile or an end-to-end table" },
+    { "--select", CLI_STR, offsetof(struct cost_args, select), .arg = "'COL=VAL;...'", .help = "the rows of a table to fit" },
+    { "--model", CLI_STR, offsetof(struct cost_args, model), .arg = "M", .help = "the network a table's rows are of (default resnet50)" },
+    { "--terms", CLI_STR, offsetof(struct cost_args, terms), .arg = "T1,T2,...",
+      .help = "GROUP.FEATURE list (groups dense, lut, sparse, sparse-lut, int8, any, net; features\n"
+              "one, gmacs, gmacs_nz, weight_mb, in_m, out_m, im2col_m, luts, act8_m, bounds);\n"
+              "default: per-kind terms for profiles, a few shared ones for tables" },
+    { "--stat", CLI_STR, offsetof(struct cost_args, stat), .arg = "S",
+      .help = "which statistic of a profile's timed passes to fit: p10 (default: the 10th\n"
+              "percentile), median, min or quiet (the median over the passes that waited least\n"
+              "for a CPU)" },
+    { "--out", CLI_STR, offsetof(struct cost_args, out), .arg = "P.yaml", .help = "write the profile here instead" },
+    { "--json", CLI_FLAG, offsetof(struct cost_args, json), .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_option cost_predict_options[] = {
+    { "--device", CLI_STR, offsetof(struct cost_args, device), .arg = "D", .help = "a device profile (name or YAML file)" },
+    { "--model", CLI_STR, offsetof(struct cost_args, model), .arg = "M", .help = "resnet18|34|50|101|152, rn50-fmnist, or a YAML model file" },
+    { "--config", CLI_STR, offsetof(struct cost_args, config), .arg = "C", .help = "compressed with this config (default: uncompressed)" },
+    { "--json", CLI_FLAG, offsetof(struct cost_args, json), .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_command cost_fit_command = {
+    "usage: rn50-tune cost fit --device D --measurements F.csv [--select 'COL=VAL;...'] [--model M]\n"
+    "                          [--terms T1,T2,...] [--stat p10|median|min|quiet] [--out P.yaml] [--json]\n"
+    "\n"
+    "Least-squares calibration of the per-layer additive cost model (see rn50-tune cost --help).\n"
+    "\n",
+    cost_fit_options, (int)(sizeof cost_fit_options / sizeof *cost_fit_options), NULL,
+};
+
+static const struct cli_command cost_predict_command = {
+    "usage: rn50-tune cost predict --device D --model M [--config C.yaml] [--json]\n"
+    "\n"
+    "The predicted batch-1 latency of model M compressed with config C. Runs nothing.\n"
+    "\n",
+    cost_predict_options, (int)(sizeof cost_predict_options / sizeof *cost_predict_options), NULL,
+};
+
 static int cost_fit_cmd(int argc, char **argv)
 {
-    const char *device = NULL, *measurements = NULL, *select = NULL, *model = NULL, *terms = NULL, *out = NULL;
-    const char *stat = NULL;
-    int json = 0, rc = STATUS_OK;
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(cost_usage, stdout); return 0; }
-        else if (cli_is(&a, "--device")) rc = cli_value(&a, &device);
-        else if (cli_is(&a, "--measurements")) rc = cli_value(&a, &measurements);
-        else if (cli_is(&a, "--select")) rc = cli_value(&a, &select);
-        else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
-        else if (cli_is(&a, "--terms")) rc = cli_value(&a, &terms);
-        else if (cli_is(&a, "--stat")) rc = cli_value(&a, &stat);
-        else if (cli_is(&a, "--out")) rc = cli_value(&a, &out);
-        else if (cli_is(&a, "--json")) json = 1;
-        else rc = cli_unknown(&a);
-    }
+    struct cost_args ca = { 0 };
+    int rc = STATUS_OK;
+    if (cli_parse(&cost_fit_command, argc, argv, &ca, NULL, &rc)) return 0;
+    const char *device = ca.device, *measurements = ca.measurements, *select = ca.select, *model = ca.model;
+    const char *terms = ca.terms, *stat = ca.stat, *out = ca.out;
+    const int json = ca.json;
     if (!rc && !device) rc = status_error(STATUS_BAD_INPUT, "--device: required (see rn50-tune cost --help)");
     if (!rc && !measurements) rc = status_error(STATUS_BAD_INPUT, "--measurements: required (see rn50-tune cost --help)");
     if (!rc && (!*device || strchr(device, '/')) && !out)
@@ -85,17 +124,11 @@ static int cost_fit_cmd(int argc, char **argv)
 
 static int cost_predict_cmd(int argc, char **argv)
 {
-    const char *device = NULL, *model = NULL, *config = NULL;
-    int json = 0, rc = STATUS_OK;
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(cost_usage, stdout); return 0; }
-        else if (cli_is(&a, "--device")) rc = cli_value(&a, &device);
-        else if (cli_is(&a, "--model")) rc = cli_value(&a, &model);
-        else if (cli_is(&a, "--config")) rc = cli_value(&a, &config);
-        else if (cli_is(&a, "--json")) json = 1;
-        else rc = cli_unknown(&a);
-    }
+    struct cost_args ca = { 0 };
+    int rc = STATUS_OK;
+    if (cli_parse(&cost_predict_command, argc, argv, &ca, NULL, &rc)) return 0;
+    const char *device = ca.device, *model = ca.model, *config = ca.config;
+    const int json = ca.json;
     if (!rc && !device) rc = status_error(STATUS_BAD_INPUT, "--device: required (see rn50-tune cost --help)");
     if (!rc && !model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune cost --help)");
     if (rc) return cli_fail(rc);

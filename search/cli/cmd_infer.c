@@ -7,10 +7,38 @@
 #include "status.h"
 #include "model_load.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char infer_usage[] =
+/* The options of infer besides the shared ones (cli_common_option). */
+struct infer_opts {
+    const char *input, *output, *data, *split, *paths;
+    int64_t limit;
+    int batch;
+};
+
+static const struct cli_option infer_options[] = {
+    { "--model", CLI_COMMON, .arg = "M", .help = "resnet18|34|50|101|152, rn50-fmnist, or a YAML model file" },
+    { "--weights", CLI_COMMON, .arg = "W", .help = "safetensors with torchvision state_dict names (default: rn50-fmnist's own)" },
+    { "--input", CLI_STR, offsetof(struct infer_opts, input), .arg = "X", .help = "images, float32 [N, C, H, W] .npy, already normalised" },
+    { "--output", CLI_STR, offsetof(struct infer_opts, output), .arg = "Y", .help = "the logits, float32 [N, classes] .npy" },
+    { "--data", CLI_STR, offsetof(struct infer_opts, data), .arg = "D",
+      .help = "fmnist, npy:IMAGES.npy,LABELS.npy or imagefolder:ROOT (see rn50-tune eval --help)" },
+    { "--split", CLI_STR, offsetof(struct infer_opts, split), "test", .arg = "S", .help = "test, val or train" },
+    { "--limit", CLI_INT64, offsetof(struct infer_opts, limit), .min = 1, .max = INT64_MAX, .arg = "N",
+      .help = "the first N images of the split only" },
+    { "--paths", CLI_STR, offsetof(struct infer_opts, paths), .arg = "P",
+      .help = "also write row, label, class and file of every logits row (TSV)" },
+    { "--cache-dir", CLI_COMMON, .arg = "D", .help = "imagefolder: where preprocessed crops are kept (default ~/.cache/rn50-tune)" },
+    { "--skip-bad", CLI_COMMON, .help = "imagefolder: leave out undecodable files (counted) instead of stopping" },
+    { "--batch", CLI_INT, offsetof(struct infer_opts, batch), "32", .min = 1, .max = 65536, .arg = "B",
+      .help = "images per forward pass" },
+    { "--threads", CLI_COMMON, .arg = "T", .help = "threads (default: all cores)" },
+    { "--json", CLI_COMMON, .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_command infer_command = {
     "usage: rn50-tune infer --model M [--weights W.safetensors] --input X.npy --output Y.npy\n"
     "       rn50-tune infer --model M [--weights W] --data D [--split S] [--limit N] --output Y.npy\n"
     "                       [--paths LIST.tsv] [--batch B] [--threads T] [--json]\n"
@@ -18,39 +46,22 @@ static const char infer_usage[] =
     "Runs the model on X.npy (float32 [N, C, H, W], already normalised), or on a split of a\n"
     "dataset in its evaluation order, and writes the logits as float32 [N, classes] to Y.npy\n"
     "(written whole or not at all).\n"
+    "\n",
+    infer_options, (int)(sizeof infer_options / sizeof *infer_options),
     "\n"
-    "  --model M      resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
-    "  --weights W    safetensors with torchvision state_dict names (default: rn50-fmnist's own)\n"
-    "  --data D       fmnist, npy:IMAGES.npy,LABELS.npy or imagefolder:ROOT (see rn50-tune eval --help)\n"
-    "  --split S      test (default), val or train\n"
-    "  --limit N      the first N images of the split only\n"
-    "  --paths P      also write row, label, class and file of every logits row (TSV)\n"
-    "  --cache-dir D  imagefolder: where preprocessed crops are kept (default ~/.cache/rn50-tune)\n"
-    "  --skip-bad     imagefolder: leave out undecodable files (counted) instead of stopping\n"
-    "  --batch B      images per forward pass (default 32)\n"
-    "  --threads T    threads (default: all cores)\n"
-    "  --json         print a one-line JSON summary last\n"
-    "\n"
-    "example: rn50-tune infer --model resnet50 --weights rn50.safetensors --input x.npy --output logits.npy\n";
+    "example: rn50-tune infer --model resnet50 --weights rn50.safetensors --input x.npy --output logits.npy\n",
+};
 
 int cmd_infer(int argc, char **argv)
 {
-    const char *model = NULL, *weights = NULL, *input = NULL, *output = NULL, *data = NULL, *split = "test", *paths = NULL, *v;
-    int batch = 32, threads = 0, json = 0, rc = STATUS_OK;
-    int64_t limit = 0;
+    const char *model = NULL, *weights = NULL;
+    int threads = 0, json = 0, rc = STATUS_OK;
+    struct infer_opts io = { 0 };
     struct cli_common cm = { 0 };
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(infer_usage, stdout); return 0; }
-        else if (cli_is(&a, "--input")) rc = cli_value(&a, &input);
-        else if (cli_is(&a, "--output")) rc = cli_value(&a, &output);
-        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
-        else if (cli_is(&a, "--split")) rc = cli_value(&a, &split);
-        else if (cli_is(&a, "--paths")) rc = cli_value(&a, &paths);
-        else if (cli_is(&a, "--limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--limit", v, 1, INT64_MAX, &limit); }
-        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
-        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
-    }
+    if (cli_parse(&infer_command, argc, argv, &io, &cm, &rc)) return 0;
+    const char *input = io.input, *output = io.output, *data = io.data, *split = io.split, *paths = io.paths;
+    int64_t limit = io.limit;
+    int batch = io.batch;
     model = cm.model;
     weights = cm.weights;
     threads = cm.threads;

@@ -8,11 +8,60 @@
 #include "status.h"
 #include "home.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char profile_usage[] =
+/* What profile parses: the profiler's options and the command's own. */
+struct profile_args {
+    struct cost_profile_opts p;
+    const char *device, *out;
+    int fit, json, threads;
+    int64_t seed;   /* p.seed once parsed (the table's integers are signed) */
+};
+
+/* --model is repeatable: each one is another model to profile. */
+static int profile_add_model(void *opts, const char *v)
+{
+    struct cost_profile_opts *o = &((struct profile_args *)opts)->p;
+    if (o->n_models == COST_PROFILE_MAX_MODELS)
+        return status_error(STATUS_BAD_INPUT, "--model: at most %d models", COST_PROFILE_MAX_MODELS);
+    o->models[o->n_models++] = v;
+    return STATUS_OK;
+}
+
+static const struct cli_option profile_options[] = {
+    { "--device", CLI_STR, offsetof(struct profile_args, device), "cpu-local", .arg = "D",
+      .help = "the device this machine is profiled as" },
+    { "--model", CLI_CUSTOM, .custom = profile_add_model, .arg = "M",
+      .help = "a model to profile, repeatable (default: resnet50 and rn50-fmnist)" },
+    { "--out", CLI_STR, offsetof(struct profile_args, out), .arg = "F.csv",
+      .help = "measurements file (default results/cost/D.csv in the project)" },
+    { "--fit", CLI_FLAG, offsetof(struct profile_args, fit),
+      .help = "then fit the cost model: writes configs/devices/D.yaml (rn50-tune cost fit)" },
+    { "--threads", CLI_INT, offsetof(struct profile_args, threads), .min = 0, .max = 1024, .arg = "T",
+      .help = "threads (default: all cores)" },
+    { "--seconds", CLI_DOUBLE, offsetof(struct profile_args, p.seconds), "100", .dmin = 0.0, .dmax = 1e6, .arg = "S",
+      .help = "timing budget per model in seconds, builds on top" },
+    { "--warmup", CLI_INT, offsetof(struct profile_args, p.warmup), "3", .min = 0, .max = 10000, .arg = "K",
+      .help = "untimed passes per configuration" },
+    { "--min-reps", CLI_INT, offsetof(struct profile_args, p.min_reps), "15", .min = 1, .max = 100000, .arg = "R",
+      .help = "timed passes per configuration at least" },
+    { "--no-layers", CLI_SET, offsetof(struct profile_args, p.per_layer), .min = 0, .help = "end-to-end times only" },
+    { "--layers", CLI_SET, offsetof(struct profile_args, p.per_layer), .min = 1,
+      .help = "per-layer times too (the default without --random)" },
+    { "--random", CLI_INT, offsetof(struct profile_args, p.n_random), .min = 1, .max = 10000, .arg = "N",
+      .help = "N random configurations per model instead of the designed set (held-out\n"
+              "checks; end-to-end only unless per-layer is asked with --layers)" },
+    { "--seed", CLI_INT64, offsetof(struct profile_args, seed), "1", .min = 0, .max = INT64_MAX, .arg = "S",
+      .help = "seed of the random configurations" },
+    { "--configs-dir", CLI_STR, offsetof(struct profile_args, p.configs_dir), .arg = "DIR",
+      .help = "also write each configuration as a compression config DIR/MODEL-CONFIG.yaml" },
+    { "--json", CLI_FLAG, offsetof(struct profile_args, json), .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_command profile_command = {
     "usage: rn50-tune profile --device cpu-local [--model M]... [--out F.csv] [--fit] [--threads T]\n"
     "                         [--seconds S] [--warmup K] [--min-reps R] [--no-layers]\n"
     "                         [--random N [--seed S] [--configs-dir DIR]] [--json]\n"
@@ -22,23 +71,11 @@ static const char profile_usage[] =
     "sparse-lut, int8), bit widths, group sizes, sparsities, W8A8 and per-layer mixtures, and times\n"
     "batch-1 forward passes: warm-up passes, then passes interleaved across configurations, medians\n"
     "per network and per layer. The CSV records the CPU, its features, cores, threads and date.\n"
+    "\n",
+    profile_options, (int)(sizeof profile_options / sizeof *profile_options),
     "\n"
-    "  --device D        the device this machine is profiled as (default cpu-local)\n"
-    "  --model M         a model to profile, repeatable (default: resnet50 and rn50-fmnist)\n"
-    "  --out F.csv       measurements file (default results/cost/D.csv in the project)\n"
-    "  --fit             then fit the cost model: writes configs/devices/D.yaml (rn50-tune cost fit)\n"
-    "  --threads T       threads (default: all cores)\n"
-    "  --seconds S       timing budget per model in seconds (default 100; builds come on top)\n"
-    "  --warmup K        untimed passes per configuration (default 3)\n"
-    "  --min-reps R      timed passes per configuration at least (default 15)\n"
-    "  --no-layers       end-to-end times only\n"
-    "  --random N        N random configurations per model instead of the designed set (held-out\n"
-    "                    checks; end-to-end only unless per-layer is asked with --layers)\n"
-    "  --seed S          seed of the random configurations (default 1)\n"
-    "  --configs-dir DIR also write each configuration as a compression config DIR/MODEL-CONFIG.yaml\n"
-    "  --json            print a one-line JSON summary last\n"
-    "\n"
-    "example: rn50-tune profile --device cpu-local --fit\n";
+    "example: rn50-tune profile --device cpu-local --fit\n",
+};
 
 static int valid_device_name(const char *d)
 {
@@ -51,44 +88,15 @@ static int valid_device_name(const char *d)
 
 int cmd_profile(int argc, char **argv)
 {
-    struct cost_profile_opts o;
-    memset(&o, 0, sizeof o);
-    o.warmup = 3;
-    o.min_reps = 15;
-    o.seconds = 100.0;
-    o.seed = 1;
-    o.per_layer = -1;
-    const char *device = "cpu-local", *out = NULL, *v;
-    int fit = 0, json = 0, threads = 0, rc = STATUS_OK;
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(profile_usage, stdout); return 0; }
-        else if (cli_is(&a, "--device")) rc = cli_value(&a, &device);
-        else if (cli_is(&a, "--model")) {
-            if (!(rc = cli_value(&a, &v))) {
-                if (o.n_models == COST_PROFILE_MAX_MODELS)
-                    rc = status_error(STATUS_BAD_INPUT, "--model: at most %d models", COST_PROFILE_MAX_MODELS);
-                else
-                    o.models[o.n_models++] = v;
-            }
-        }
-        else if (cli_is(&a, "--out")) rc = cli_value(&a, &out);
-        else if (cli_is(&a, "--fit")) fit = 1;
-        else if (cli_is(&a, "--json")) json = 1;
-        else if (cli_is(&a, "--threads")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--threads", v, 0, 1024, &threads); }
-        else if (cli_is(&a, "--seconds")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--seconds", v, 0.0, 1e6, &o.seconds); }
-        else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--warmup", v, 0, 10000, &o.warmup); }
-        else if (cli_is(&a, "--min-reps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--min-reps", v, 1, 100000, &o.min_reps); }
-        else if (cli_is(&a, "--no-layers")) o.per_layer = 0;
-        else if (cli_is(&a, "--layers")) o.per_layer = 1;
-        else if (cli_is(&a, "--random")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--random", v, 1, 10000, &o.n_random); }
-        else if (cli_is(&a, "--seed")) {
-            int64_t s = 0;
-            if (!(rc = cli_value(&a, &v)) && !(rc = cli_int64("--seed", v, 0, INT64_MAX, &s))) o.seed = (uint64_t)s;
-        }
-        else if (cli_is(&a, "--configs-dir")) rc = cli_value(&a, &o.configs_dir);
-        else rc = cli_unknown(&a);
-    }
+    struct profile_args pa;
+    memset(&pa, 0, sizeof pa);
+    pa.p.per_layer = -1;   /* neither --layers nor --no-layers: decided by --random below */
+    int rc = STATUS_OK;
+    if (cli_parse(&profile_command, argc, argv, &pa, NULL, &rc)) return 0;
+    struct cost_profile_opts o = pa.p;
+    o.seed = (uint64_t)pa.seed;
+    const char *device = pa.device, *out = pa.out;
+    const int fit = pa.fit, json = pa.json, threads = pa.threads;
     if (!rc && !valid_device_name(device))
         rc = status_error(STATUS_BAD_INPUT, "--device: '%s' is not a device name (letters, digits, '-', '_', '.')", device);
     if (!rc && fit && o.n_random)
