@@ -262,7 +262,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *opts, 
             if (cli_is(&a, cmd->opt[k].name)) o = &cmd->opt[k];
         if (!o || o->kind == CLI_COMMON) {
             if (!cm || !cli_common_option(&a, cm, rc)) *rc = cli_unknown(&a);
-        } else if (o->kind == CLI_FLAG || o->kind == CLI_SET) {
+        } else if (o->kind == CLI_FLAG || o->kind == CLI_SET || (o->kind == CLI_CUSTOM && !o->arg)) {
             *rc = cli_option_set(o, NULL, opts);
         } else {
             const char *v = NULL;
@@ -272,25 +272,24 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *opts, 
     return 0;
 }
 
-/* The help column: "  --name ARG" padded to 17 characters, or followed by two spaces when longer;
- * continuation lines of the help start in the same column. */
-enum { CLI_HELP_COL = 17 };
-
 void cli_usage(const struct cli_command *cmd, FILE *f)
 {
+    /* The help column: "  --name ARG" padded to it, or followed by two spaces when longer;
+     * continuation lines of the help start in the same column. */
+    const int col = cmd->help_col ? cmd->help_col : 17;
     fputs(cmd->synopsis, f);
     for (int k = 0; k < cmd->n_opt; k++) {
         const struct cli_option *o = &cmd->opt[k];
         char head[96];
         snprintf(head, sizeof head, "  %s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         const int n = (int)strlen(head);
-        fprintf(f, "%s%*s", head, n < CLI_HELP_COL - 1 ? CLI_HELP_COL - n : 2, "");
+        fprintf(f, "%s%*s", head, n < col - 1 ? col - n : 2, "");
         for (const char *p = o->help; *p;) {
             const char *nl = strchr(p, '\n');
             const int len = nl ? (int)(nl - p) : (int)strlen(p);
             fprintf(f, "%.*s", len, p);
             if (!nl) break;
-            fprintf(f, "\n%*s", CLI_HELP_COL, "");
+            fprintf(f, "\n%*s", col, "");
             p = nl + 1;
         }
         if (o->def) fprintf(f, " (default %s)", o->def);

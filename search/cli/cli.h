@@ -57,7 +57,8 @@ enum cli_kind {
     CLI_INT64,    /* int64_t in [min, max] */
     CLI_DOUBLE,   /* double in [dmin, dmax], finite */
     CLI_SET,      /* int: set to `min` when present (takes no value): --no-flip, --layers */
-    CLI_CUSTOM,   /* the value handed to `custom` (a repeatable option, a list) */
+    CLI_CUSTOM,   /* the value handed to `custom` (a repeatable option, a list); with no `arg`
+                   * the option takes no value and custom gets NULL */
     CLI_COMMON,   /* one of cli_common_option's: parsed there, listed here for --help only */
     CLI_KIND_COUNT
 };
@@ -77,6 +78,7 @@ struct cli_command {
     const struct cli_option *opt;
     int n_opt;
     const char *epilogue;  /* after the options (examples), starting with a blank line; may be NULL */
+    int help_col;          /* the column the options' help starts in (0: 17) */
 };
 
 /* Sets the defaults of cmd's options in opts, then parses argv[1..argc) (argv[0] is the command)

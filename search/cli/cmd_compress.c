@@ -66,7 +66,7 @@ static const struct cli_command compress_command = {
     "\n",
     compress_options, (int)(sizeof compress_options / sizeof *compress_options),
     "\n"
-    "example: rn50-tune compress --model rn50-fmnist --config configs/compress/palettize-4bit.yaml --out p4.safetensors\n",
+    "example: rn50-tune compress --model rn50-fmnist --config configs/compress/palettize-4bit.yaml --out p4.safetensors\n",    0,
 };
 
 static const struct cli_command size_command = {
@@ -80,7 +80,7 @@ static const struct cli_command size_command = {
     "\n",
     size_options, (int)(sizeof size_options / sizeof *size_options),
     "\n"
-    "example: rn50-tune size --model resnet50 --config configs/compress/palettize-4bit.yaml\n",
+    "example: rn50-tune size --model resnet50 --config configs/compress/palettize-4bit.yaml\n",    0,
 };
 
 static void print_size(const struct size_report *rep, int verbose)

@@ -74,7 +74,7 @@ static const struct cli_command cost_fit_command = {
     "\n"
     "Least-squares calibration of the per-layer additive cost model (see rn50-tune cost --help).\n"
     "\n",
-    cost_fit_options, (int)(sizeof cost_fit_options / sizeof *cost_fit_options), NULL,
+    cost_fit_options, (int)(sizeof cost_fit_options / sizeof *cost_fit_options), NULL, 0,
 };
 
 static const struct cli_command cost_predict_command = {
@@ -82,7 +82,7 @@ static const struct cli_command cost_predict_command = {
     "\n"
     "The predicted batch-1 latency of model M compressed with config C. Runs nothing.\n"
     "\n",
-    cost_predict_options, (int)(sizeof cost_predict_options / sizeof *cost_predict_options), NULL,
+    cost_predict_options, (int)(sizeof cost_predict_options / sizeof *cost_predict_options), NULL, 0,
 };
 
 static int cost_fit_cmd(int argc, char **argv)

@@ -60,7 +60,7 @@ static const struct cli_command eval_command = {
     "\n"
     "Under mpirun -np N every rank scores a shard of the images and rank 0 prints the sums.\n"
     "\n"
-    "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n",
+    "example: rn50-tune eval --model rn50-fmnist --data fmnist --split test\n",    0,
 };
 
 /* Top-k correctness for one row of logits: the label's rank counts logits strictly greater, so

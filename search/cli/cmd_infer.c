@@ -49,7 +49,7 @@ static const struct cli_command infer_command = {
     "\n",
     infer_options, (int)(sizeof infer_options / sizeof *infer_options),
     "\n"
-    "example: rn50-tune infer --model resnet50 --weights rn50.safetensors --input x.npy --output logits.npy\n",
+    "example: rn50-tune infer --model resnet50 --weights rn50.safetensors --input x.npy --output logits.npy\n",    0,
 };
 
 int cmd_infer(int argc, char **argv)

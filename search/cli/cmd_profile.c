@@ -74,7 +74,7 @@ static const struct cli_command profile_command = {
     "\n",
     profile_options, (int)(sizeof profile_options / sizeof *profile_options),
     "\n"
-    "example: rn50-tune profile --device cpu-local --fit\n",
+    "example: rn50-tune profile --device cpu-local --fit\n",    0,
 };
 
 static int valid_device_name(const char *d)

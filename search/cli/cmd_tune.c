@@ -14,64 +14,36 @@
 #include "home.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char tune_usage[] =
-    "usage: rn50-tune [tune] --objective size|latency|accuracy [--budget 5%|5%rel] [options]\n"
-    "\n"
-    "Searches compressions of a model (palettization, pruning, int8, per layer mixed) for the Pareto\n"
-    "front of top-1 against size and latency, and picks the smallest (or fastest) point within the\n"
-    "accuracy budget. Decisions use the val split; the front is re-evaluated on test.\n"
-    "\n"
-    "  --objective O      size (default), latency or accuracy\n"
-    "  --budget B         N% = at most N points below the baseline's val top-1 (default 5%),\n"
-    "                     N%rel = at most N percent of it\n"
-    "  --model M          model name or YAML (default rn50-fmnist)   --weights W  safetensors\n"
-    "  --data D           dataset (default fmnist): fmnist, imagefolder:ROOT (ImageNet-style class\n"
-    "                     folders; test = ROOT/val, val = a stratified sample of ROOT/train), or\n"
-    "                     npy:val=I.npy,L.npy;test=I.npy,L.npy (one pair for both is refused)\n"
-    "  --val-per-class N  imagefolder: val images held out of each class of ROOT/train (default 10)\n"
-    "  --cache-dir D      imagefolder: preprocessed crops (default $RN50_CACHE_DIR, ~/.cache/rn50-tune)\n"
-    "  --skip-bad         imagefolder: leave out undecodable files (counted) instead of stopping\n"
-    "  --device D         cost model for latency (default cpu-local; none: no latency)\n"
-    "  --space S.yaml     search space (default configs/spaces/default.yaml)\n"
-    "  --workflows W,...  ptq, calib, finetune (default ptq,calib; finetune is opt-in: the points\n"
-    "                     that beat the chosen one but miss the budget are fine-tuned, DKM\n"
-    "                     palettization / scheduled pruning, then evaluated like the others)\n"
-    "  --finetune-points N  points fine-tuned (default 2)   --finetune-epochs E  each (default 1)\n"
-    "  --finetune-lr LR   peak learning rate (default 0.01)\n"
-    "  --finetune-images N  train on the first N training images only (default: all)\n"
-    "  --max-size MB      only points of at most MB MiB    --max-latency MS  at most MS ms\n"
-    "  --out DIR          run directory (default results/MODEL-OBJECTIVE-BUDGET)\n"
-    "  --resume           continue a killed or finished run in --out: nothing finished is recomputed\n"
-    "  --time-limit MIN   start no new stage after MIN minutes\n"
-    "  --seed N           NSGA-II seed (default 1)\n"
-    "  --margin P         points added to the val threshold against the val/test gap (default 0.5)\n"
-    "  --val-limit N      use only the first N val images   --test-limit N  first N test images\n"
-    "  --screen N,N       successive-halving prefixes of val for global configs (default 500,1500)\n"
-    "  --mixed-screen N   screening prefix for per-layer configs (default 1000)\n"
-    "  --sens-images N    images per sensitivity evaluation (default 500)\n"
-    "  --ladder N         targets of the per-layer ladder (default 8)\n"
-    "  --generations N    NSGA-II generations (default 3)   --offspring N  children each (default 8)\n"
-    "  --hv-delta F       promote a screened config only if it could add more than F of the\n"
-    "                     hypervolume at the top of its 95 % interval (default 0.01)\n"
-    "  --global-only      stop after the global stage\n"
-    "  --compare-exhaustive  then evaluate every global config on full val; print both hypervolumes\n"
-    "  --threads T        threads (default: all cores; under mpirun or srun, the cores of the node\n"
-    "                     divided among its ranks)   --json  one-line JSON summary last\n"
-    "\n"
-    "Under mpirun -np N (or srun), rank 0 runs the search and owns --out; all ranks evaluate,\n"
-    "each candidate on shards of the images or different candidates at once, with the figures\n"
-    "of one process. Every rank must see the weights and the data.\n"
-    "\n"
-    "example: rn50-tune --objective size --budget 5%\n";
+/* What tune parses: the search's options and the command's own. */
+struct tune_args {
+    struct tune_options o;
+    const char *data, *device, *space, *out, *objective;
+    int resume;
+    double minutes, max_mb;
+    int64_t val_limit, test_limit, train_limit, seed;
+};
 
-static int parse_budget(const char *s, struct tune_options *o)
+static int parse_objective(void *opts, const char *s)
 {
+    struct tune_args *ta = opts;
+    if (strcmp(s, "size") == 0) ta->o.objective = TUNE_SIZE;
+    else if (strcmp(s, "latency") == 0) ta->o.objective = TUNE_LATENCY;
+    else if (strcmp(s, "accuracy") == 0) ta->o.objective = TUNE_ACCURACY;
+    else return status_error(STATUS_BAD_INPUT, "--objective '%s': expected size, latency or accuracy", s);
+    ta->objective = s;
+    return STATUS_OK;
+}
+
+static int parse_budget(void *opts, const char *s)
+{
+    struct tune_options *o = &((struct tune_args *)opts)->o;
     char *end = NULL;
     errno = 0;
     const double v = strtod(s, &end);
@@ -83,8 +55,9 @@ static int parse_budget(const char *s, struct tune_options *o)
     return STATUS_OK;
 }
 
-static int parse_workflows(const char *s, unsigned *out)
+static int parse_workflows(void *opts, const char *s)
 {
+    unsigned *out = &((struct tune_args *)opts)->o.workflows;
     *out = 0;
     char buf[128];
     snprintf(buf, sizeof buf, "%s", s);
@@ -98,8 +71,9 @@ static int parse_workflows(const char *s, unsigned *out)
     return STATUS_OK;
 }
 
-static int parse_rungs(const char *s, struct tune_options *o)
+static int parse_rungs(void *opts, const char *s)
 {
+    struct tune_options *o = &((struct tune_args *)opts)->o;
     char buf[128];
     snprintf(buf, sizeof buf, "%s", s);
     o->n_rungs = 0;
@@ -114,6 +88,93 @@ static int parse_rungs(const char *s, struct tune_options *o)
     }
     return STATUS_OK;
 }
+
+/* --compare-exhaustive implies --global-only: the comparison is of the global stage. */
+static int set_compare_exhaustive(void *opts, const char *unused)
+{
+    (void)unused;
+    struct tune_options *o = &((struct tune_args *)opts)->o;
+    o->compare_exhaustive = o->global_only = 1;
+    return STATUS_OK;
+}
+
+/* The default device is not a table default: tune tells "no --device" apart from naming it (the
+ * default may lack a cost model; a named one must have it). */
+#define TUNE_DEFAULT_DEVICE "cpu-local"
+
+#define TA(field) offsetof(struct tune_args, field)
+static const struct cli_option tune_options[] = {
+    { "--objective", CLI_CUSTOM, .def = "size", .custom = parse_objective, .arg = "O", .help = "size, latency or accuracy" },
+    { "--budget", CLI_CUSTOM, .def = "5%", .custom = parse_budget, .arg = "B",
+      .help = "N% = at most N points below the baseline's val top-1,\nN%rel = at most N percent of it" },
+    { "--model", CLI_COMMON, .arg = "M", .help = "model name or YAML (default rn50-fmnist)" },
+    { "--weights", CLI_COMMON, .arg = "W", .help = "safetensors" },
+    { "--data", CLI_STR, TA(data), "fmnist", .arg = "D",
+      .help = "dataset: fmnist, imagefolder:ROOT (ImageNet-style class\n"
+              "folders; test = ROOT/val, val = a stratified sample of ROOT/train), or\n"
+              "npy:val=I.npy,L.npy;test=I.npy,L.npy (one pair for both is refused)" },
+    { "--val-per-class", CLI_COMMON, .arg = "N", .help = "imagefolder: val images held out of each class of ROOT/train (default 10)" },
+    { "--cache-dir", CLI_COMMON, .arg = "D", .help = "imagefolder: preprocessed crops (default $RN50_CACHE_DIR, ~/.cache/rn50-tune)" },
+    { "--skip-bad", CLI_COMMON, .help = "imagefolder: leave out undecodable files (counted) instead of stopping" },
+    { "--device", CLI_STR, TA(device), .arg = "D", .help = "cost model for latency (default " TUNE_DEFAULT_DEVICE "; none: no latency)" },
+    { "--space", CLI_STR, TA(space), .arg = "S.yaml", .help = "search space (default configs/spaces/default.yaml)" },
+    { "--workflows", CLI_CUSTOM, .def = "ptq,calib", .custom = parse_workflows, .arg = "W,...",
+      .help = "ptq, calib, finetune (finetune is opt-in: the points\n"
+              "that beat the chosen one but miss the budget are fine-tuned, DKM\n"
+              "palettization / scheduled pruning, then evaluated like the others)" },
+    { "--finetune-points", CLI_INT, TA(o.ft_points), "2", .min = 0, .max = 1000, .arg = "N", .help = "points fine-tuned" },
+    { "--finetune-epochs", CLI_INT, TA(o.ft_epochs), "1", .min = 1, .max = 10000, .arg = "E", .help = "epochs each" },
+    { "--finetune-lr", CLI_DOUBLE, TA(o.ft_lr), "0.01", .dmin = 1e-9, .dmax = 100, .arg = "LR", .help = "peak learning rate" },
+    { "--finetune-images", CLI_INT64, TA(train_limit), .min = 1, .max = INT64_MAX, .arg = "N",
+      .help = "train on the first N training images only (default: all)" },
+    { "--max-size", CLI_DOUBLE, TA(max_mb), .dmin = 1e-6, .dmax = 1e9, .arg = "MB", .help = "only points of at most MB MiB" },
+    { "--max-latency", CLI_DOUBLE, TA(o.max_latency_ms), .dmin = 1e-6, .dmax = 1e9, .arg = "MS", .help = "only points of at most MS ms" },
+    { "--out", CLI_STR, TA(out), .arg = "DIR", .help = "run directory (default results/MODEL-OBJECTIVE-BUDGET)" },
+    { "--resume", CLI_FLAG, TA(resume), .help = "continue a killed or finished run in --out: nothing finished is recomputed" },
+    { "--time-limit", CLI_DOUBLE, TA(minutes), .dmin = 1e-3, .dmax = 1e6, .arg = "MIN", .help = "start no new stage after MIN minutes" },
+    { "--seed", CLI_INT64, TA(seed), "1", .min = 0, .max = INT64_MAX, .arg = "N", .help = "NSGA-II seed" },
+    { "--margin", CLI_DOUBLE, TA(o.margin), "0.5", .dmin = 0, .dmax = 50, .arg = "P",
+      .help = "points added to the val threshold against the val/test gap" },
+    { "--val-limit", CLI_INT64, TA(val_limit), .min = 1, .max = INT64_MAX, .arg = "N", .help = "use only the first N val images" },
+    { "--test-limit", CLI_INT64, TA(test_limit), .min = 1, .max = INT64_MAX, .arg = "N", .help = "use only the first N test images" },
+    { "--screen", CLI_CUSTOM, .def = "500,1500", .custom = parse_rungs, .arg = "N,N",
+      .help = "successive-halving prefixes of val for global configs" },
+    { "--mixed-screen", CLI_INT64, TA(o.mixed_rung), "1000", .min = 1, .max = INT64_MAX, .arg = "N",
+      .help = "screening prefix for per-layer configs" },
+    { "--sens-images", CLI_INT64, TA(o.sens_images), "500", .min = 1, .max = INT64_MAX, .arg = "N",
+      .help = "images per sensitivity evaluation" },
+    { "--ladder", CLI_INT, TA(o.ladder), "8", .min = 1, .max = 64, .arg = "N", .help = "targets of the per-layer ladder" },
+    { "--generations", CLI_INT, TA(o.generations), "3", .min = 0, .max = 1000, .arg = "N", .help = "NSGA-II generations" },
+    { "--offspring", CLI_INT, TA(o.offspring), "8", .min = 1, .max = 1000, .arg = "N", .help = "NSGA-II children each generation" },
+    { "--hv-delta", CLI_DOUBLE, TA(o.hv_delta), "0.01", .dmin = 0, .dmax = 1, .arg = "F",
+      .help = "promote a screened config only if it could add more than F of the\n"
+              "hypervolume at the top of its 95 % interval" },
+    { "--global-only", CLI_SET, TA(o.global_only), .min = 1, .help = "stop after the global stage" },
+    { "--compare-exhaustive", CLI_CUSTOM, .custom = set_compare_exhaustive,
+      .help = "then evaluate every global config on full val; print both hypervolumes" },
+    { "--threads", CLI_COMMON, .arg = "T",
+      .help = "threads (default: all cores; under mpirun or srun, the cores of the node\n"
+              "divided among its ranks)" },
+    { "--json", CLI_COMMON, .help = "one-line JSON summary last" },
+};
+#undef TA
+
+static const struct cli_command tune_command = {
+    "usage: rn50-tune [tune] --objective size|latency|accuracy [--budget 5%|5%rel] [options]\n"
+    "\n"
+    "Searches compressions of a model (palettization, pruning, int8, per layer mixed) for the Pareto\n"
+    "front of top-1 against size and latency, and picks the smallest (or fastest) point within the\n"
+    "accuracy budget. Decisions use the val split; the front is re-evaluated on test.\n"
+    "\n",
+    tune_options, (int)(sizeof tune_options / sizeof *tune_options),
+    "\n"
+    "Under mpirun -np N (or srun), rank 0 runs the search and owns --out; all ranks evaluate,\n"
+    "each candidate on shards of the images or different candidates at once, with the figures\n"
+    "of one process. Every rank must see the weights and the data.\n"
+    "\n"
+    "example: rn50-tune --objective size --budget 5%\n",
+    21,
+};
 
 /* The run directory: a fresh run refuses to mix into an existing one; created when missing. */
 static int run_dir_prepare(const char *out, int resume)
@@ -143,74 +204,20 @@ static int run_dir_prepare(const char *out, int resume)
 
 int cmd_tune(int argc, char **argv)
 {
-    struct tune_options o;
-    memset(&o, 0, sizeof o);
-    o.objective = TUNE_SIZE;
-    o.budget = 5;
-    snprintf(o.budget_text, sizeof o.budget_text, "5%%");
-    o.margin = 0.5;
-    o.workflows = SPACE_PTQ | SPACE_CALIB;
-    o.seed = 1;
-    o.rungs[0] = 500;
-    o.rungs[1] = 1500;
-    o.n_rungs = 2;
-    o.mixed_rung = 1000;
-    o.sens_images = 500;
-    o.z = 2.0;
-    o.hv_delta = 0.01;
-    o.ladder = 8;
-    o.generations = 3;
-    o.offspring = 8;
-    o.ft_points = 2;
-    o.ft_epochs = 1;
-    o.ft_lr = 0.01;
-    const char *data = "fmnist", *device = "cpu-local", *space_path = NULL, *out = NULL, *v;
-    const char *objective = "size";
-    int resume = 0, device_given = 0, rc = STATUS_OK;
-    double minutes = 0, max_mb = 0;
-    int64_t val_limit = 0, test_limit = 0, train_limit = 0;
+    struct tune_args ta;
+    memset(&ta, 0, sizeof ta);
+    ta.o.z = 2.0;   /* not an option: the Wilson intervals' width in standard errors */
+    int rc = STATUS_OK;
     struct cli_common cm = { 0 };
     /* argv[0] is "tune", or the program name when tune is the default command. */
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(tune_usage, stdout); return 0; }
-        else if (cli_is(&a, "--objective")) {
-            if (!(rc = cli_value(&a, &objective))) {
-                if (strcmp(objective, "size") == 0) o.objective = TUNE_SIZE;
-                else if (strcmp(objective, "latency") == 0) o.objective = TUNE_LATENCY;
-                else if (strcmp(objective, "accuracy") == 0) o.objective = TUNE_ACCURACY;
-                else rc = status_error(STATUS_BAD_INPUT, "--objective '%s': expected size, latency or accuracy", objective);
-            }
-        }
-        else if (cli_is(&a, "--budget")) { if (!(rc = cli_value(&a, &v))) rc = parse_budget(v, &o); }
-        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
-        else if (cli_is(&a, "--device")) { rc = cli_value(&a, &device); device_given = 1; }
-        else if (cli_is(&a, "--space")) rc = cli_value(&a, &space_path);
-        else if (cli_is(&a, "--workflows")) { if (!(rc = cli_value(&a, &v))) rc = parse_workflows(v, &o.workflows); }
-        else if (cli_is(&a, "--max-size")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--max-size", v, 1e-6, 1e9, &max_mb); }
-        else if (cli_is(&a, "--max-latency")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--max-latency", v, 1e-6, 1e9, &o.max_latency_ms); }
-        else if (cli_is(&a, "--out")) rc = cli_value(&a, &out);
-        else if (cli_is(&a, "--resume")) resume = 1;
-        else if (cli_is(&a, "--time-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--time-limit", v, 1e-3, 1e6, &minutes); }
-        else if (cli_is(&a, "--seed")) { int64_t s; if (!(rc = cli_value(&a, &v)) && !(rc = cli_int64("--seed", v, 0, INT64_MAX, &s))) o.seed = (uint64_t)s; }
-        else if (cli_is(&a, "--margin")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--margin", v, 0, 50, &o.margin); }
-        else if (cli_is(&a, "--val-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--val-limit", v, 1, INT64_MAX, &val_limit); }
-        else if (cli_is(&a, "--test-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--test-limit", v, 1, INT64_MAX, &test_limit); }
-        else if (cli_is(&a, "--screen")) { if (!(rc = cli_value(&a, &v))) rc = parse_rungs(v, &o); }
-        else if (cli_is(&a, "--mixed-screen")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--mixed-screen", v, 1, INT64_MAX, &o.mixed_rung); }
-        else if (cli_is(&a, "--sens-images")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--sens-images", v, 1, INT64_MAX, &o.sens_images); }
-        else if (cli_is(&a, "--ladder")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--ladder", v, 1, 64, &o.ladder); }
-        else if (cli_is(&a, "--generations")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--generations", v, 0, 1000, &o.generations); }
-        else if (cli_is(&a, "--offspring")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--offspring", v, 1, 1000, &o.offspring); }
-        else if (cli_is(&a, "--hv-delta")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--hv-delta", v, 0, 1, &o.hv_delta); }
-        else if (cli_is(&a, "--finetune-points")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--finetune-points", v, 0, 1000, &o.ft_points); }
-        else if (cli_is(&a, "--finetune-epochs")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--finetune-epochs", v, 1, 10000, &o.ft_epochs); }
-        else if (cli_is(&a, "--finetune-lr")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--finetune-lr", v, 1e-9, 100, &o.ft_lr); }
-        else if (cli_is(&a, "--finetune-images")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--finetune-images", v, 1, INT64_MAX, &train_limit); }
-        else if (cli_is(&a, "--global-only")) o.global_only = 1;
-        else if (cli_is(&a, "--compare-exhaustive")) o.compare_exhaustive = o.global_only = 1;
-        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
-    }
+    if (cli_parse(&tune_command, argc, argv, &ta, &cm, &rc)) return 0;
+    struct tune_options o = ta.o;
+    o.seed = (uint64_t)ta.seed;
+    const char *data = ta.data, *space_path = ta.space, *out = ta.out, *objective = ta.objective;
+    const int resume = ta.resume, device_given = ta.device != NULL;
+    const char *device = device_given ? ta.device : TUNE_DEFAULT_DEVICE;
+    const double minutes = ta.minutes, max_mb = ta.max_mb;
+    const int64_t val_limit = ta.val_limit, test_limit = ta.test_limit, train_limit = ta.train_limit;
     if (rc) return cli_fail(rc);
     o.max_bytes = max_mb * 1048576.0;
     o.time_limit_s = 60.0 * minutes;
