@@ -2,12 +2,14 @@
  * pruning, both) of a trained model with a compression config, written as a compressed file that
  * eval, infer and bench load (compress/finetune.h); progress, checkpoints and resume come from the
  * training loop. */
+#include "atomic_file.h"
 #include "cli.h"
 #include "config.h"
 #include "data.h"
 #include "finetune.h"
 #include "format.h"
 #include "status.h"
+#include "strbuf.h"
 #include "train.h"
 #include "model_load.h"
 
@@ -42,28 +44,6 @@ static double peak_rss_mb(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss / 1024.0;   /* Linux: kilobytes */
-}
-
-static char *read_text(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = 2 * cap + 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(fp); return NULL; }
-            buf = nb;
-        }
-        const size_t got = fread(buf + n, 1, 4096, fp);
-        n += got;
-        if (got < 4096) break;
-    }
-    fclose(fp);
-    buf[n] = '\0';
-    return buf;
 }
 
 /* Top-1 of the compressed file at `path` on a split, as `rn50-tune eval` computes it. */
@@ -164,7 +144,7 @@ int cmd_finetune(int argc, char **argv)
     struct compress_plan plan;
     memset(&plan, 0, sizeof plan);
     struct finetune *ft = NULL;
-    char *config_text = NULL;
+    struct strbuf config_text = { 0 };
     const char *weights_used = NULL;
     struct train_result res;
     memset(&res, 0, sizeof res);
@@ -176,8 +156,10 @@ int cmd_finetune(int argc, char **argv)
     }
     if ((rc = model_load(cm.model, cm.weights, 1, &net, &weights_used))) goto done;
     if ((rc = compress_config_load(config, net, &plan))) goto done;
-    config_text = read_text(config);
-    if ((rc = finetune_alloc(net, &plan, config_text, &ft))) goto done;
+    /* The config as written travels into the output file; read once more, and a failure (the file
+     * removed meanwhile) is an error rather than a file without it. */
+    if ((rc = file_read_all(config, &config_text))) goto done;
+    if ((rc = finetune_alloc(net, &plan, config_text.p ? config_text.p : "", &ft))) goto done;
     o.hooks = finetune_hooks(ft);
     if ((rc = dataset_load(data, "train", o.train_limit, &train)) || (rc = dataset_load(data, "val", o.val_limit, &val))) {
         if (rc == STATUS_BAD_INPUT) {
@@ -230,7 +212,7 @@ int cmd_finetune(int argc, char **argv)
     if (res.interrupted) rc = status_error(STATUS_IO, "interrupted; resume with --resume %s", o.checkpoint);
 done:
     finetune_free(ft);
-    free(config_text);
+    free(config_text.p);
     compress_plan_free(&plan);
     dataset_free(&train);
     dataset_free(&val);
