@@ -7,6 +7,7 @@
 #include "apply.h"
 #include "atomic_file.h"
 #include "config.h"
+#include "config_write.h"
 #include "format.h"
 #include "rng.h"
 #include "status.h"
@@ -152,50 +153,10 @@ static int random_plan(const struct resnet *net, struct rng *r, int style, struc
 
 /* ---- compression configs from plans ---- */
 
-static void put_name_regex(struct strbuf *b, const char *name)
-{
-    strbuf_str(b, "    \"");
-    for (const char *p = name; *p; p++) {
-        if (*p == '.') strbuf_str(b, "\\\\.");
-        else strbuf_put(b, p, 1);
-    }
-    strbuf_str(b, "\": ");
-}
-
 int cost_plan_write_config(const struct compress_plan *plan, const char *path)
 {
     struct strbuf b = { 0 };
-    char line[256];
-    strbuf_str(&b, "# Written by rn50-tune profile: each compressed layer by its exact name.\n");
-    static const char *const sections[] = { "pruning", "palettization", "quantization" };
-    for (int s = 0; s < 3; s++) {
-        int any = 0;
-        for (int i = 0; i < plan->n_layers; i++) {
-            const struct layer_plan *lp = &plan->layer[i];
-            const int on = s == 0 ? lp->prune.enabled : s == 1 ? lp->pal.enabled : lp->quant.enabled;
-            if (!on) continue;
-            if (!any) {
-                snprintf(line, sizeof line, "%s:\n  weight_threshold: 0\n  module_name_configs:\n", sections[s]);
-                strbuf_str(&b, line);
-                any = 1;
-            }
-            put_name_regex(&b, plan->info[i].name);
-            if (s == 0) {
-                snprintf(line, sizeof line, "{target_sparsity: %.17g}\n", lp->prune.target_sparsity);
-            } else if (s == 1) {
-                if (lp->pal.granularity == PAL_PER_GROUPED_CHANNEL)
-                    snprintf(line, sizeof line, "{n_bits: %d, granularity: per_grouped_channel, group_size: %d}\n",
-                             lp->pal.n_bits, lp->pal.group_size);
-                else
-                    snprintf(line, sizeof line, "{n_bits: %d}\n", lp->pal.n_bits);
-            } else {
-                snprintf(line, sizeof line, "{weight_dtype: int8, activation_dtype: %s}\n",
-                         lp->quant.activations ? "int8" : "float16");
-            }
-            strbuf_str(&b, line);
-        }
-    }
-    if (!b.len || b.oom) strbuf_str(&b, "{}\n");
+    config_write_plan(&b, plan, "Written by rn50-tune profile: each compressed layer by its exact name.");
     int rc = b.oom ? status_error(STATUS_NOMEM, "out of memory writing %s", path) : file_write_atomic(path, file_write_strbuf, &b);
     free(b.p);
     return rc;

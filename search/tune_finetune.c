@@ -3,6 +3,7 @@
  * the evaluator), saved in RUN/finetune/ and evaluated from their files on full val. */
 #include "atomic_file.h"
 #include "tune_internal.h"
+#include "config_write.h"
 
 #include "status.h"
 #include "train.h"
@@ -40,16 +41,16 @@ static int finetune_yaml(const struct compress_plan *p, const char *name, int64_
         for (int i = 0; i < p->n_layers; i++) {
             const struct layer_plan *l = &p->layer[i];
             if (fam == 0 ? !l->prune.enabled : !l->pal.enabled) continue;
-            char esc[96];
-            yaml_layer_key(p->info[i].name, esc, sizeof esc);
+            strbuf_str(b, "    ");
+            config_write_key(b, p->info[i].name);
             if (fam == 0)
-                strbuf_printf(b, "    %s: {target_sparsity: %.9g, granularity: per_scalar, scheduler: {update_steps: \"range(0, %lld, %lld)\", power: 3}}\n",
-                          esc, l->prune.target_sparsity, (long long)(every * n_upd), (long long)every);
+                strbuf_printf(b, ": {target_sparsity: %.9g, granularity: per_scalar, scheduler: {update_steps: \"range(0, %lld, %lld)\", power: 3}}\n",
+                          l->prune.target_sparsity, (long long)(every * n_upd), (long long)every);
             else if (l->pal.granularity == PAL_PER_GROUPED_CHANNEL)
-                strbuf_printf(b, "    %s: {n_bits: %d, granularity: per_grouped_channel, group_size: %d, channel_axis: 0, algorithm: dkm}\n", esc,
+                strbuf_printf(b, ": {n_bits: %d, granularity: per_grouped_channel, group_size: %d, channel_axis: 0, algorithm: dkm}\n",
                           l->pal.n_bits, l->pal.group_size);
             else
-                strbuf_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: dkm}\n", esc, l->pal.n_bits);
+                strbuf_printf(b, ": {n_bits: %d, granularity: per_tensor, algorithm: dkm}\n", l->pal.n_bits);
         }
     }
     return 0;

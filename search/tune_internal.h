@@ -148,8 +148,6 @@ double tune_hv(const struct tune *t, const int *idx, int m);
 
 /* ---- per layer (tune_layer.c) ---- */
 
-/* A layer name as a module_name_configs key matching it alone (a regex: dots escaped). */
-void yaml_layer_key(const char *name, char *esc, size_t cap);
 /* Adds (or finds) the mixed candidate of genome[n_elig], named by its hash. */
 int add_mixed(struct tune *t, const unsigned char *genome, const char *stage, int *idx);
 

@@ -3,6 +3,7 @@
  * (tune_knapsack.c) steered by real evaluations, then screened; the YAML of a per-layer genome.
  * NSGA-II, which crosses these genomes, is tune_nsga.c. */
 #include "tune_internal.h"
+#include "config_write.h"
 
 #include "status.h"
 
@@ -13,19 +14,8 @@
 #define TUNE_DP_UNITS 2000
 
 
-/* A layer name as a module_name_configs key matching it alone (a regex: dots escaped). */
-void yaml_layer_key(const char *name, char *esc, size_t cap)
-{
-    size_t k = 0;
-    for (; *name && k + 2 < cap; name++) {
-        if (*name == '.') esc[k++] = '\\';
-        esc[k++] = *name;
-    }
-    esc[k] = 0;
-}
-
 /* The config of a per-layer genome: for each family used, every eligible layer by its exact
- * (anchored, dots escaped) name, with its config or null. */
+ * name (config_write_key), with its config or null. */
 static void mixed_yaml(const struct tune *t, const unsigned char *genome, const char *name, struct strbuf *b)
 {
     const struct compress_plan *p = &t->c[t->base].plan;
@@ -41,17 +31,17 @@ static void mixed_yaml(const struct tune *t, const unsigned char *genome, const 
         strbuf_printf(b, "%s:\n  module_name_configs:\n", section[s]);
         for (int i = 0; i < t->n_elig; i++) {
             const struct choice *ch = &t->choice[genome[i]];
-            char esc[96];
-            yaml_layer_key(p->info[t->elig[i]].name, esc, sizeof esc);
-            if (ch->kind != kind_of[s]) strbuf_printf(b, "    %s: null\n", esc);
+            strbuf_str(b, "    ");
+            config_write_key(b, p->info[t->elig[i]].name);
+            if (ch->kind != kind_of[s]) strbuf_printf(b, ": null\n");
             else if (ch->kind == CH_PAL)
-                strbuf_printf(b, "    %s: {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", esc, ch->bits, t->mixed_alg);
+                strbuf_printf(b, ": {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", ch->bits, t->mixed_alg);
             else if (ch->kind == CH_PRUNE)
-                strbuf_printf(b, "    %s: {target_sparsity: %g, granularity: per_scalar%s}\n", esc, ch->sparsity,
+                strbuf_printf(b, ": {target_sparsity: %g, granularity: per_scalar%s}\n", ch->sparsity,
                           t->mixed_reconstruct ? ", reconstruct: true" : "");
             else if (ch->bits == 8)
-                strbuf_printf(b, "    %s: {weight_dtype: int8, activation_dtype: int8, activation_observer: moving_average_min_max}\n", esc);
-            else strbuf_printf(b, "    %s: {weight_dtype: int8, activation_dtype: float16}\n", esc);
+                strbuf_printf(b, ": {weight_dtype: int8, activation_dtype: int8, activation_observer: moving_average_min_max}\n");
+            else strbuf_printf(b, ": {weight_dtype: int8, activation_dtype: float16}\n");
         }
     }
     if (!any_layer) strbuf_printf(b, "{}\n");
