@@ -254,7 +254,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *opts, 
     struct cli_args a = cli_args_init(argc, argv);
     while (!*rc && cli_next(&a)) {
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
-            cli_usage(cmd, stdout);
+            cli_usage(cmd, opts, stdout);
             return 1;
         }
         const struct cli_option *o = NULL;
@@ -272,7 +272,16 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *opts, 
     return 0;
 }
 
-void cli_usage(const struct cli_command *cmd, FILE *f)
+/* The value of a `show` row in opts, as --help prints it. */
+static void cli_print_value(const struct cli_option *o, const void *opts, FILE *f)
+{
+    const char *at = (const char *)opts + o->offset;
+    if (o->kind == CLI_INT) { int v; memcpy(&v, at, sizeof v); fprintf(f, " (default %d)", v); }
+    else if (o->kind == CLI_INT64) { int64_t v; memcpy(&v, at, sizeof v); fprintf(f, " (default %lld)", (long long)v); }
+    else if (o->kind == CLI_DOUBLE) { double v; memcpy(&v, at, sizeof v); fprintf(f, " (default %g)", v); }
+}
+
+void cli_usage(const struct cli_command *cmd, const void *opts, FILE *f)
 {
     /* The help column: "  --name ARG" padded to it, or followed by two spaces when longer;
      * continuation lines of the help start in the same column. */
@@ -293,7 +302,31 @@ void cli_usage(const struct cli_command *cmd, FILE *f)
             p = nl + 1;
         }
         if (o->def) fprintf(f, " (default %s)", o->def);
+        else if (o->show && opts) cli_print_value(o, opts, f);
         fputc('\n', f);
     }
     if (cmd->epilogue) fputs(cmd->epilogue, f);
+}
+
+/* ---- the training options (train, finetune) ---- */
+
+void cli_train_args_init(struct cli_train_args *ta)
+{
+    memset(ta, 0, sizeof *ta);
+    train_opts_default(&ta->o);
+    ta->label_smoothing = ta->o.label_smoothing;
+    ta->seed = (int64_t)ta->o.seed;
+}
+
+void cli_train_args_finish(struct cli_train_args *ta, char *ckpt, size_t cap)
+{
+    ta->o.label_smoothing = (float)ta->label_smoothing;
+    ta->o.seed = (uint64_t)ta->seed;
+    if (!ta->o.checkpoint && ta->o.out) {
+        size_t n = strlen(ta->o.out);
+        const char *ext = ".safetensors";
+        if (n > strlen(ext) && strcmp(ta->o.out + n - strlen(ext), ext) == 0) n -= strlen(ext);
+        snprintf(ckpt, cap, "%.*s.ckpt.safetensors", (int)n, ta->o.out);
+        ta->o.checkpoint = ckpt;
+    }
 }

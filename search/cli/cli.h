@@ -5,6 +5,7 @@
 #define RN_CLI_H
 
 #include "resnet.h"
+#include "train.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +73,8 @@ struct cli_option {
     int (*custom)(void *opts, const char *value);   /* CLI_CUSTOM: STATUS_OK or a recorded error */
     const char *arg;       /* the value's name in --help ("B"); NULL for a flag */
     const char *help;      /* lines separated by '\n'; " (default DEF)" is added when def is set */
+    int show;              /* no def: --help shows the value the command set before parsing as the
+                            * default (defaults that a library function owns, train_opts_default) */
 };
 struct cli_command {
     const char *synopsis;  /* "usage: rn50-tune NAME ..." and the description, ending in a blank line */
@@ -88,8 +91,54 @@ struct cli_command {
  * messages of cli_int64, cli_double, cli_value and cli_unknown). A bare argument is an unknown
  * option. Returns 1 when it printed --help (the command exits 0), else 0. */
 int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *opts, struct cli_common *cm, int *rc);
-/* Prints cmd's usage: synopsis, one entry per option from the table, epilogue. */
-void cli_usage(const struct cli_command *cmd, FILE *f);
+/* Prints cmd's usage: synopsis, one entry per option from the table, epilogue. opts (may be
+ * NULL) holds the values the `show` rows print as their defaults. */
+void cli_usage(const struct cli_command *cmd, const void *opts, FILE *f);
+
+/* The training options train and finetune share: the loop's options (defaults from
+ * train_opts_default, which the command may change before parsing) and the two the table cannot
+ * store in place (o.label_smoothing is a float, o.seed unsigned). */
+struct cli_train_args {
+    struct train_opts o;
+    const char *data, *config;   /* config: finetune's */
+    double label_smoothing;
+    int64_t seed;
+    int no_test;                 /* finetune's */
+};
+/* train_opts_default, with the mirrors set from it. */
+void cli_train_args_init(struct cli_train_args *ta);
+/* After cli_parse: the mirrors back into o, and the checkpoint path (OUT with .ckpt.safetensors
+ * when not given) written into ckpt[cap]. */
+void cli_train_args_finish(struct cli_train_args *ta, char *ckpt, size_t cap);
+
+#define CLI_TA(field) offsetof(struct cli_train_args, field)
+/* The rows of the loop's options, in the order of their help. */
+#define CLI_TRAIN_OPTIONS                                                                                                   \
+    { "--out", CLI_STR, CLI_TA(o.out), .arg = "OUT", .help = "the best model so far by val top-1 (.safetensors)" },                \
+    { "--data", CLI_STR, CLI_TA(data), "fmnist", .arg = "D",                                                                \
+      .help = "fmnist or npy:IMAGES.npy,LABELS.npy (then val = the same file)" },                                          \
+    { "--epochs", CLI_INT, CLI_TA(o.epochs), .min = 1, .max = 10000, .arg = "E", .help = "epochs", .show = 1 },             \
+    { "--batch", CLI_INT, CLI_TA(o.batch), .min = 1, .max = 65536, .arg = "B", .help = "images per step", .show = 1 },      \
+    { "--lr", CLI_DOUBLE, CLI_TA(o.lr), .dmin = 0, .dmax = 100, .arg = "LR", .help = "peak learning rate", .show = 1 },     \
+    { "--warmup", CLI_DOUBLE, CLI_TA(o.warmup_epochs), .dmin = 0, .dmax = 10000, .arg = "EPOCHS",                            \
+      .help = "linear warm-up from lr/10, then cosine to 0", .show = 1 },                                                   \
+    { "--momentum", CLI_DOUBLE, CLI_TA(o.momentum), .dmin = 0, .dmax = 0.999, .arg = "MU", .help = "SGD momentum", .show = 1 }, \
+    { "--weight-decay", CLI_DOUBLE, CLI_TA(o.weight_decay), .dmin = 0, .dmax = 1, .arg = "WD",                              \
+      .help = "on conv and fc weights", .show = 1 },                                                                        \
+    { "--label-smoothing", CLI_DOUBLE, CLI_TA(label_smoothing), .dmin = 0, .dmax = 0.999, .arg = "S",                        \
+      .help = "of the cross-entropy targets", .show = 1 },                                                                  \
+    { "--crop-pad", CLI_INT, CLI_TA(o.crop_pad), .min = 0, .max = 64, .arg = "P",                                           \
+      .help = "random crops after padding by P (0: no crops)", .show = 1 },                                                 \
+    { "--no-flip", CLI_SET, CLI_TA(o.flip), .min = 0, .help = "no random horizontal flips" },                               \
+    { "--seed", CLI_INT64, CLI_TA(seed), .min = 0, .max = INT64_MAX, .arg = "N", .help = "shuffling and augmentation seed", .show = 1 }, \
+    { "--train-limit", CLI_INT64, CLI_TA(o.train_limit), .min = 1, .max = INT64_MAX, .arg = "N",                             \
+      .help = "train on the first N training images only" },                                                                \
+    { "--val-limit", CLI_INT64, CLI_TA(o.val_limit), .min = 1, .max = INT64_MAX, .arg = "N",                                 \
+      .help = "evaluate on the first N val images only" },                                                                  \
+    { "--max-steps", CLI_INT64, CLI_TA(o.max_steps), .min = 1, .max = INT64_MAX, .arg = "N",                                 \
+      .help = "stop after N steps (checkpointed)" },                                                                        \
+    { "--checkpoint", CLI_STR, CLI_TA(o.checkpoint), .arg = "C", .help = "the checkpoint (default: OUT with .ckpt.safetensors)" }, \
+    { "--resume", CLI_STR, CLI_TA(o.resume), .arg = "C", .help = "continue from checkpoint C exactly" }
 
 
 /* jout: the minimal JSON writer of the summary line, {"a":1,"b":"x",...} (parsing is model/json.h). */

@@ -13,12 +13,23 @@
 #include "train.h"
 #include "model_load.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-static const char finetune_usage[] =
+static const struct cli_option finetune_options[] = {
+    { "--model", CLI_COMMON, .arg = "M", .help = "resnet18|34|50|101|152, rn50-fmnist, or a YAML model file" },
+    { "--weights", CLI_COMMON, .arg = "W", .help = "trained torchvision weights (default: rn50-fmnist's own)" },
+    { "--config", CLI_STR, CLI_TA(config), .arg = "C", .help = "the training-time compression config" },
+    CLI_TRAIN_OPTIONS,
+    { "--no-test", CLI_FLAG, CLI_TA(no_test), .help = "evaluate --out on val only at the end" },
+    { "--threads", CLI_COMMON, .arg = "T", .help = "threads (default: all cores)" },
+    { "--json", CLI_COMMON, .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_command finetune_command = {
     "usage: rn50-tune finetune --model M [--weights W] --config C.yaml --out OUT.safetensors\n"
     "                          [--epochs E] [--data D] [--batch B] [--lr LR] [--warmup EPOCHS]\n"
     "                          [--momentum MU] [--weight-decay WD] [--label-smoothing S] [--crop-pad P]\n"
@@ -32,12 +43,12 @@ static const char finetune_usage[] =
     "target_sparsity). After every epoch the finalized model (hard assignment, exact masks) is\n"
     "evaluated on the `val` split; the best is written to --out in the compressed format. At the end\n"
     "--out is evaluated on val and test (unless --no-test). Ctrl-C checkpoints; --resume continues.\n"
+    "\n",
+    finetune_options, (int)(sizeof finetune_options / sizeof *finetune_options),
     "\n"
-    "  --epochs E   default 3            --lr LR    peak, default 0.01 (warm-up 0.1 epoch, cosine)\n"
-    "  --batch B    default 128          --checkpoint C  default: OUT with .ckpt.safetensors\n"
-    "  (other training options as in rn50-tune train)\n"
-    "\n"
-    "example: rn50-tune finetune --model rn50-fmnist --config configs/compress/dkm-2bit.yaml --epochs 3 --out dkm2.safetensors\n";
+    "example: rn50-tune finetune --model rn50-fmnist --config configs/compress/dkm-2bit.yaml --epochs 3 --out dkm2.safetensors\n",
+    21,
+};
 
 static double peak_rss_mb(void)
 {
@@ -89,53 +100,26 @@ static int eval_file(const char *path, const char *data, const char *split, int6
 
 int cmd_finetune(int argc, char **argv)
 {
-    const char *config = NULL, *data = "fmnist", *v;
-    struct train_opts o;
-    train_opts_default(&o);
-    o.epochs = 3;
-    o.lr = 0.01;
-    o.warmup_epochs = 0.1;
-    int rc = STATUS_OK, no_test = 0;
-    double d;
-    int64_t i64;
+    struct cli_train_args ta;
+    cli_train_args_init(&ta);
+    /* Fine-tuning starts from trained weights: fewer epochs, a tenth of the learning rate, a short
+     * warm-up (--help shows these as the defaults). */
+    ta.o.epochs = 3;
+    ta.o.lr = 0.01;
+    ta.o.warmup_epochs = 0.1;
+    int rc = STATUS_OK;
     struct cli_common cm = { 0 };
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(finetune_usage, stdout); return 0; }
-        else if (cli_is(&a, "--config")) rc = cli_value(&a, &config);
-        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
-        else if (cli_is(&a, "--out")) rc = cli_value(&a, &o.out);
-        else if (cli_is(&a, "--checkpoint")) rc = cli_value(&a, &o.checkpoint);
-        else if (cli_is(&a, "--resume")) rc = cli_value(&a, &o.resume);
-        else if (cli_is(&a, "--epochs")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--epochs", v, 1, 10000, &o.epochs); }
-        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &o.batch); }
-        else if (cli_is(&a, "--lr")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--lr", v, 0, 100, &o.lr); }
-        else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--warmup", v, 0, 10000, &o.warmup_epochs); }
-        else if (cli_is(&a, "--momentum")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--momentum", v, 0, 0.999, &o.momentum); }
-        else if (cli_is(&a, "--weight-decay")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--weight-decay", v, 0, 1, &o.weight_decay); }
-        else if (cli_is(&a, "--label-smoothing")) { if (!(rc = cli_value(&a, &v)) && !(rc = cli_double("--label-smoothing", v, 0, 0.999, &d))) o.label_smoothing = (float)d; }
-        else if (cli_is(&a, "--crop-pad")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--crop-pad", v, 0, 64, &o.crop_pad); }
-        else if (cli_is(&a, "--no-flip")) o.flip = 0;
-        else if (cli_is(&a, "--no-test")) no_test = 1;
-        else if (cli_is(&a, "--seed")) { if (!(rc = cli_value(&a, &v)) && !(rc = cli_int64("--seed", v, 0, INT64_MAX, &i64))) o.seed = (uint64_t)i64; }
-        else if (cli_is(&a, "--train-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--train-limit", v, 1, INT64_MAX, &o.train_limit); }
-        else if (cli_is(&a, "--val-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--val-limit", v, 1, INT64_MAX, &o.val_limit); }
-        else if (cli_is(&a, "--max-steps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--max-steps", v, 1, INT64_MAX, &o.max_steps); }
-        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
-    }
+    if (cli_parse(&finetune_command, argc, argv, &ta, &cm, &rc)) return 0;
+    char ckpt[4096];
+    cli_train_args_finish(&ta, ckpt, sizeof ckpt);
+    struct train_opts o = ta.o;
+    const char *config = ta.config, *data = ta.data;
+    const int no_test = ta.no_test;
     if (!rc && !cm.model) rc = status_error(STATUS_BAD_INPUT, "--model: required (see rn50-tune finetune --help)");
     if (!rc && !config) rc = status_error(STATUS_BAD_INPUT, "--config: required (see rn50-tune finetune --help)");
     if (!rc && !o.out) rc = status_error(STATUS_BAD_INPUT, "--out: required (see rn50-tune finetune --help)");
     if (rc) return cli_fail(rc);
 
-    char ckpt[4096];
-    if (!o.checkpoint) {
-        size_t n = strlen(o.out);
-        const char *ext = ".safetensors";
-        if (n > strlen(ext) && strcmp(o.out + n - strlen(ext), ext) == 0) n -= strlen(ext);
-        snprintf(ckpt, sizeof ckpt, "%.*s.ckpt.safetensors", (int)n, o.out);
-        o.checkpoint = ckpt;
-    }
     const int threads = ops_set_threads(cm.threads);
     struct resnet *net = NULL;
     struct dataset train, val;

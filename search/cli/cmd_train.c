@@ -7,10 +7,20 @@
 #include "train.h"
 #include "model_load.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char train_usage[] =
+static const struct cli_option train_options[] = {
+    { "--model", CLI_COMMON, .arg = "M", .help = "resnet18|34|50|101|152, rn50-fmnist, or a YAML model file" },
+    { "--weights", CLI_COMMON, .arg = "INIT", .help = "start from these weights (default: rn50-fmnist's trained ones; random for\nother models)" },
+    CLI_TRAIN_OPTIONS,
+    { "--no-nesterov", CLI_SET, CLI_TA(o.nesterov), .min = 0, .help = "plain momentum instead of Nesterov's" },
+    { "--threads", CLI_COMMON, .arg = "T", .help = "threads (default: all cores)" },
+    { "--json", CLI_COMMON, .help = "print a one-line JSON summary last" },
+};
+
+static const struct cli_command train_command = {
     "usage: rn50-tune train --model M --out W.safetensors [--data D] [--epochs E] [--batch B]\n"
     "                       [--lr LR] [--warmup EPOCHS] [--momentum MU] [--weight-decay WD]\n"
     "                       [--no-nesterov] [--label-smoothing S] [--crop-pad P] [--no-flip]\n"
@@ -23,50 +33,25 @@ static const char train_usage[] =
     "epoch evaluates the `val` split and writes the best weights so far to --out (fp16\n"
     "safetensors, torchvision names). The checkpoint (weights, momentum, position) is written\n"
     "after every epoch and when interrupted with Ctrl-C; --resume continues from it exactly.\n"
+    "\n",
+    train_options, (int)(sizeof train_options / sizeof *train_options),
     "\n"
-    "  --model M          resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
-    "  --data D           fmnist (default) or npy:IMAGES.npy,LABELS.npy (then val = the same file)\n"
-    "  --epochs E         default 8          --batch B          default 128\n"
-    "  --lr LR            peak, default 0.1  --warmup EPOCHS    default 0.5\n"
-    "  --momentum MU      default 0.9        --weight-decay WD  default 5e-4 (conv and fc weights)\n"
-    "  --label-smoothing  default 0.1        --crop-pad P       default 2 (0: no crops)\n"
-    "  --seed N           default 1          --max-steps N      stop after N steps (checkpointed)\n"
-    "  --checkpoint C     default: OUT with .ckpt.safetensors\n"
-    "\n"
-    "example: rn50-tune train --model rn50-fmnist --data fmnist --epochs 10 --out rn50-fmnist.safetensors\n";
+    "example: rn50-tune train --model rn50-fmnist --data fmnist --epochs 10 --out rn50-fmnist.safetensors\n",
+    21,
+};
 
 int cmd_train(int argc, char **argv)
 {
-    const char *model = NULL, *weights = NULL, *data = "fmnist", *v;
-    struct train_opts o;
-    train_opts_default(&o);
+    const char *model = NULL, *weights = NULL;
     int threads = 0, json = 0, rc = STATUS_OK;
-    double d;
-    int64_t i64;
+    struct cli_train_args ta;
+    cli_train_args_init(&ta);
     struct cli_common cm = { 0 };
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(train_usage, stdout); return 0; }
-        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
-        else if (cli_is(&a, "--out")) rc = cli_value(&a, &o.out);
-        else if (cli_is(&a, "--checkpoint")) rc = cli_value(&a, &o.checkpoint);
-        else if (cli_is(&a, "--resume")) rc = cli_value(&a, &o.resume);
-        else if (cli_is(&a, "--epochs")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--epochs", v, 1, 10000, &o.epochs); }
-        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &o.batch); }
-        else if (cli_is(&a, "--lr")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--lr", v, 0, 100, &o.lr); }
-        else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--warmup", v, 0, 10000, &o.warmup_epochs); }
-        else if (cli_is(&a, "--momentum")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--momentum", v, 0, 0.999, &o.momentum); }
-        else if (cli_is(&a, "--weight-decay")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--weight-decay", v, 0, 1, &o.weight_decay); }
-        else if (cli_is(&a, "--label-smoothing")) { if (!(rc = cli_value(&a, &v)) && !(rc = cli_double("--label-smoothing", v, 0, 0.999, &d))) o.label_smoothing = (float)d; }
-        else if (cli_is(&a, "--crop-pad")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--crop-pad", v, 0, 64, &o.crop_pad); }
-        else if (cli_is(&a, "--no-flip")) o.flip = 0;
-        else if (cli_is(&a, "--no-nesterov")) o.nesterov = 0;
-        else if (cli_is(&a, "--seed")) { if (!(rc = cli_value(&a, &v)) && !(rc = cli_int64("--seed", v, 0, INT64_MAX, &i64))) o.seed = (uint64_t)i64; }
-        else if (cli_is(&a, "--train-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--train-limit", v, 1, INT64_MAX, &o.train_limit); }
-        else if (cli_is(&a, "--val-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--val-limit", v, 1, INT64_MAX, &o.val_limit); }
-        else if (cli_is(&a, "--max-steps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--max-steps", v, 1, INT64_MAX, &o.max_steps); }
-        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
-    }
+    if (cli_parse(&train_command, argc, argv, &ta, &cm, &rc)) return 0;
+    char ckpt[4096];
+    cli_train_args_finish(&ta, ckpt, sizeof ckpt);
+    struct train_opts o = ta.o;
+    const char *data = ta.data;
     model = cm.model;
     weights = cm.weights;
     threads = cm.threads;
@@ -75,14 +60,6 @@ int cmd_train(int argc, char **argv)
     if (!rc && !o.out) rc = status_error(STATUS_BAD_INPUT, "--out: required (see rn50-tune train --help)");
     if (rc) return cli_fail(rc);
 
-    char ckpt[4096];
-    if (!o.checkpoint) {
-        size_t n = strlen(o.out);
-        const char *ext = ".safetensors";
-        if (n > strlen(ext) && strcmp(o.out + n - strlen(ext), ext) == 0) n -= strlen(ext);
-        snprintf(ckpt, sizeof ckpt, "%.*s.ckpt.safetensors", (int)n, o.out);
-        o.checkpoint = ckpt;
-    }
     threads = ops_set_threads(threads);
     struct resnet *net = NULL;
     struct dataset train, val;
