@@ -11,37 +11,9 @@
 #include "train.h"
 #include "model_load.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char bench_usage[] =
-    "usage: rn50-tune bench --model M [--weights W.safetensors] [--config C.yaml ...] [--compare]\n"
-    "                       [--data D] [--batch B] [--threads T] [--reps R] [--warmup K] [--train]\n"
-    "                       [--json]\n"
-    "\n"
-    "Times R forward passes of a batch of B random images after K warm-up passes and reports the\n"
-    "median, min and max in milliseconds. Without --weights the weights are random (latency does\n"
-    "not depend on their values). A compressed model (a file from rn50-tune compress, or --config)\n"
-    "runs on its layers' compressed kernels (int8, sparse, lut, sparse-lut; rn50-tune bench lists\n"
-    "which); RN_NO_KERNELS=1 runs the simulation instead, RN_NO_AVX512=1 the portable kernels.\n"
-    "\n"
-    "  --model M      resnet18|34|50|101|152, rn50-fmnist, or a YAML model file\n"
-    "  --config C     compress in memory first (configs/compress/*.yaml); repeat it (or give a\n"
-    "                 comma-separated list) to time several compressed versions side by side\n"
-    "  --compare      also time the uncompressed fp32 model, interleaved with the others in the\n"
-    "                 same run (one pass of each in turn), and print each one's speed-up over it\n"
-    "  --layers       then time every layer (profiled passes) and print a per-layer table\n"
-    "  --data D       calibration images for 8-bit activations and sensitive k-means (its val\n"
-    "                 split, see rn50-tune eval); default: random images\n"
-    "  --batch B      images per pass (default 1)\n"
-    "  --threads T    threads (default: all cores)\n"
-    "  --reps R       timed passes (default 20)\n"
-    "  --warmup K     untimed passes first (default 3)\n"
-    "  --train        time training steps instead (forward + backward + SGD, random labels)\n"
-    "  --json         print a one-line JSON summary last\n"
-    "\n"
-    "example: rn50-tune bench --model resnet50 --batch 1 --threads 2 --reps 30 --json\n"
-    "         rn50-tune bench --model resnet50 --threads 2 --compare --config configs/compress/w8a8.yaml\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -176,36 +148,87 @@ static void print_layers(struct bench_variant *var, int n_var, const float *x, i
     free(sec);
 }
 
-int cmd_bench(int argc, char **argv)
-{
-    const char *model = NULL, *weights = NULL, *data = NULL, *v;
+/* What bench parses besides the shared options. --config is repeatable and takes lists; the
+ * lists are strdup'd (the names point into them) and freed by the caller. */
+struct bench_args {
+    const char *data;
     const char *configs[BENCH_MAX_CONFIGS];
     char *config_lists[BENCH_MAX_CONFIGS];
-    int n_configs = 0, n_lists = 0, compare = 0, layers = 0;
-    int batch = 1, threads = 0, reps = 20, warmup = 3, json = 0, train = 0, rc = STATUS_OK;
+    int n_configs, n_lists, compare, layers, batch, reps, warmup, train;
+};
+
+static int bench_add_configs(void *opts, const char *v)
+{
+    struct bench_args *ba = opts;
+    if (ba->n_lists == BENCH_MAX_CONFIGS) return status_error(STATUS_BAD_INPUT, "--config: at most %d", BENCH_MAX_CONFIGS);
+    char *list = ba->config_lists[ba->n_lists++] = strdup(v);
+    if (!list) return status_error(STATUS_NOMEM, "out of memory");
+    int rc = STATUS_OK;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+        if (ba->n_configs == BENCH_MAX_CONFIGS) rc = status_error(STATUS_BAD_INPUT, "--config: at most %d configs", BENCH_MAX_CONFIGS);
+        else if (!*tok) rc = status_error(STATUS_BAD_INPUT, "--config '%s': empty name in the list", v);
+        else ba->configs[ba->n_configs++] = tok;
+    }
+    return rc;
+}
+
+#define BA(field) offsetof(struct bench_args, field)
+static const struct cli_option bench_options[] = {
+    { "--model", CLI_COMMON, .arg = "M", .help = "resnet18|34|50|101|152, rn50-fmnist, or a YAML model file" },
+    { "--weights", CLI_COMMON, .arg = "W", .help = "safetensors or a compressed file (default: random weights)" },
+    { "--config", CLI_CUSTOM, .custom = bench_add_configs, .arg = "C",
+      .help = "compress in memory first (configs/compress/*.yaml); repeat it (or give a\n"
+              "comma-separated list) to time several compressed versions side by side" },
+    { "--compare", CLI_FLAG, BA(compare),
+      .help = "also time the uncompressed fp32 model, interleaved with the others in the\n"
+              "same run (one pass of each in turn), and print each one's speed-up over it" },
+    { "--layers", CLI_FLAG, BA(layers), .help = "then time every layer (profiled passes) and print a per-layer table" },
+    { "--data", CLI_STR, BA(data), .arg = "D",
+      .help = "calibration images for 8-bit activations and sensitive k-means (its val\n"
+              "split, see rn50-tune eval); default: random images" },
+    { "--batch", CLI_INT, BA(batch), "1", .min = 1, .max = 65536, .arg = "B", .help = "images per pass" },
+    { "--threads", CLI_COMMON, .arg = "T", .help = "threads (default: all cores)" },
+    { "--reps", CLI_INT, BA(reps), "20", .min = 1, .max = 100000, .arg = "R", .help = "timed passes" },
+    { "--warmup", CLI_INT, BA(warmup), "3", .min = 0, .max = 100000, .arg = "K", .help = "untimed passes first" },
+    { "--train", CLI_FLAG, BA(train), .help = "time training steps instead (forward + backward + SGD, random labels)" },
+    { "--json", CLI_COMMON, .help = "print a one-line JSON summary last" },
+};
+#undef BA
+
+static const struct cli_command bench_command = {
+    "usage: rn50-tune bench --model M [--weights W.safetensors] [--config C.yaml ...] [--compare]\n"
+    "                       [--data D] [--batch B] [--threads T] [--reps R] [--warmup K] [--train]\n"
+    "                       [--json]\n"
+    "\n"
+    "Times R forward passes of a batch of B random images after K warm-up passes and reports the\n"
+    "median, min and max in milliseconds. Without --weights the weights are random (latency does\n"
+    "not depend on their values). A compressed model (a file from rn50-tune compress, or --config)\n"
+    "runs on its layers' compressed kernels (int8, sparse, lut, sparse-lut; rn50-tune bench lists\n"
+    "which); RN_NO_KERNELS=1 runs the simulation instead, RN_NO_AVX512=1 the portable kernels.\n"
+    "\n",
+    bench_options, (int)(sizeof bench_options / sizeof *bench_options),
+    "\n"
+    "example: rn50-tune bench --model resnet50 --batch 1 --threads 2 --reps 30 --json\n"
+    "         rn50-tune bench --model resnet50 --threads 2 --compare --config configs/compress/w8a8.yaml\n",
+    0,
+};
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *model = NULL, *weights = NULL;
+    int threads = 0, json = 0, rc = STATUS_OK;
+    struct bench_args ba;
+    memset(&ba, 0, sizeof ba);
     struct cli_common cm = { 0 };
-    struct cli_args a = cli_args_init(argc, argv);
-    while (!rc && cli_next(&a)) {
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) { fputs(bench_usage, stdout); return 0; }
-        else if (cli_is(&a, "--batch")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--batch", v, 1, 65536, &batch); }
-        else if (cli_is(&a, "--reps")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--reps", v, 1, 100000, &reps); }
-        else if (cli_is(&a, "--warmup")) { if (!(rc = cli_value(&a, &v))) rc = cli_int("--warmup", v, 0, 100000, &warmup); }
-        else if (cli_is(&a, "--train")) train = 1;
-        else if (cli_is(&a, "--compare")) compare = 1;
-        else if (cli_is(&a, "--layers")) layers = 1;
-        else if (cli_is(&a, "--data")) rc = cli_value(&a, &data);
-        else if (cli_is(&a, "--config")) {
-            if ((rc = cli_value(&a, &v))) break;
-            if (n_lists == BENCH_MAX_CONFIGS) { rc = status_error(STATUS_BAD_INPUT, "--config: at most %d", BENCH_MAX_CONFIGS); break; }
-            char *list = config_lists[n_lists++] = strdup(v);
-            if (!list) { rc = status_error(STATUS_NOMEM, "out of memory"); break; }
-            for (char *tok = strtok(list, ","); tok && !rc; tok = strtok(NULL, ",")) {
-                if (n_configs == BENCH_MAX_CONFIGS) rc = status_error(STATUS_BAD_INPUT, "--config: at most %d configs", BENCH_MAX_CONFIGS);
-                else if (!*tok) rc = status_error(STATUS_BAD_INPUT, "--config '%s': empty name in the list", v);
-                else configs[n_configs++] = tok;
-            }
-        }
-        else if (!cli_common_option(&a, &cm, &rc)) rc = cli_unknown(&a);
+    const int help = cli_parse(&bench_command, argc, argv, &ba, &cm, &rc);
+    const char *data = ba.data;
+    const char *const *configs = ba.configs;
+    char **config_lists = ba.config_lists;
+    const int n_configs = ba.n_configs, n_lists = ba.n_lists, compare = ba.compare, layers = ba.layers;
+    const int batch = ba.batch, reps = ba.reps, warmup = ba.warmup, train = ba.train;
+    if (help) {
+        for (int i = 0; i < n_lists; i++) free(config_lists[i]);
+        return 0;
     }
     model = cm.model;
     weights = cm.weights;
