@@ -13,6 +13,8 @@
 #ifndef RN_DB_H
 #define RN_DB_H
 
+#include "eval_metrics.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,13 +39,8 @@ struct db_eval {
     char stage[16];                 /* global | sensitivity | mixed | nsga2 | baseline | final */
     char name[96];                  /* short human label */
     char config[256];               /* the config file, relative to the run directory */
-    int64_t correct;                /* top-1 hits */
-    int64_t lost, gained;           /* images the uncompressed model gets right and this one wrong, and
-                                     * the reverse (paired comparison; 0 on test) */
-    double loss;                    /* summed cross-entropy over the images */
-    double bytes;                   /* deployment size (compress/size.h) */
-    double latency_ms;              /* predicted; NaN when no device model */
-    double compress_seconds, eval_seconds;
+    EVAL_METRICS_MEMBER;            /* correct, lost, gained, loss, bytes, latency_ms (NaN: no device
+                                     * model), compress_seconds, eval_seconds */
 };
 
 struct db;

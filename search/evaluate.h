@@ -11,6 +11,7 @@
 #define RN_EVALUATE_H
 
 #include "compress.h"
+#include "eval_metrics.h"
 #include "resnet.h"
 
 #include <stdint.h>
@@ -28,14 +29,9 @@ struct eval_setup {
 };
 
 struct eval_result {
-    int64_t correct, n;           /* top-1 hits out of n images */
-    int64_t lost, gained;         /* val: images the uncompressed (fp16) model classifies right and
-                                   * this one wrong, and the reverse; 0 on test */
-    double top1;                  /* percent */
-    double loss;                  /* summed cross-entropy (nats) */
-    double bytes;                 /* deployment size, compress/size.h, from the compressed weights */
-    double latency_ms;            /* predicted by the cost model; NaN without a device */
-    double compress_seconds, eval_seconds;
+    EVAL_METRICS_MEMBER;          /* correct, lost, gained, loss, bytes, latency_ms, seconds */
+    int64_t n;                    /* images classified */
+    double top1;                  /* percent: 100 correct / n */
 };
 
 struct evaluator;

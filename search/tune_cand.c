@@ -144,14 +144,7 @@ static void eval_record(const struct cand *c, const char *key, enum eval_split s
     snprintf(out->stage, sizeof out->stage, "%s", c->stage);
     snprintf(out->name, sizeof out->name, "%s", c->name);
     snprintf(out->config, sizeof out->config, "%s", c->config);
-    out->correct = r->correct;
-    out->lost = r->lost;
-    out->gained = r->gained;
-    out->loss = r->loss;
-    out->bytes = r->bytes;
-    out->latency_ms = r->latency_ms;
-    out->compress_seconds = r->compress_seconds;
-    out->eval_seconds = r->eval_seconds;
+    out->m = r->m;   /* the measurements, whole (eval_metrics.h) */
 }
 
 /* What candidate i learns from its evaluation e on the first n images of split. */
