@@ -330,3 +330,15 @@ void cli_train_args_finish(struct cli_train_args *ta, char *ckpt, size_t cap)
         ta->o.checkpoint = ckpt;
     }
 }
+
+int cli_train_data_load(const char *data, const struct train_opts *o, struct dataset *train, struct dataset *val)
+{
+    int rc = dataset_load(data, "train", o->train_limit, train);
+    if (!rc) rc = dataset_load(data, "val", o->val_limit, val);
+    if (rc == STATUS_BAD_INPUT) {   /* name the option the bad value came from */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", status_message());
+        rc = status_error(rc, "--data %s: %s", data, msg);
+    }
+    return rc;
+}

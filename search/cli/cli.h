@@ -111,6 +111,11 @@ void cli_train_args_init(struct cli_train_args *ta);
  * when not given) written into ckpt[cap]. */
 void cli_train_args_finish(struct cli_train_args *ta, char *ckpt, size_t cap);
 
+/* The train and val splits of data for the loop (their train_limit, val_limit); a bad dataset's
+ * message is prefixed with "--data DATA: ". */
+struct dataset;
+int cli_train_data_load(const char *data, const struct train_opts *o, struct dataset *train, struct dataset *val);
+
 #define CLI_TA(field) offsetof(struct cli_train_args, field)
 /* The rows of the loop's options, in the order of their help. */
 #define CLI_TRAIN_OPTIONS                                                                                                   \

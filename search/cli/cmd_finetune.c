@@ -145,14 +145,7 @@ int cmd_finetune(int argc, char **argv)
     if ((rc = file_read_all(config, &config_text))) goto done;
     if ((rc = finetune_alloc(net, &plan, config_text.p ? config_text.p : "", &ft))) goto done;
     o.hooks = finetune_hooks(ft);
-    if ((rc = dataset_load(data, "train", o.train_limit, &train)) || (rc = dataset_load(data, "val", o.val_limit, &val))) {
-        if (rc == STATUS_BAD_INPUT) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", status_message());
-            rc = status_error(rc, "--data %s: %s", data, msg);
-        }
-        goto done;
-    }
+    if ((rc = cli_train_data_load(data, &o, &train, &val))) goto done;
     fprintf(stderr, "finetune: %s from %s with %s on %s (%lld images), val %s (%lld), %d epochs, batch %d, lr %g, seed %llu, %d threads\n",
             net->cfg.name, weights_used, config, train.name, (long long)train.n, val.name, (long long)val.n, o.epochs, o.batch,
             o.lr, (unsigned long long)o.seed, threads);

@@ -13,7 +13,7 @@
 
 static const struct cli_option train_options[] = {
     { "--model", CLI_COMMON, .arg = "M", .help = "resnet18|34|50|101|152, rn50-fmnist, or a YAML model file" },
-    { "--weights", CLI_COMMON, .arg = "INIT", .help = "start from these weights (default: rn50-fmnist's trained ones; random for\nother models)" },
+    { "--weights", CLI_COMMON, .arg = "INIT", .help = "start from these weights (default: torchvision's initialisation)" },
     CLI_TRAIN_OPTIONS,
     { "--no-nesterov", CLI_SET, CLI_TA(o.nesterov), .min = 0, .help = "plain momentum instead of Nesterov's" },
     { "--threads", CLI_COMMON, .arg = "T", .help = "threads (default: all cores)" },
@@ -75,14 +75,7 @@ int cmd_train(int argc, char **argv)
         if ((rc = resnet_config_load(model, &cfg)) || (rc = resnet_alloc(&cfg, o.seed, &net))) goto done;
         weights_used = "torchvision initialisation";
     }
-    if ((rc = dataset_load(data, "train", o.train_limit, &train)) || (rc = dataset_load(data, "val", o.val_limit, &val))) {
-        if (rc == STATUS_BAD_INPUT) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", status_message());
-            rc = status_error(rc, "--data %s: %s", data, msg);
-        }
-        goto done;
-    }
+    if ((rc = cli_train_data_load(data, &o, &train, &val))) goto done;
     fprintf(stderr, "train: %s from %s on %s (%lld images), val %s (%lld), %d epochs, batch %d, lr %g, seed %llu, %d threads\n",
             net->cfg.name, weights_used, train.name, (long long)train.n, val.name, (long long)val.n, o.epochs, o.batch, o.lr,
             (unsigned long long)o.seed, threads);
