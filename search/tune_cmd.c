@@ -49,7 +49,10 @@ static const char tune_usage[] =
     "  --resume           continue a killed or finished run in --out: nothing finished is recomputed\n"
     "  --time-limit MIN   start no new stage after MIN minutes\n"
     "  --seed N           NSGA-II seed (default 1)\n"
-    "  --margin P         points added to the val threshold against the val/test gap (default 0.5)\n"
+    "  --confidence C     a point is within the budget when the lower end of a one-sided C\n"
+    "                     interval of its val top-1, paired with the baseline on the same images,\n"
+    "                     clears the threshold (default 0.95; 0: the val figure itself decides)\n"
+    "  --margin P         points added to the val threshold on top of that (default 0)\n"
     "  --val-limit N      use only the first N val images   --test-limit N  first N test images\n"
     "  --screen N,N       successive-halving prefixes of val for global configs (default 500,1500)\n"
     "  --mixed-screen N   screening prefix for per-layer configs (default 1000)\n"
@@ -147,7 +150,8 @@ int cmd_tune(int argc, char **argv)
     o.objective = TUNE_SIZE;
     o.budget = 5;
     snprintf(o.budget_text, sizeof o.budget_text, "5%%");
-    o.margin = 0.5;
+    o.margin = 0;
+    o.confidence = 0.95;
     o.workflows = SPACE_PTQ | SPACE_CALIB;
     o.seed = 1;
     o.rungs[0] = 500;
@@ -192,6 +196,11 @@ int cmd_tune(int argc, char **argv)
         else if (cli_is(&a, "--resume")) resume = 1;
         else if (cli_is(&a, "--time-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--time-limit", v, 1e-3, 1e6, &minutes); }
         else if (cli_is(&a, "--seed")) { int64_t s; if (!(rc = cli_value(&a, &v)) && !(rc = cli_int64("--seed", v, 0, INT64_MAX, &s))) o.seed = (uint64_t)s; }
+        else if (cli_is(&a, "--confidence")) {
+            if (!(rc = cli_value(&a, &v))) rc = cli_double("--confidence", v, 0, 0.9999, &o.confidence);
+            if (!rc && o.confidence != 0 && o.confidence < 0.5)
+                rc = status_error(STATUS_BAD_INPUT, "--confidence '%s': expected 0 (no interval) or a level in 0.5..0.9999", v);
+        }
         else if (cli_is(&a, "--margin")) { if (!(rc = cli_value(&a, &v))) rc = cli_double("--margin", v, 0, 50, &o.margin); }
         else if (cli_is(&a, "--val-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--val-limit", v, 1, INT64_MAX, &val_limit); }
         else if (cli_is(&a, "--test-limit")) { if (!(rc = cli_value(&a, &v))) rc = cli_int64("--test-limit", v, 1, INT64_MAX, &test_limit); }
