@@ -126,7 +126,7 @@ static void json_run(struct strbuf *b, const struct report_run *r)
         const char *k, *v;
     } strs[] = { { "model", r->model },         { "weights", r->weights }, { "data", r->data },
                  { "device", r->device },       { "objective", r->objective }, { "budget", r->budget },
-                 { "hypervolume_ref", r->hypervolume_ref } };
+                 { "hypervolume_ref", r->hypervolume_ref }, { "best_effort", r->best_effort } };
     strbuf_str(b, "{");
     for (size_t k = 0; k < sizeof strs / sizeof *strs; k++) {
         strbuf_printf(b, "%s\"%s\": ", k ? ", " : "", strs[k].k);
@@ -138,7 +138,8 @@ static void json_run(struct strbuf *b, const struct report_run *r)
     } nums[] = { { "baseline_top1_val", r->baseline_top1_val }, { "baseline_top1_test", r->baseline_top1_test },
                  { "baseline_bytes", r->baseline_bytes },       { "baseline_latency_ms", r->baseline_latency_ms },
                  { "threshold_top1", r->threshold_top1 },       { "hypervolume", r->hypervolume },
-                 { "seconds", r->seconds } };
+                 { "seconds", r->seconds },                     { "confidence", r->confidence },
+                 { "chosen_top1_val_low", r->chosen_top1_val_low } };
     for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
         strbuf_printf(b, ", \"%s\": ", nums[k].k);
         json_put_num(b, nums[k].v);
@@ -293,17 +294,28 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
     md_text(b, r->budget[0] ? r->budget : "none");
     strbuf_str(b, ": a point needs top-1 on val >= ");
     md_num(b, r->threshold_top1, "%.2f %%");
+    if (isfinite(r->confidence) && r->confidence > 0)
+        strbuf_printf(b, " at the lower end of a one-sided %g %% interval paired with the baseline on the same images", 100.0 * r->confidence);
     strbuf_str(b, " |\n| result | ");
     if (r->budget_met && chosen) {
         strbuf_printf(b, "point %" PRId64 " meets the budget and is the best for the objective (%s) |\n", chosen->id,
              r->objective);
     }
     if (!r->budget_met && chosen) {
-        strbuf_printf(b, "**no point met the budget**; the best effort is point %" PRId64 " (top-1 on val ", chosen->id);
+        strbuf_str(b, "**no point met the budget**");
+        if (r->best_effort[0]) {
+            strbuf_str(b, ": ");
+            md_text(b, r->best_effort);
+        }
+        strbuf_printf(b, "; the best effort is point %" PRId64 " (top-1 on val ", chosen->id);
         md_num(b, chosen->top1_val, "%.2f %%");
-        strbuf_str(b, ", ");
-        md_num(b, r->threshold_top1 - chosen->top1_val, "%.2f");
-        strbuf_str(b, " points below the threshold) |\n");
+        if (chosen->top1_val < r->threshold_top1) {
+            strbuf_str(b, ", ");
+            md_num(b, r->threshold_top1 - chosen->top1_val, "%.2f");
+            strbuf_str(b, " points below the threshold) |\n");
+        } else {
+            strbuf_str(b, ", at or above the threshold: a size or latency limit is what it misses) |\n");
+        }
     }
     if (!chosen) strbuf_str(b, r->budget_met ? "no chosen point recorded |\n" : "**no point met the budget** and no point was evaluated |\n");
     if (chosen) {
@@ -315,7 +327,13 @@ static void summary(struct strbuf *b, const struct report_run *r, const struct r
         md_text(b, chosen->stage);
         strbuf_str(b, "): top-1 ");
         md_num(b, chosen->top1_val, "%.2f %%");
-        strbuf_str(b, " val, ");
+        if (isfinite(r->chosen_top1_val_low) && isfinite(r->confidence) && r->confidence > 0) {
+            strbuf_printf(b, " val (one-sided %g %% lower bound ", 100.0 * r->confidence);
+            md_num(b, r->chosen_top1_val_low, "%.2f %%");
+            strbuf_str(b, "), ");
+        } else {
+            strbuf_str(b, " val, ");
+        }
         md_num(b, chosen->top1_test, "%.2f %%");
         strbuf_str(b, " test; ");
         md_num(b, chosen->bytes / MIB, "%.2f MiB");
@@ -614,6 +632,12 @@ static int read_run(const char *path, struct report_run *r)
     if (!rc) rc = run_num(path, o, "threshold_top1", &r->threshold_top1);
     if (!rc) rc = run_num(path, o, "hypervolume", &r->hypervolume);
     if (!rc) rc = run_num(path, o, "seconds", &r->seconds);
+    /* Written since the interval rule (issue 17); a run from before has none of them. */
+    r->confidence = r->chosen_top1_val_low = NAN;
+    r->best_effort[0] = '\0';
+    if (!rc && json_object_get(o, "confidence")) rc = run_num(path, o, "confidence", &r->confidence);
+    if (!rc && json_object_get(o, "chosen_top1_val_low")) rc = run_num(path, o, "chosen_top1_val_low", &r->chosen_top1_val_low);
+    if (!rc && json_object_get(o, "best_effort")) rc = run_str(path, o, "best_effort", r->best_effort, sizeof r->best_effort);
     if (!rc && !(rc = run_int(path, o, "chosen_id", -1, INT64_MAX, &v))) r->chosen_id = v;
     if (!rc && !(rc = run_int(path, o, "n_evaluations", 0, INT32_MAX, &v))) r->n_evaluations = (int)v;
     if (!rc && !(rc = run_int(path, o, "n_points", 0, INT32_MAX, &v))) r->n_points = (int)v;

@@ -49,6 +49,12 @@ struct report_run {
     double baseline_top1_val, baseline_top1_test;
     double baseline_bytes, baseline_latency_ms;
     double threshold_top1;       /* the top1_val a point needs to meet the budget */
+    double confidence;           /* the one-sided level of the paired lower bound that must clear
+                                  * threshold_top1; 0: the val figure itself; NaN: not recorded
+                                  * (runs before the interval rule) */
+    double chosen_top1_val_low;  /* the chosen point's lower bound at that level; NaN: none */
+    char best_effort[512];       /* when no point met the budget: which limit failed and the
+                                  * nearest points, in words; "" otherwise */
     int64_t chosen_id;           /* -1 when no point meets the budget (best effort reported) */
     int budget_met;              /* 0: no point met the budget; chosen_id is the best effort */
     int n_evaluations;           /* evaluations run (not loaded from the store) this time */

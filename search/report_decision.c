@@ -24,12 +24,22 @@ void rh_section_budget(struct rh *h)
     const double thr_budget = pareto_budget_threshold(r->baseline_top1_val, budget, rel ? PARETO_BUDGET_RELATIVE : PARETO_BUDGET_ABSOLUTE);
     const double margin = r->threshold_top1 - thr_budget;
     strbuf_str(b, "<h2 id=budget>How the budget decision was made</h2>");
-    strbuf_printf(b, "<p><b>Rule used by this run:</b> a point is within the budget when its top-1 on the <i>whole</i> val split "
-                     "(%" PRId64 " images) is at least the threshold; the threshold is the baseline's val top-1 %s the budget plus "
-                     "a fixed margin against the val/test gap. The chosen point is the best for the objective (%s) among the front "
-                     "points within the budget. No confidence interval enters this rule; the intervals below are shown for "
-                     "reading the figures and are computed from the stored counts.</p><table class=kv>",
-                  h->n_val, rel ? "times (1 &minus; budget/100) for" : "minus", r->objective);
+    const int interval = isfinite(r->confidence) && r->confidence > 0;
+    if (interval)
+        strbuf_printf(b, "<p><b>Rule used by this run:</b> a point is within the budget when the lower end of a one-sided %g %% "
+                         "interval of its top-1 on the <i>whole</i> val split (%" PRId64 " images), paired with the baseline on the "
+                         "same images (the baseline's val top-1 plus a Wilson bound on the share of their disagreements the point "
+                         "wins), is at least the threshold; the threshold is the baseline's val top-1 %s the budget, plus the margin "
+                         "if one was given. The chosen point is the best for the objective (%s) among the front points within the "
+                         "budget.</p><table class=kv>",
+                      100.0 * r->confidence, h->n_val, rel ? "times (1 &minus; budget/100) for" : "minus", r->objective);
+    else
+        strbuf_printf(b, "<p><b>Rule used by this run:</b> a point is within the budget when its top-1 on the <i>whole</i> val split "
+                         "(%" PRId64 " images) is at least the threshold; the threshold is the baseline's val top-1 %s the budget plus "
+                         "a fixed margin against the val/test gap. The chosen point is the best for the objective (%s) among the front "
+                         "points within the budget. No confidence interval enters this rule; the intervals below are shown for "
+                         "reading the figures and are computed from the stored counts.</p><table class=kv>",
+                      h->n_val, rel ? "times (1 &minus; budget/100) for" : "minus", r->objective);
     rh_kv(b, "baseline val top-1");
     html_num(b, "%.2f %%", r->baseline_top1_val);
     strbuf_str(b, "</td></tr>");
@@ -49,6 +59,18 @@ void rh_section_budget(struct rh *h)
     if (c && e && e->n_images > 0) {
         double lo, hi, qlo, qhi;
         tune_wilson(e->correct, e->n_images, 1.96, &lo, &hi);
+        if (interval && isfinite(r->chosen_top1_val_low)) {
+            rh_kv(b, "chosen point, the rule's figure");
+            strbuf_printf(b, "<b>%.2f %%</b>: the lower end of its one-sided %g %% paired interval; %s the threshold by %.2f points",
+                          r->chosen_top1_val_low, 100.0 * r->confidence, r->chosen_top1_val_low >= r->threshold_top1 ? "above" : "below",
+                          fabs(r->chosen_top1_val_low - r->threshold_top1));
+            strbuf_str(b, "</td></tr>");
+        }
+        if (r->best_effort[0]) {
+            rh_kv(b, "why no point met the budget");
+            html_text(b, r->best_effort);
+            strbuf_str(b, "</td></tr>");
+        }
         rh_kv(b, "chosen point, val");
         strbuf_printf(b, "<b>%.2f %%</b> (%" PRId64 " of %" PRId64 " images); %s the threshold by %.2f points", c->top1_val,
                       e->correct, e->n_images, c->top1_val >= r->threshold_top1 ? "above" : "below", fabs(c->top1_val - r->threshold_top1));

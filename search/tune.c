@@ -29,7 +29,7 @@ void tune_progress(struct tune *t, const char *what)
     int bi = -1;
     for (int i = 0; i < t->n; i++) {
         const struct cand *c = &t->c[i];
-        if (c->full_id < 0 || 100.0 * (double)c->correct / (double)c->n < t->thr) continue;
+        if (!cand_meets_budget(t, c)) continue;
         const double m = t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
         const double mb = bi < 0 ? INFINITY : t->o->objective == TUNE_LATENCY ? t->c[bi].latency : t->c[bi].bytes;
         if (m < mb) bi = i;

@@ -22,7 +22,9 @@
  *                 objective but missed the budget, fewest bytes (or ms) first, fine-tuned while
  *                 compressed (DKM palettization, scheduled pruning: compress/finetune.h) and
  *                 evaluated from their files on the full val split
- *   final         the front of the fully evaluated points within budget, re-evaluated on test
+ *   final         the front of the fully evaluated points within budget (the lower end of a
+ *                 one-sided paired interval of val top-1 clears the threshold: cand_meets_budget),
+ *                 re-evaluated on test
  * Every evaluation goes through the results store (db.h) first, so a resumed run recomputes
  * nothing that finished and, being deterministic, retraces the same decisions. */
 #ifndef RN_TUNE_H
@@ -42,7 +44,9 @@ struct tune_options {
     double budget;                  /* percentage points (or percent of baseline when relative) */
     int budget_relative;
     char budget_text[32];           /* as given, e.g. "5%" */
-    double margin;                  /* points added to the val threshold against the val->test gap */
+    double margin;                  /* points added to the val threshold (default 0: the interval is the guard) */
+    double confidence;              /* one-sided level of the paired lower bound the budget rule uses
+                                     * (0.95); 0: the plain val figure decides */
     double max_bytes, max_latency_ms;   /* constraints on the chosen point; 0: none */
     unsigned workflows;             /* enum space_workflow bits allowed */
     const char *out_dir;            /* run directory (exists) */

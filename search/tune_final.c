@@ -104,10 +104,69 @@ static int measure_points(struct tune *t, const int *map, int k)
 
 /* ---- final ---- */
 
+static int meets_size(const struct tune *t, const struct cand *c) { return !(t->o->max_bytes > 0 && c->bytes > t->o->max_bytes); }
+static int meets_latency(const struct tune *t, const struct cand *c)
+{
+    return !(t->o->max_latency_ms > 0 && t->has_lat && c->latency > t->o->max_latency_ms);
+}
+
+/* When nothing is within the budget: the best effort (its index) and, in why[cap], which limit
+ * failed and the nearest points. A --max-size or --max-latency that no evaluated point meets
+ * (screened ones included) is named with the nearest point, and the best effort is the point of
+ * those clearing the accuracy rule nearest that limit; otherwise the accuracy rule failed, named
+ * with the most accurate point within the limits, which is the best effort. Failing those, the
+ * most accurate compressed point, else the baseline. map[0..k) are the fully evaluated. */
+static int best_effort(const struct tune *t, const int *map, int k, char *why, size_t cap)
+{
+    const double mib = 1024.0 * 1024.0;
+    int smallest = -1, fastest = -1;
+    for (int i = 0; i < t->n; i++) {
+        const struct cand *c = &t->c[i];
+        if (i == t->base || c->n <= 0) continue;
+        if (smallest < 0 || c->bytes < t->c[smallest].bytes) smallest = i;
+        if (isfinite(c->latency) && (fastest < 0 || c->latency < t->c[fastest].latency)) fastest = i;
+    }
+    const int size_fails = t->o->max_bytes > 0 && (smallest < 0 || t->c[smallest].bytes > t->o->max_bytes);
+    const int lat_fails = !size_fails && t->o->max_latency_ms > 0 && t->has_lat &&
+                          (fastest < 0 || t->c[fastest].latency > t->o->max_latency_ms);
+    int nearest = -1, most = -1, most_in = -1;
+    for (int j = 0; j < k; j++) {
+        const int i = map[j];
+        const struct cand *c = &t->c[i];
+        if (i == t->base) continue;
+        if (most < 0 || tune_top1(c) > tune_top1(&t->c[most])) most = i;
+        if (meets_size(t, c) && meets_latency(t, c) && (most_in < 0 || tune_top1(c) > tune_top1(&t->c[most_in]))) most_in = i;
+        if (!cand_meets_budget(t, c)) continue;
+        const double m = lat_fails ? c->latency : c->bytes;
+        if (nearest < 0 || m < (lat_fails ? t->c[nearest].latency : t->c[nearest].bytes)) nearest = i;
+    }
+    const char *rule = t->z_budget > 0 ? " at the lower end of its interval" : "";
+    int pick;
+    if (size_fails || lat_fails) {
+        const struct cand *s = size_fails ? (smallest >= 0 ? &t->c[smallest] : NULL) : (fastest >= 0 ? &t->c[fastest] : NULL);
+        char near[160] = "no compressed point was evaluated";
+        if (s && size_fails) snprintf(near, sizeof near, "the smallest, %s, is %.4g MiB (val %.2f %% on %lld images)", s->name, s->bytes / mib, tune_top1(s), (long long)s->n);
+        else if (s) snprintf(near, sizeof near, "the fastest, %s, is %.4g ms (val %.2f %% on %lld images)", s->name, s->latency, tune_top1(s), (long long)s->n);
+        if (size_fails) snprintf(why, cap, "no evaluated point is within --max-size %.4g MiB: %s", t->o->max_bytes / mib, near);
+        else snprintf(why, cap, "no evaluated point is within --max-latency %.4g ms: %s", t->o->max_latency_ms, near);
+        pick = nearest >= 0 ? nearest : most;
+    } else if (most_in >= 0) {
+        const struct cand *c = &t->c[most_in];
+        snprintf(why, cap, "no point within the limits clears the accuracy budget (val top-1 >= %.2f %%%s): the most accurate, %s, has val %.2f %% (lower bound %.2f %%)",
+                 t->thr, rule, c->name, tune_top1(c), cand_budget_top1(t, c));
+        pick = most_in;
+    } else {
+        snprintf(why, cap, "no point within the limits clears the accuracy budget (val top-1 >= %.2f %%%s), and screening evaluated none of them on the whole val split",
+                 t->thr, rule);
+        pick = most;
+    }
+    return pick >= 0 ? pick : t->base;
+}
+
 /* The test evaluations of the front and the baseline, and the chosen point (marked, and its
- * index in *chosen_out): on the front, by the objective, or else the best effort; *budget_met 1
- * when it is on the front. map[0..k) are the fully evaluated candidates. */
-static int final_choose(struct tune *t, const int *map, int k, int *chosen_out, int *budget_met)
+ * index in *chosen_out): on the front, by the objective, or else the best effort (why[cap] says
+ * why); *budget_met 1 when it is on the front. map[0..k) are the fully evaluated candidates. */
+static int final_choose(struct tune *t, const int *map, int k, int *chosen_out, int *budget_met, char *why, size_t cap)
 {
     const struct tune_options *o = t->o;
     int rc = STATUS_OK, chosen = -1;
@@ -129,16 +188,15 @@ static int final_choose(struct tune *t, const int *map, int k, int *chosen_out, 
         if (mc < mb || (mc == mb && tune_top1(c) > tune_top1(b))) chosen = map[j];
     }
     *budget_met = chosen >= 0;
-    if (!rc && chosen < 0) {   /* best effort: the most accurate compressed point */
-        for (int j = 0; j < k; j++)
-            if (map[j] != t->base && (chosen < 0 || tune_top1(&t->c[map[j]]) > tune_top1(&t->c[chosen]))) chosen = map[j];
-        if (chosen < 0) chosen = t->base;
+    why[0] = '\0';
+    if (!rc && chosen < 0) {
+        chosen = best_effort(t, map, k, why, cap);
         if (!isfinite(t->c[chosen].test_top1)) {
             struct db_eval e;
             t->planned++;
             rc = cand_eval(t, chosen, EVAL_TEST, t->n_test, &e);
         }
-        fprintf(stderr, "tune: no point meets the budget (val top-1 >= %.2f %%); the best effort is reported\n", t->thr);
+        fprintf(stderr, "tune: no point meets the budget: %s; the best effort, %s, is reported\n", why, t->c[chosen].name);
     }
     if (!rc && chosen >= 0) t->c[chosen].chosen = 1;
     *chosen_out = chosen;
@@ -176,7 +234,7 @@ static void final_points(const struct tune *t, const int *map, int k, struct rep
 }
 
 /* The run's record (t->report) of the k points map[0..k), n_front of them on the front. */
-static void final_record(struct tune *t, const int *map, int k, int n_front, int chosen, int budget_met)
+static void final_record(struct tune *t, const int *map, int k, int n_front, int chosen, int budget_met, const char *why)
 {
     const struct tune_options *o = t->o;
     struct report_run *run = &t->report;
@@ -194,6 +252,9 @@ static void final_record(struct tune *t, const int *map, int k, int n_front, int
     run->baseline_bytes = b->bytes;
     run->baseline_latency_ms = b->latency;
     run->threshold_top1 = t->thr;
+    run->confidence = t->z_budget > 0 ? o->confidence : 0;
+    run->chosen_top1_val_low = chosen >= 0 ? cand_budget_top1(t, &t->c[chosen]) : NAN;
+    snprintf(run->best_effort, sizeof run->best_effort, "%s", why);
     run->chosen_id = budget_met ? t->c[chosen].full_id : -1;
     run->budget_met = budget_met;
     run->n_evaluations = t->run;
@@ -230,8 +291,7 @@ int stage_final(struct tune *t)
     for (int i = 0; !rc && i < t->n; i++) {
         struct cand *c = &t->c[i];
         if (c->full_id < 0) continue;
-        c->within = tune_top1(c) >= t->thr - 1e-9 && !(o->max_bytes > 0 && c->bytes > o->max_bytes) &&
-                    !(o->max_latency_ms > 0 && t->has_lat && c->latency > o->max_latency_ms);
+        c->within = cand_meets_budget(t, c) && meets_size(t, c) && meets_latency(t, c);
         /* Points outside the budget get a NaN accuracy, which keeps them off the front. */
         pp[k] = (struct pareto_point){ c->within ? tune_top1(c) : NAN, c->bytes, t->has_lat ? c->latency : 0, i };
         map[k++] = i;
@@ -245,12 +305,13 @@ int stage_final(struct tune *t)
     }
     t->planned += n_front + 1;
     int budget_met = 0;
-    if (!rc) rc = final_choose(t, map, k, &chosen, &budget_met);
+    char why[512] = "";
+    if (!rc) rc = final_choose(t, map, k, &chosen, &budget_met, why, sizeof why);
     if (!rc && o->measure_latency) rc = measure_points(t, map, k);
     if (o->progress_tty) fputc('\n', stderr);
     if (rc) goto done;
     final_points(t, map, k, rp);
-    final_record(t, map, k, n_front, chosen, budget_met);
+    final_record(t, map, k, n_front, chosen, budget_met, why);
     t->pts = rp;
     t->n_pts = k;
     rp = NULL;

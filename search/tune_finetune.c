@@ -63,8 +63,10 @@ static int finetune_pick(const struct tune *t, const unsigned char *used, int n_
     int pick = -1;
     for (int i = 0; i < n_before; i++) {
         const struct cand *c = &t->c[i];
-        /* Missed the budget on accuracy alone (training cannot fix size or latency limits). */
-        if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || tune_top1(c) >= t->thr || !may_qualify(t, c, INFINITY) ||
+        /* Missed the budget on accuracy alone (training cannot fix size or latency limits): by the
+         * budget rule when fully evaluated, else on its prefix's figure. */
+        const int met = c->full_id >= 0 ? cand_meets_budget(t, c) : tune_top1(c) >= t->thr;
+        if (used[i] || i == t->base || c->n == 0 || c->ft_path[0] || met || !may_qualify(t, c, INFINITY) ||
             !(tune_metric(t, c) < best))
             continue;
         if (pick < 0 || tune_metric(t, c) < tune_metric(t, &t->c[pick])) pick = i;

@@ -5,6 +5,8 @@
 
 #include "status.h"
 
+#include <gsl/gsl_cdf.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,8 +87,14 @@ int stage_baseline(struct tune *t)
     const double base = tune_top1(&t->c[t->base]);
     t->thr_budget = pareto_budget_threshold(base, t->o->budget, t->o->budget_relative ? PARETO_BUDGET_RELATIVE : PARETO_BUDGET_ABSOLUTE);
     t->thr = t->thr_budget + t->o->margin;
-    fprintf(stderr, "tune: baseline val top-1 %.2f %% (%lld images), %.1f KiB; budget %s: val top-1 >= %.2f %% (+ margin %.2f = %.2f %%)\n",
-            base, (long long)t->n_val, t->c[t->base].bytes / 1024.0, t->o->budget_text, t->thr_budget, t->o->margin, t->thr);
+    t->z_budget = t->o->confidence > 0 ? gsl_cdf_ugaussian_Pinv(t->o->confidence) : 0;
+    fprintf(stderr, "tune: baseline val top-1 %.2f %% (%lld images), %.1f KiB; budget %s: val top-1 >= %.2f %%", base,
+            (long long)t->n_val, t->c[t->base].bytes / 1024.0, t->o->budget_text, t->thr_budget);
+    if (t->o->margin != 0) fprintf(stderr, " (+ margin %.2f = %.2f %%)", t->o->margin, t->thr);
+    if (t->z_budget > 0)
+        fprintf(stderr, " at the lower end of a one-sided %g %% interval paired with the baseline (z = %.3f)", 100.0 * t->o->confidence,
+                t->z_budget);
+    fputc('\n', stderr);
     if (t->o->objective == TUNE_LATENCY && !t->has_lat)
         return status_error(STATUS_BAD_INPUT, "--objective latency needs a device with a cost model (--device)");
     return STATUS_OK;

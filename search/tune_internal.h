@@ -66,6 +66,7 @@ struct tune {
     int n, cap;
     int base;                      /* index of the baseline candidate */
     double thr_budget, thr;        /* val top-1 the budget needs, without and with the margin */
+    double z_budget;               /* standard normal quantile of o->confidence (0: no interval) */
     int has_lat;
     unsigned objectives;           /* pareto objectives in use */
     /* mixed stages */
@@ -131,6 +132,13 @@ double tune_objective(const struct tune *t, const struct cand *c);
 /* The interval [lo, hi] of c's full-val top-1 in percent from its prefix (paired against the
  * baseline t->c[t->base], which must be fully evaluated); a fully evaluated c is its measurement. */
 void cand_interval(const struct tune *t, const struct cand *c, double *lo, double *hi);
+/* The budget rule: the lower end of the one-sided o->confidence paired interval of c's val top-1
+ * (the baseline's val top-1 plus a Wilson bound on the disagreements c wins, as cand_interval's,
+ * on the images c was evaluated on); the baseline itself and a run without an interval
+ * (z_budget 0) give the plain figure. NaN before any evaluation. */
+double cand_budget_top1(const struct tune *t, const struct cand *c);
+/* 1 if c is fully evaluated and cand_budget_top1 clears t->thr: within the budget on val. */
+int cand_meets_budget(const struct tune *t, const struct cand *c);
 /* The latency of the hypervolume's reference point: 1.05 x the slowest prediction so far. */
 void update_ref_lat(struct tune *t);
 /* Hypervolume of pts[0..k) against (budget threshold, baseline bytes, ref latency). */

@@ -244,7 +244,7 @@ static double best_metric(const struct tune *t, int mixed)
     double best = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency : t->c[t->base].bytes;
     for (int i = 0; i < t->n; i++) {
         const struct cand *c = &t->c[i];
-        if (c->full_id < 0 || c->mixed != mixed || tune_top1(c) < t->thr) continue;
+        if (c->mixed != mixed || !cand_meets_budget(t, c)) continue;
         const double m = t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
         if (m < best) best = m;
     }
@@ -259,7 +259,7 @@ static void mixed_anchor(const struct tune *t, int *anchor_bits_out, int *anchor
     int anchor = -1, anchor_bits = 0;
     for (int i = 0; i < t->n; i++) {
         const struct cand *c = &t->c[i];
-        if (c->full_id < 0 || c->mixed || i == t->base || tune_top1(c) < t->thr) continue;
+        if (c->mixed || i == t->base || !cand_meets_budget(t, c)) continue;
         if (anchor < 0 || tune_metric(t, c) < tune_metric(t, &t->c[anchor])) anchor = i;
     }
     int anchor_int8 = -1;   /* the anchor's int8 kind: 8 (W8A8) or 0 (W8A16), -1 none */
@@ -370,6 +370,8 @@ int stage_mixed(struct tune *t)
         struct db_eval e;
         t->planned++;
         if ((rc = cand_eval(t, ci, EVAL_VAL, rung0, &e))) break;
+        /* Steering on the prefix's figure: the final decision (cand_meets_budget) is made on the
+         * whole split, where the interval is narrower. */
         if (tune_top1(&t->c[ci]) >= t->thr) f_in = fmax(f_in, f);
         else f_out = f_out < 0 ? f : fmin(f_out, f);
     }

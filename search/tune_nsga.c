@@ -10,7 +10,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* NSGA-II ranking of pool members: constrained domination on (accuracy estimate, objective metric). */
+/* NSGA-II ranking of pool members: constrained domination on (accuracy estimate, objective metric).
+ * The estimate is the figure on the prefix a member was screened on, as the ladder steers; only
+ * the final decision takes the interval's lower end (cand_meets_budget). */
 static int nsga_better(const struct tune *t, const struct cand *a, const struct cand *b)
 {
     const double va = fmax(0, t->thr - tune_top1(a)), vb = fmax(0, t->thr - tune_top1(b));

@@ -2,7 +2,8 @@
  * or store: which candidates successive halving promotes and drops at each rung (the budget on
  * the paired interval's upper end, the hypervolume rule, the contender kept for the objective,
  * the size limit), and the order NSGA-II's selection leaves a pool in (constrained domination
- * count, then crowding along the metric, ties in pool order). */
+ * count, then crowding along the metric, ties in pool order), and the budget rule the final
+ * front is filtered by (the paired interval's lower end). */
 #include "check.h"
 #include "tune_internal.h"
 
@@ -200,9 +201,57 @@ static void test_nsga_select(void)
     for (int i = 0; i < 4; i++) CHECK(pool4[i] == want4[i]);
 }
 
+/* The budget rule (issue 17): the lower end of a one-sided 95 % paired interval on the whole val
+ * split must clear the threshold (85.5 % here). Expected figures computed by hand from the Wilson
+ * formula (pseudo-win and pseudo-loss added; z = 1.6448536269514715, the 95 % normal quantile). */
+static void test_budget_rule(void)
+{
+    struct tune t;
+    struct tune_options o;
+    table_init(&t, &o);
+    o.confidence = 0.95;
+    t.z_budget = 1.6448536269514715;
+    /* 50 lost, 20 gained: 87.0 % on val, 72 disagreements, lower bound 85.858 %: within. */
+    const int a = table_add(&t, "a", N_VAL, 50, 20, 500);
+    CHECK_ABS(cand_budget_top1(&t, &t.c[a]), 85.85832746613421, 1e-9);
+    CHECK(cand_meets_budget(&t, &t.c[a]));
+    /* The same 86.0 % two ways: 40 lost and none gained is a tight difference (85.845 %: within);
+     * 150 lost and 110 gained is a noisy one (83.423 %: outside), which a fixed margin of 0.5
+     * would have let through. */
+    const int tight = table_add(&t, "tight", N_VAL, 40, 0, 400);
+    const int noisy = table_add(&t, "noisy", N_VAL, 150, 110, 300);
+    CHECK(tune_top1(&t.c[tight]) == 86.0 && tune_top1(&t.c[noisy]) == 86.0);
+    CHECK_ABS(cand_budget_top1(&t, &t.c[tight]), 85.84477003856513, 1e-9);
+    CHECK_ABS(cand_budget_top1(&t, &t.c[noisy]), 83.4228294714122, 1e-9);
+    CHECK(cand_meets_budget(&t, &t.c[tight]) && !cand_meets_budget(&t, &t.c[noisy]));
+    /* 45 lost, 5 gained: 86.0 % too, lower bound 85.433 %, just under 85.5: outside; the
+     * threshold is inclusive (a bound exactly at it is within). */
+    const int edge = table_add(&t, "edge", N_VAL, 45, 5, 350);
+    CHECK_ABS(cand_budget_top1(&t, &t.c[edge]), 85.43288499769942, 1e-9);
+    CHECK(!cand_meets_budget(&t, &t.c[edge]));
+    t.thr = 85.43288499769942;
+    CHECK(cand_meets_budget(&t, &t.c[edge]));
+    t.thr = 85.5;
+    /* A wider interval is more demanding: at 99 % the 85.858 % point falls below 85.5. */
+    t.z_budget = 2.3263478740408408;
+    CHECK(cand_budget_top1(&t, &t.c[a]) < 85.5 && !cand_meets_budget(&t, &t.c[a]));
+    /* No interval (confidence 0): the val figure decides, as the noisy point's 86.0 %. */
+    t.z_budget = 0;
+    CHECK(cand_budget_top1(&t, &t.c[noisy]) == 86.0 && cand_meets_budget(&t, &t.c[noisy]));
+    t.z_budget = 1.6448536269514715;
+    /* The baseline is its own figure; a point only screened on a prefix never meets the budget,
+     * whatever its figure; nothing evaluated is NaN. */
+    CHECK(cand_budget_top1(&t, &t.c[0]) == 90.0);
+    const int pre = table_add(&t, "prefix", 100, 0, 5, 100);
+    CHECK(!cand_meets_budget(&t, &t.c[pre]));
+    const int none = table_add(&t, "none", 0, 0, 0, 100);
+    CHECK(isnan(cand_budget_top1(&t, &t.c[none])) && !cand_meets_budget(&t, &t.c[none]));
+}
+
 int main(void)
 {
     test_interval();
+    test_budget_rule();
     test_screen();
     test_screen_contender();
     test_nsga_select();

@@ -89,6 +89,16 @@ static int parse_rungs(void *opts, const char *s)
     return STATUS_OK;
 }
 
+/* 0 turns the interval off; a level under one half would be no confidence at all. */
+static int parse_confidence(void *opts, const char *s)
+{
+    double *c = &((struct tune_args *)opts)->o.confidence;
+    int rc = cli_double("--confidence", s, 0, 0.9999, c);
+    if (!rc && *c != 0 && *c < 0.5)
+        rc = status_error(STATUS_BAD_INPUT, "--confidence '%s': expected 0 (no interval) or a level in 0.5..0.9999", s);
+    return rc;
+}
+
 /* --compare-exhaustive implies --global-only: the comparison is of the global stage. */
 static int set_compare_exhaustive(void *opts, const char *unused)
 {
@@ -133,8 +143,12 @@ static const struct cli_option tune_options[] = {
     { "--resume", CLI_FLAG, TA(resume), .help = "continue a killed or finished run in --out: nothing finished is recomputed" },
     { "--time-limit", CLI_DOUBLE, TA(minutes), .dmin = 1e-3, .dmax = 1e6, .arg = "MIN", .help = "start no new stage after MIN minutes" },
     { "--seed", CLI_INT64, TA(seed), "1", .min = 0, .max = INT64_MAX, .arg = "N", .help = "NSGA-II seed" },
-    { "--margin", CLI_DOUBLE, TA(o.margin), "0.5", .dmin = 0, .dmax = 50, .arg = "P",
-      .help = "points added to the val threshold against the val/test gap" },
+    { "--confidence", CLI_CUSTOM, .def = "0.95", .custom = parse_confidence, .arg = "C",
+      .help = "a point is within the budget when the lower end of a one-sided C\n"
+              "interval of its val top-1, paired with the baseline on the same images,\n"
+              "clears the threshold (0: the val figure itself decides)" },
+    { "--margin", CLI_DOUBLE, TA(o.margin), "0", .dmin = 0, .dmax = 50, .arg = "P",
+      .help = "points added to the val threshold on top of that" },
     { "--val-limit", CLI_INT64, TA(val_limit), .min = 1, .max = INT64_MAX, .arg = "N", .help = "use only the first N val images" },
     { "--test-limit", CLI_INT64, TA(test_limit), .min = 1, .max = INT64_MAX, .arg = "N", .help = "use only the first N test images" },
     { "--screen", CLI_CUSTOM, .def = "500,1500", .custom = parse_rungs, .arg = "N,N",
