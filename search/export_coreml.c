@@ -184,13 +184,20 @@ static void levels_free(struct levels *L)
 
 static const char *coreml_const_suffix = "_weight_to_fp16";
 
-/* The Core ML const name of a torchvision module's weight: dots become underscores. */
-static void coreml_name(char *dst, size_t cap, const char *torch_name)
+/* The Core ML name of a torchvision module: dots become underscores; its weight const adds
+ * '_weight_to_fp16' (what coremltools 9.0 names it), its conv or linear op is the bare name (what
+ * scripts/coreml_deploy.py names it: the conversion's own op names come from torch's trace). */
+static void coreml_name_of(char *dst, size_t cap, const char *torch_name, int weight)
 {
     size_t k = 0;
     for (const char *p = torch_name; *p && k + 1 < cap; p++) dst[k++] = *p == '.' ? '_' : *p;
     dst[k] = '\0';
-    snprintf(dst + k, cap - k, "%s", coreml_const_suffix);
+    if (weight) snprintf(dst + k, cap - k, "%s", coreml_const_suffix);
+}
+
+static void coreml_name(char *dst, size_t cap, const char *torch_name)
+{
+    coreml_name_of(dst, cap, torch_name, 1);
 }
 
 /* update_steps as "range(begin, end, step)" when evenly spaced (the form coremltools' examples
@@ -444,7 +451,7 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
         if (c->L->name[i] == NONE) continue;
         char nm[96];
         if (coreml)
-            coreml_name(nm, sizeof nm, c->plan->info[i].name);
+            coreml_name_of(nm, sizeof nm, c->plan->info[i].name, c->side != SIDE_COREML_ACT);
         else
             snprintf(nm, sizeof nm, "%s", c->plan->info[i].name);
         char pad2[16];
@@ -598,10 +605,13 @@ static int write_coreml(const char *dir, const struct compress_plan *plan, int *
                      "# model by order and shape and refuses any mismatch.\n",
                      files[k].call);
                 if (files[k].side == SIDE_COREML_ACT)
-                    strbuf_str(&b, "# Activation configs are looked up by the name of the consuming op, not of its weight:\n"
-                                   "# scripts/coreml_deploy.py maps each op_name_configs key (a weight const) to its conv or\n"
-                                   "# linear op. Calibration data: the calib workflow's first 128 val images as\n"
-                                   "# [{\"input\": x[i:i+1]} for i in range(128)], NCHW float32, normalised as for rn50-tune.\n");
+                    strbuf_str(&b, "# Activation configs are looked up by op name, then op type (coremltools' _get_op_config):\n"
+                                   "# op_name_configs keys are conv and linear ops, named as the module with dots as underscores\n"
+                                   "# (layer1.0.conv1 -> layer1_0_conv1): scripts/coreml_deploy.py gives each conv and linear op\n"
+                                   "# of the converted model that name (a plain ct.convert names them after torch's trace values,\n"
+                                   "# input_5_cast_fp16, ...) and refuses a key that names no op. Calibration data: the calib\n"
+                                   "# workflow's first 128 val images as [{\"input\": x[i:i+1]} for i in range(128)], NCHW\n"
+                                   "# float32, normalised as for rn50-tune; calibration runs the model (MLModel.predict): macOS.\n");
                 strbuf_printf(&b, "config_type: %s\n", files[k].config_type);
                 struct file_ctx c = { plan, &v, &L, files[k].side, files[k].f, plan->weight_threshold, "" };
                 write_levels(&b, &c);

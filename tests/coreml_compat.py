@@ -89,7 +89,7 @@ def planned(size_json):
         if int8:
             bits = 8
         out[l["name"]] = {"bits": bits, "groups": groups, "int8": int8, "nonzero": l["nonzero"],
-                          "weights": l["weights"], "scheme": s}
+                          "weights": l["weights"], "scheme": s, "a8": l.get("act_quant_bytes", 0) > 0}
     return out
 
 
@@ -273,6 +273,63 @@ def resolve_check(tag, exp, base, plan, mapping):
                 check((c is not None) == (want["int8"] and want["groups"] == 0), f"{where}: int8 by coremltools: {c is not None}")
 
 
+def activation_check(tag, path, base, plan, mapping):
+    """3_quantize_activations.yaml against coremltools' own code on the converted model: every
+    op_name_configs key is a conv or linear op of the conversion (coreml_deploy.convert names
+    them), coremltools' resolution (OptimizationConfig._get_op_config: op name, op type, global)
+    quantizes exactly the planned layers' inputs, and so does its own graph pass
+    (compression::insert_prefix_quantize_dequantize_pair, what linear_quantize_activations runs),
+    fed stand-in ranges: the real ranges come from calibration, which runs MLModel.predict and so
+    needs Core ML (macOS). On Linux linear_quantize_activations itself must fail at that step."""
+    from coremltools.converters.mil.frontend.milproto.load import load as mil_load
+    from coremltools.converters.mil.mil.passes.graph_pass import PassOption
+    from coremltools.converters.mil.mil.passes.pass_registry import PASS_REGISTRY
+
+    d = yaml.safe_load(open(path))
+    check(set(d.get("op_type_configs") or {}) <= {"conv", "linear"} and not d.get("global_config"),
+          f"{tag}: activation config levels")
+    ops = D.op_map(base, mapping)
+    names = {op.name: op for op in base._mil_program.functions["main"].operations if op.op_type in ("conv", "linear")}
+    for k in d.get("op_name_configs") or {}:
+        check(k in names, f"{tag}: activation key '{k}' is no conv or linear op of the conversion")
+    conf = cto.OptimizationConfig.from_yaml(path)
+    mod_of = {ops[r[0][: -len(D.WEIGHT_SUFFIX)]]: r[1] for r in D.read_layers(os.path.dirname(os.path.dirname(path)))}
+    for name, op in names.items():
+        c = conf._get_op_config(op)
+        want = plan[mod_of[name]]["a8"]
+        check((c is not None) == want, f"{tag}: activations of {mod_of[name]} ({name}): coremltools "
+                                       f"{'quantizes' if c is not None else 'leaves float'}, the plan "
+                                       f"{'quantizes' if want else 'leaves float'}")
+    spec = base.get_spec()
+    prog = mil_load(spec, spec.specificationVersion, file_weights_dir=base.weights_dir)
+    stats = {}
+    for op in prog.functions["main"].operations:
+        for v in list(op.outputs) + [x for x in op.inputs.values() if hasattr(x, "name")]:
+            stats[v.name] = {"rmin": -1.0, "rmax": 1.0}
+    for n in prog.functions["main"].inputs:
+        stats[n] = {"rmin": -1.0, "rmax": 1.0}
+    p = PASS_REGISTRY["compression::insert_prefix_quantize_dequantize_pair"]
+    p.set_options([PassOption("config", conf), PassOption("activation_stats", stats)])
+    p(prog)
+    got = {op.name: op.inputs["x"].op is not None and op.inputs["x"].op.op_type == "dequantize"
+           for op in prog.functions["main"].operations if op.op_type in ("conv", "linear")}
+    n_q = sum(got.values())
+    for name in names:
+        check(got.get(name) == plan[mod_of[name]]["a8"],
+              f"{tag}: coremltools' pass {'quantizes' if got.get(name) else 'leaves float'} the input of {name}")
+    print(f"{tag}: activations: coremltools' pass quantizes the inputs of {n_q} of {len(names)} conv/linear ops "
+          f"(plan: {sum(plan[m]['a8'] for m in mod_of.values())})", flush=True)
+    if sys.platform != "darwin":
+        x = np.zeros([1] + [int(s) for s in base._mil_program.functions["main"].inputs["input"].shape[1:]], np.float32)
+        try:
+            cto.linear_quantize_activations(base, conf, [{"input": x}])
+            check(False, f"{tag}: linear_quantize_activations calibrated on {sys.platform}: the README says macOS only")
+        except Exception as e:  # noqa: BLE001 - coremltools raises a bare Exception here
+            check("macOS" in str(e) or "CoreML.framework" in str(e),
+                  f"{tag}: linear_quantize_activations failed otherwise than for lack of Core ML: {e}")
+            print(f"{tag}: linear_quantize_activations on {sys.platform}: {e}", flush=True)
+
+
 def one_case(tag, config, work, base, chosen_committed=None, full=True):
     t0 = time.time()
     cdir = os.path.join(work, tag)
@@ -336,9 +393,9 @@ def one_case(tag, config, work, base, chosen_committed=None, full=True):
     check(all(mapping[k] == k for k in mapping), f"{tag}: every layers.tsv const is a weight of the conversion by name")
     act = os.path.join(exp, "coreml", "3_quantize_activations.yaml")
     if os.path.exists(act):
-        d = D.load_config(act, mapping)
-        check(set(d.get("op_type_configs") or {}) <= {"conv", "linear"} and not d.get("global_config"),
-              f"{tag}: activation config levels")
+        activation_check(tag, act, base, plan, mapping)
+    else:
+        check(not any(p["a8"] for p in plan.values()), f"{tag}: 8-bit activations planned, no activation file")
     resolve_check(tag, exp, base, plan, mapping)
     if compressible:
         cfg = D.read_model_file(os.path.join(SRC, "configs", "models", "rn50-fmnist.yaml"))
