@@ -179,6 +179,7 @@ def main():
     y = idx_labels(os.path.join(FMNIST, "t10k-labels-idx1-ubyte.gz"), 0, n)
     calib = idx_images(os.path.join(FMNIST, "train-images-idx3-ubyte.gz"), VAL_FIRST, N_CALIB)
     t_all = time.perf_counter()
+    load0 = os.getloadavg()[0]
     base = top1(load_model(), x, y)
     rows = []
     for label, kind, conf, name in CASES:
@@ -199,7 +200,10 @@ def main():
                      f"| {our_acc - acc:+.2f} |")
     head = (f"Uncompressed (torch, float32, BatchNorm unfolded): top-1 {base:.2f} % on {n} test images.\n"
             f"coremltools {coremltools.__version__}, torch {torch.__version__} (CPU), {a.threads} threads; "
-            f"CPU: {cpu_name()} ({os.cpu_count()} cores seen); whole run {time.perf_counter() - t_all:.0f} s.\n")
+            f"CPU: {cpu_name()} ({os.cpu_count()} cores seen); whole run {time.perf_counter() - t_all:.0f} s; "
+            f"1-minute load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (other jobs share "
+            f"the cores: the seconds are wall time under that load, both sides alike, each config's two sides "
+            f"run back to back).\n")
     table = "\n".join(lines) + "\n"
     print(head + "\n" + table)
     if a.out:
