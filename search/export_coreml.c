@@ -595,21 +595,23 @@ static int write_coreml(const char *dir, const struct compress_plan *plan, int *
                 struct strbuf b = { 0 };
                 strbuf_printf(&b,
                      "# coremltools 9.0, coremltools.optimize.coreml: config = OptimizationConfig.from_yaml(this file);\n"
-                     "# then %s.\n"
+                     "# then %s.\n", files[k].call);
+                if (files[k].side != SIDE_COREML_ACT)
+                    strbuf_str(&b,
                      "# Op names: the weight consts of the deployment model (scripts/coreml_deploy.py: BatchNorm folded\n"
                      "# into conv biases, converted with ct.convert(torch.jit.trace(model, x), inputs=[ct.TensorType(\n"
                      "# name=\"input\", shape=x.shape)], minimum_deployment_target=ct.target.iOS18), which keeps the\n"
                      "# torchvision name: dots as underscores + '_weight_to_fp16' (layer1.0.conv1 ->\n"
                      "# layer1_0_conv1_weight_to_fp16). A model converted with its BatchNorms has unnamed fused consts\n"
                      "# (const_N_to_fp16): apply through scripts/coreml_deploy.py, which maps layers.tsv onto the\n"
-                     "# model by order and shape and refuses any mismatch.\n",
-                     files[k].call);
-                if (files[k].side == SIDE_COREML_ACT)
+                     "# model by order and shape and refuses any mismatch.\n");
+                else
                     strbuf_str(&b, "# Activation configs are looked up by op name, then op type (coremltools' _get_op_config):\n"
                                    "# op_name_configs keys are conv and linear ops, named as the module with dots as underscores\n"
-                                   "# (layer1.0.conv1 -> layer1_0_conv1): scripts/coreml_deploy.py gives each conv and linear op\n"
-                                   "# of the converted model that name (a plain ct.convert names them after torch's trace values,\n"
-                                   "# input_5_cast_fp16, ...) and refuses a key that names no op. Calibration data: the calib\n"
+                                   "# (layer1.0.conv1 -> layer1_0_conv1): scripts/coreml_deploy.py converts the deployment model\n"
+                                   "# (BatchNorm folded into conv biases, ct.convert of the traced model for iOS18) and gives each\n"
+                                   "# conv and linear op that name (a plain ct.convert names them after torch's trace values,\n"
+                                   "# input_5_cast_fp16, ...); it refuses a key that names no op. Calibration data: the calib\n"
                                    "# workflow's first 128 val images as [{\"input\": x[i:i+1]} for i in range(128)], NCHW\n"
                                    "# float32, normalised as for rn50-tune; calibration runs the model (MLModel.predict): macOS.\n");
                 strbuf_printf(&b, "config_type: %s\n", files[k].config_type);
