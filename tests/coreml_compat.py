@@ -11,7 +11,9 @@ search run (results/search/*/chosen), on the default model rn50-fmnist:
      the committed runs' chosen/coreml files are the ones checked (they must equal a fresh export);
   2. every coreml/*.yaml loads with coremltools' OptimizationConfig.from_yaml, every torch/*.yaml
      parses with the field rules of its class (the classes themselves need torch >= 2.1: see
-     torch_side_check), and every op_name_configs key is a weight of the converted model;
+     torch_side_check; where such a Python is, CT_TORCH2_PYTHON, they also load every torch-side
+     file and example section with from_yaml: torch_side_real), and every op_name_configs key
+     is a weight of the converted model (activations: a conv or linear op, activation_check);
   2b. coremltools' own per-op resolution gives every layer the plan's setting (all configs);
   for the committed runs (their own chosen.safetensors) and the FULL configs below (all with --all):
   3. "as written": the deployment model (scripts/coreml_deploy.py: BatchNorm folded, converted by
@@ -93,6 +95,55 @@ def planned(size_json):
     return out
 
 
+# Every torch-side file checked, (path, text): loaded by the real classes at the end where a
+# Python with torch >= 2.1 and coremltools 9.0 exists (CT_TORCH2_PYTHON, default
+# /opt/ct-torch2/bin/python from tests/bench/setup_coremltools_peer.sh; CI has none: skipped).
+TORCH_FILES = []
+TORCH2_LOADER = r"""
+import sys, warnings
+warnings.filterwarnings("ignore")
+import coremltools.optimize.torch.palettization as P, coremltools.optimize.torch.pruning as R
+import coremltools.optimize.torch.quantization as Q
+cls = {"MagnitudePrunerConfig": R.MagnitudePrunerConfig, "PostTrainingPalettizerConfig": P.PostTrainingPalettizerConfig,
+       "SKMPalettizerConfig": P.SKMPalettizerConfig, "DKMPalettizerConfig": P.DKMPalettizerConfig,
+       "LinearQuantizerConfig": Q.LinearQuantizerConfig}
+for f in sys.argv[1:]:
+    first = open(f).readline()
+    name = [k for k in cls if k + ".from_yaml" in first or first.strip().endswith("." + k)]
+    try:
+        cls[name[0]].from_yaml(f)
+        print("ok", f)
+    except Exception as e:
+        print("refused", f, name, str(e).replace(chr(10), " "))
+"""
+
+
+def torch_side_real(work):
+    """The torch-side files loaded by coremltools' own classes (from_yaml), where torch >= 2.1 is."""
+    py = os.environ.get("CT_TORCH2_PYTHON", "/opt/ct-torch2/bin/python")
+    if not os.path.exists(py) or not TORCH_FILES:
+        print("torch side: no Python with torch >= 2.1 here (tests/bench/setup_coremltools_peer.sh): "
+              "field rules only", flush=True)
+        return
+    d = os.path.join(work, "torch-side")
+    os.makedirs(d, exist_ok=True)
+    paths = {}
+    for i, (orig, text) in enumerate(TORCH_FILES):
+        p = os.path.join(d, f"{i}.yaml")
+        with open(p, "w") as f:
+            f.write(text)
+        paths[p] = orig
+    r = subprocess.run([py, "-c", TORCH2_LOADER] + list(paths), capture_output=True, text=True)
+    seen = 0
+    for line in r.stdout.splitlines():
+        word, p, *rest = line.split(" ", 2)
+        seen += 1
+        check(word == "ok", f"coremltools' torch side refuses {paths.get(p, p)}: {rest[0] if rest else ''}")
+    check(r.returncode == 0 and seen == len(paths),
+          f"torch side: loaded {seen} of {len(paths)} files: {r.stderr.strip()[-300:]}")
+    print(f"torch side: {seen} files loaded by coremltools' own classes ({py})", flush=True)
+
+
 def torch_side_check(path):
     """The torch-side classes need torch >= 2.1 to import; what we can check without them: the file
     parses, its levels are the class's, every per-module config uses only the class's fields."""
@@ -110,6 +161,7 @@ def torch_side_check(path):
                                   "activation_observer", "weight_observer", "milestones", "algorithm"},
     }
     text = open(path).read()
+    TORCH_FILES.append((path, text))
     cls = next((c for c in fields if c in text.split("\n", 1)[0]), None)
     check(cls is not None, f"{path}: first line names a coremltools.optimize.torch class")
     d = yaml.safe_load(text)
@@ -454,6 +506,7 @@ def main():
                 continue
             full = FILTER != "" or any(tag == f or (f.endswith("-") and tag.startswith(f)) for f in FULL)
             one_case(tag, config, work, base, committed, full)
+        torch_side_real(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"coreml_compat: coremltools {coremltools.__version__}, {time.time() - t0:.0f} s")
