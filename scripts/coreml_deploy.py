@@ -15,7 +15,8 @@ What it does, in order:
     every BatchNorm into its conv's weight and a conv bias and drops the BatchNorm (nn.Identity):
     the deployment form, whose conv weights the conversion keeps by name;
  2. converts it: ct.convert(torch.jit.trace(model, x), inputs=[ct.TensorType(name="input",
-    shape=x.shape)], minimum_deployment_target=ct.target.iOS18) (mlprogram, float16);
+    shape=x.shape)], minimum_deployment_target=ct.target.iOS18) (mlprogram, float16), then
+    names each conv and linear op after its module (layer1_0_conv1: see convert);
  3. checks that every layer of chosen/coreml/layers.tsv is a weight of the converted model with
     the planned shape (by name; for a model converted with its BatchNorms, whose conv weights are
     unnamed after fusion, by order and shape) and refuses to go on at any mismatch: coremltools
@@ -23,8 +24,9 @@ What it does, in order:
  4. applies chosen/coreml/*.yaml in file order with OptimizationConfig.from_yaml and
     prune_weights, palettize_weights, linear_quantize_weights (joint_compression after an earlier
     family). 3_quantize_activations.yaml needs linear_quantize_activations with calibration
-    samples, which runs the model (macOS only): it is applied with --calibration X.npy on macOS
-    and reported as not applied elsewhere;
+    samples, which runs the model through MLModel.predict (Core ML: macOS only): it is applied
+    with --calibration X.npy on macOS and reported as not applied elsewhere; its keys are conv
+    and linear op names, which step 2 gave the ops (module names, dots as underscores);
     with --exact the weights are kept as they are instead of recomputed: pruning stores the exact
     zeros (OpThresholdPrunerConfig), palettization takes the weights' own values
     (OpPalettizerConfig mode "unique"), int8 recomputes scales from max |w| (the same integers);
@@ -120,15 +122,45 @@ def deployment_model(cfg, weights_path):
     return m
 
 
+WEIGHT_SUFFIX = "_weight_to_fp16"
+
+
 def convert(model, cfg):
+    """The deployment model converted; each conv and linear op then takes the name of its module
+    (dots as underscores: layer1_0_conv1), the op_name_configs keys of 3_quantize_activations.yaml.
+    coremltools looks activation configs up by the consuming op's name, and its conversion names
+    ops after torch's trace values (input_5_cast_fp16, out_1_cast_fp16, ...), which depend on the
+    forward code and the torch version; the weight consts keep the module names, so the ops are
+    renamed from them. The program is re-serialised with no passes (the names alone change)."""
     import coremltools as ct
     import torch
 
     h, w = cfg["input"]
     x = torch.rand(1, cfg["in_channels"], h, w)
     traced = torch.jit.trace(model, x)
-    return ct.convert(traced, inputs=[ct.TensorType(name="input", shape=x.shape)],
-                      minimum_deployment_target=ct.target.iOS18)
+    ml = ct.convert(traced, inputs=[ct.TensorType(name="input", shape=x.shape)],
+                    minimum_deployment_target=ct.target.iOS18)
+    prog = ml._mil_program
+    renamed = 0
+    for op in prog.functions["main"].operations:
+        if op.op_type in ("conv", "linear"):
+            c = op.inputs["weight"].op
+            if c is not None and c.op_type == "const" and c.name.endswith(WEIGHT_SUFFIX):
+                op.name = c.name[: -len(WEIGHT_SUFFIX)]
+                renamed += 1
+    if not renamed:
+        return ml
+    return ct.convert(prog, minimum_deployment_target=ct.target.iOS18, pass_pipeline=ct.PassPipeline.EMPTY)
+
+
+def op_map(mlmodel, mapping):
+    """planned op name (a layers.tsv const without its suffix) -> the name of the conv or linear
+    op of the model that consumes that layer's weight (mapping: planned const -> model const)."""
+    by_weight = {}
+    for op in mlmodel._mil_program.functions["main"].operations:
+        if op.op_type in ("conv", "linear") and op.inputs["weight"].op is not None:
+            by_weight[op.inputs["weight"].op.name] = op.name
+    return {c[: -len(WEIGHT_SUFFIX)]: by_weight[m] for c, m in mapping.items() if m in by_weight}
 
 
 def read_layers(chosen):
@@ -183,7 +215,8 @@ def name_map(mlmodel, rows):
 
 
 def load_config(path, mapping):
-    """The file as coremltools reads it, op names mapped to the model's."""
+    """The file as coremltools reads it, op names mapped to the model's (mapping: name_map's for
+    the weight files, op_map's for the activation file); a key that names no layer is refused."""
     import yaml
     import coremltools.optimize.coreml as cto
 
@@ -331,6 +364,7 @@ def main():
     loaded = {f"{r[1]}": model.get_submodule(r[1]).weight.detach().numpy().astype(np.float32) for r in rows}
     ml = convert(model, cfg)
     mapping = name_map(ml, rows)
+    ops = op_map(ml, mapping)
     applied, not_applied = [], []
     done = set()
     steps = [("1_prune.yaml", "prune", cto.prune_weights), ("2_palettize.yaml", "palettize", cto.palettize_weights),
@@ -340,7 +374,7 @@ def main():
         path = os.path.join(a.chosen, "coreml", fname)
         if not os.path.exists(path):
             continue
-        d = load_config(path, mapping)
+        d = load_config(path, ops if fam == "activations" else mapping)
         if fam == "activations":
             if a.calibration and sys.platform == "darwin":
                 x = np.load(a.calibration)
@@ -349,7 +383,7 @@ def main():
                 applied.append(fname)
             else:
                 not_applied.append(f"{fname}: linear_quantize_activations runs the model on the calibration "
-                                   "samples (--calibration, macOS)")
+                                   "samples with MLModel.predict, which needs Core ML (--calibration, macOS)")
             continue
         conf = exact_config(d, fam, joint=bool(done)) if a.exact else cto.OptimizationConfig.from_dict(d)
         ml = fn(ml, conf, joint_compression=bool(done))

@@ -184,13 +184,20 @@ static void levels_free(struct levels *L)
 
 static const char *coreml_const_suffix = "_weight_to_fp16";
 
-/* The Core ML const name of a torchvision module's weight: dots become underscores. */
-static void coreml_name(char *dst, size_t cap, const char *torch_name)
+/* The Core ML name of a torchvision module: dots become underscores; its weight const adds
+ * '_weight_to_fp16' (what coremltools 9.0 names it), its conv or linear op is the bare name (what
+ * scripts/coreml_deploy.py names it: the conversion's own op names come from torch's trace). */
+static void coreml_name_of(char *dst, size_t cap, const char *torch_name, int weight)
 {
     size_t k = 0;
     for (const char *p = torch_name; *p && k + 1 < cap; p++) dst[k++] = *p == '.' ? '_' : *p;
     dst[k] = '\0';
-    snprintf(dst + k, cap - k, "%s", coreml_const_suffix);
+    if (weight) snprintf(dst + k, cap - k, "%s", coreml_const_suffix);
+}
+
+static void coreml_name(char *dst, size_t cap, const char *torch_name)
+{
+    coreml_name_of(dst, cap, torch_name, 1);
 }
 
 /* update_steps as "range(begin, end, step)" when evenly spaced (the form coremltools' examples
@@ -444,7 +451,7 @@ static void write_levels(struct strbuf *b, const struct file_ctx *c)
         if (c->L->name[i] == NONE) continue;
         char nm[96];
         if (coreml)
-            coreml_name(nm, sizeof nm, c->plan->info[i].name);
+            coreml_name_of(nm, sizeof nm, c->plan->info[i].name, c->side != SIDE_COREML_ACT);
         else
             snprintf(nm, sizeof nm, "%s", c->plan->info[i].name);
         char pad2[16];
@@ -588,20 +595,25 @@ static int write_coreml(const char *dir, const struct compress_plan *plan, int *
                 struct strbuf b = { 0 };
                 strbuf_printf(&b,
                      "# coremltools 9.0, coremltools.optimize.coreml: config = OptimizationConfig.from_yaml(this file);\n"
-                     "# then %s.\n"
+                     "# then %s.\n", files[k].call);
+                if (files[k].side != SIDE_COREML_ACT)
+                    strbuf_str(&b,
                      "# Op names: the weight consts of the deployment model (scripts/coreml_deploy.py: BatchNorm folded\n"
                      "# into conv biases, converted with ct.convert(torch.jit.trace(model, x), inputs=[ct.TensorType(\n"
                      "# name=\"input\", shape=x.shape)], minimum_deployment_target=ct.target.iOS18), which keeps the\n"
                      "# torchvision name: dots as underscores + '_weight_to_fp16' (layer1.0.conv1 ->\n"
                      "# layer1_0_conv1_weight_to_fp16). A model converted with its BatchNorms has unnamed fused consts\n"
                      "# (const_N_to_fp16): apply through scripts/coreml_deploy.py, which maps layers.tsv onto the\n"
-                     "# model by order and shape and refuses any mismatch.\n",
-                     files[k].call);
-                if (files[k].side == SIDE_COREML_ACT)
-                    strbuf_str(&b, "# Activation configs are looked up by the name of the consuming op, not of its weight:\n"
-                                   "# scripts/coreml_deploy.py maps each op_name_configs key (a weight const) to its conv or\n"
-                                   "# linear op. Calibration data: the calib workflow's first 128 val images as\n"
-                                   "# [{\"input\": x[i:i+1]} for i in range(128)], NCHW float32, normalised as for rn50-tune.\n");
+                     "# model by order and shape and refuses any mismatch.\n");
+                else
+                    strbuf_str(&b, "# Activation configs are looked up by op name, then op type (coremltools' _get_op_config):\n"
+                                   "# op_name_configs keys are conv and linear ops, named as the module with dots as underscores\n"
+                                   "# (layer1.0.conv1 -> layer1_0_conv1): scripts/coreml_deploy.py converts the deployment model\n"
+                                   "# (BatchNorm folded into conv biases, ct.convert of the traced model for iOS18) and gives each\n"
+                                   "# conv and linear op that name (a plain ct.convert names them after torch's trace values,\n"
+                                   "# input_5_cast_fp16, ...); it refuses a key that names no op. Calibration data: the calib\n"
+                                   "# workflow's first 128 val images as [{\"input\": x[i:i+1]} for i in range(128)], NCHW\n"
+                                   "# float32, normalised as for rn50-tune; calibration runs the model (MLModel.predict): macOS.\n");
                 strbuf_printf(&b, "config_type: %s\n", files[k].config_type);
                 struct file_ctx c = { plan, &v, &L, files[k].side, files[k].f, plan->weight_threshold, "" };
                 write_levels(&b, &c);

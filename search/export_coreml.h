@@ -40,7 +40,10 @@
  * `layer1.0.conv1.weight` is `layer1_0_conv1_weight_to_fp16` (dots to underscores, then
  * `_weight_to_fp16`). A torchvision model converted with its BatchNorms has fused, unnamed consts
  * (`const_N_to_fp16`); the deployment script maps layers.tsv onto such a model by order and shape
- * and refuses any mismatch.
+ * and refuses any mismatch. Activations (3_quantize_activations.yaml) are looked up by the consuming
+ * op's name, then its type: those keys are the conv and linear ops, named as the module with dots
+ * as underscores (`layer1_0_conv1`), the names the deployment script gives them after conversion
+ * (a plain conversion names ops after torch's trace values, `input_5_cast_fp16`).
  *
  * Fields. Palettization: ours/torch `n_bits`, Core ML `nbits` with `mode: kmeans`; `granularity`,
  * `group_size` and `channel_axis` (grouped LUTs only), `enable_per_channel_scale` (when on); Core ML

@@ -11,7 +11,9 @@ search run (results/search/*/chosen), on the default model rn50-fmnist:
      the committed runs' chosen/coreml files are the ones checked (they must equal a fresh export);
   2. every coreml/*.yaml loads with coremltools' OptimizationConfig.from_yaml, every torch/*.yaml
      parses with the field rules of its class (the classes themselves need torch >= 2.1: see
-     torch_side_check), and every op_name_configs key is a weight of the converted model;
+     torch_side_check; where such a Python is, CT_TORCH2_PYTHON, they also load every torch-side
+     file and example section with from_yaml: torch_side_real), and every op_name_configs key
+     is a weight of the converted model (activations: a conv or linear op, activation_check);
   2b. coremltools' own per-op resolution gives every layer the plan's setting (all configs);
   for the committed runs (their own chosen.safetensors) and the FULL configs below (all with --all):
   3. "as written": the deployment model (scripts/coreml_deploy.py: BatchNorm folded, converted by
@@ -89,8 +91,57 @@ def planned(size_json):
         if int8:
             bits = 8
         out[l["name"]] = {"bits": bits, "groups": groups, "int8": int8, "nonzero": l["nonzero"],
-                          "weights": l["weights"], "scheme": s}
+                          "weights": l["weights"], "scheme": s, "a8": l.get("act_quant_bytes", 0) > 0}
     return out
+
+
+# Every torch-side file checked, (path, text): loaded by the real classes at the end where a
+# Python with torch >= 2.1 and coremltools 9.0 exists (CT_TORCH2_PYTHON, default
+# /opt/ct-torch2/bin/python from tests/bench/setup_coremltools_peer.sh; CI has none: skipped).
+TORCH_FILES = []
+TORCH2_LOADER = r"""
+import sys, warnings
+warnings.filterwarnings("ignore")
+import coremltools.optimize.torch.palettization as P, coremltools.optimize.torch.pruning as R
+import coremltools.optimize.torch.quantization as Q
+cls = {"MagnitudePrunerConfig": R.MagnitudePrunerConfig, "PostTrainingPalettizerConfig": P.PostTrainingPalettizerConfig,
+       "SKMPalettizerConfig": P.SKMPalettizerConfig, "DKMPalettizerConfig": P.DKMPalettizerConfig,
+       "LinearQuantizerConfig": Q.LinearQuantizerConfig}
+for f in sys.argv[1:]:
+    first = open(f).readline()
+    name = [k for k in cls if k + ".from_yaml" in first or first.strip().endswith("." + k)]
+    try:
+        cls[name[0]].from_yaml(f)
+        print("ok", f)
+    except Exception as e:
+        print("refused", f, name, str(e).replace(chr(10), " "))
+"""
+
+
+def torch_side_real(work):
+    """The torch-side files loaded by coremltools' own classes (from_yaml), where torch >= 2.1 is."""
+    py = os.environ.get("CT_TORCH2_PYTHON", "/opt/ct-torch2/bin/python")
+    if not os.path.exists(py) or not TORCH_FILES:
+        print("torch side: no Python with torch >= 2.1 here (tests/bench/setup_coremltools_peer.sh): "
+              "field rules only", flush=True)
+        return
+    d = os.path.join(work, "torch-side")
+    os.makedirs(d, exist_ok=True)
+    paths = {}
+    for i, (orig, text) in enumerate(TORCH_FILES):
+        p = os.path.join(d, f"{i}.yaml")
+        with open(p, "w") as f:
+            f.write(text)
+        paths[p] = orig
+    r = subprocess.run([py, "-c", TORCH2_LOADER] + list(paths), capture_output=True, text=True)
+    seen = 0
+    for line in r.stdout.splitlines():
+        word, p, *rest = line.split(" ", 2)
+        seen += 1
+        check(word == "ok", f"coremltools' torch side refuses {paths.get(p, p)}: {rest[0] if rest else ''}")
+    check(r.returncode == 0 and seen == len(paths),
+          f"torch side: loaded {seen} of {len(paths)} files: {r.stderr.strip()[-300:]}")
+    print(f"torch side: {seen} files loaded by coremltools' own classes ({py})", flush=True)
 
 
 def torch_side_check(path):
@@ -110,6 +161,7 @@ def torch_side_check(path):
                                   "activation_observer", "weight_observer", "milestones", "algorithm"},
     }
     text = open(path).read()
+    TORCH_FILES.append((path, text))
     cls = next((c for c in fields if c in text.split("\n", 1)[0]), None)
     check(cls is not None, f"{path}: first line names a coremltools.optimize.torch class")
     d = yaml.safe_load(text)
@@ -273,6 +325,63 @@ def resolve_check(tag, exp, base, plan, mapping):
                 check((c is not None) == (want["int8"] and want["groups"] == 0), f"{where}: int8 by coremltools: {c is not None}")
 
 
+def activation_check(tag, path, base, plan, mapping):
+    """3_quantize_activations.yaml against coremltools' own code on the converted model: every
+    op_name_configs key is a conv or linear op of the conversion (coreml_deploy.convert names
+    them), coremltools' resolution (OptimizationConfig._get_op_config: op name, op type, global)
+    quantizes exactly the planned layers' inputs, and so does its own graph pass
+    (compression::insert_prefix_quantize_dequantize_pair, what linear_quantize_activations runs),
+    fed stand-in ranges: the real ranges come from calibration, which runs MLModel.predict and so
+    needs Core ML (macOS). On Linux linear_quantize_activations itself must fail at that step."""
+    from coremltools.converters.mil.frontend.milproto.load import load as mil_load
+    from coremltools.converters.mil.mil.passes.graph_pass import PassOption
+    from coremltools.converters.mil.mil.passes.pass_registry import PASS_REGISTRY
+
+    d = yaml.safe_load(open(path))
+    check(set(d.get("op_type_configs") or {}) <= {"conv", "linear"} and not d.get("global_config"),
+          f"{tag}: activation config levels")
+    ops = D.op_map(base, mapping)
+    names = {op.name: op for op in base._mil_program.functions["main"].operations if op.op_type in ("conv", "linear")}
+    for k in d.get("op_name_configs") or {}:
+        check(k in names, f"{tag}: activation key '{k}' is no conv or linear op of the conversion")
+    conf = cto.OptimizationConfig.from_yaml(path)
+    mod_of = {ops[r[0][: -len(D.WEIGHT_SUFFIX)]]: r[1] for r in D.read_layers(os.path.dirname(os.path.dirname(path)))}
+    for name, op in names.items():
+        c = conf._get_op_config(op)
+        want = plan[mod_of[name]]["a8"]
+        check((c is not None) == want, f"{tag}: activations of {mod_of[name]} ({name}): coremltools "
+                                       f"{'quantizes' if c is not None else 'leaves float'}, the plan "
+                                       f"{'quantizes' if want else 'leaves float'}")
+    spec = base.get_spec()
+    prog = mil_load(spec, spec.specificationVersion, file_weights_dir=base.weights_dir)
+    stats = {}
+    for op in prog.functions["main"].operations:
+        for v in list(op.outputs) + [x for x in op.inputs.values() if hasattr(x, "name")]:
+            stats[v.name] = {"rmin": -1.0, "rmax": 1.0}
+    for n in prog.functions["main"].inputs:
+        stats[n] = {"rmin": -1.0, "rmax": 1.0}
+    p = PASS_REGISTRY["compression::insert_prefix_quantize_dequantize_pair"]
+    p.set_options([PassOption("config", conf), PassOption("activation_stats", stats)])
+    p(prog)
+    got = {op.name: op.inputs["x"].op is not None and op.inputs["x"].op.op_type == "dequantize"
+           for op in prog.functions["main"].operations if op.op_type in ("conv", "linear")}
+    n_q = sum(got.values())
+    for name in names:
+        check(got.get(name) == plan[mod_of[name]]["a8"],
+              f"{tag}: coremltools' pass {'quantizes' if got.get(name) else 'leaves float'} the input of {name}")
+    print(f"{tag}: activations: coremltools' pass quantizes the inputs of {n_q} of {len(names)} conv/linear ops "
+          f"(plan: {sum(plan[m]['a8'] for m in mod_of.values())})", flush=True)
+    if sys.platform != "darwin":
+        x = np.zeros([1] + [int(s) for s in base._mil_program.functions["main"].inputs["input"].shape[1:]], np.float32)
+        try:
+            cto.linear_quantize_activations(base, conf, [{"input": x}])
+            check(False, f"{tag}: linear_quantize_activations calibrated on {sys.platform}: the README says macOS only")
+        except Exception as e:  # noqa: BLE001 - coremltools raises a bare Exception here
+            check("macOS" in str(e) or "CoreML.framework" in str(e),
+                  f"{tag}: linear_quantize_activations failed otherwise than for lack of Core ML: {e}")
+            print(f"{tag}: linear_quantize_activations on {sys.platform}: {e}", flush=True)
+
+
 def one_case(tag, config, work, base, chosen_committed=None, full=True):
     t0 = time.time()
     cdir = os.path.join(work, tag)
@@ -336,9 +445,9 @@ def one_case(tag, config, work, base, chosen_committed=None, full=True):
     check(all(mapping[k] == k for k in mapping), f"{tag}: every layers.tsv const is a weight of the conversion by name")
     act = os.path.join(exp, "coreml", "3_quantize_activations.yaml")
     if os.path.exists(act):
-        d = D.load_config(act, mapping)
-        check(set(d.get("op_type_configs") or {}) <= {"conv", "linear"} and not d.get("global_config"),
-              f"{tag}: activation config levels")
+        activation_check(tag, act, base, plan, mapping)
+    else:
+        check(not any(p["a8"] for p in plan.values()), f"{tag}: 8-bit activations planned, no activation file")
     resolve_check(tag, exp, base, plan, mapping)
     if compressible:
         cfg = D.read_model_file(os.path.join(SRC, "configs", "models", "rn50-fmnist.yaml"))
@@ -397,6 +506,7 @@ def main():
                 continue
             full = FILTER != "" or any(tag == f or (f.endswith("-") and tag.startswith(f)) for f in FULL)
             one_case(tag, config, work, base, committed, full)
+        torch_side_real(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"coreml_compat: coremltools {coremltools.__version__}, {time.time() - t0:.0f} s")

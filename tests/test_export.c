@@ -382,6 +382,19 @@ static void test_hand_built(const struct resnet *net)
     y = read_out("coreml/3_quantize_weights.yaml");
     CHECK(y && strstr(y, "global_config: null") == NULL);
     free(y);
+    /* One layer's inputs left in float: the activation file names it by its conv op (the bare
+     * module name coreml_deploy.py gives the op), not by its weight const, which
+     * linear_quantize_activations never looks up. */
+    int off = -1;
+    for (int i = 0; i < L; i++)
+        if (!strcmp(p.info[i].name, "layer4.2.conv3")) off = i;
+    RN_ASSERT(off >= 0);
+    p.layer[off].quant.activations = 0;
+    CHECK(round_trip(net, &p, "joint, one layer without 8-bit activations"));
+    y = read_out("coreml/3_quantize_activations.yaml");
+    CHECK(y && strstr(y, "op_name_configs:\n  'layer4_2_conv3': null\n") && !strstr(y, "_weight_to_fp16':"));
+    free(y);
+    p.layer[off].quant.activations = 1;
     y = read_out("coreml/2_palettize.yaml");
     CHECK(y && strstr(y, "group_size: 8") && strstr(y, "enable_per_channel_scale: true") && strstr(y, "# skm:"));
     free(y);
