@@ -40,6 +40,7 @@
 #define MR 6          /* output channels per register tile */
 #define NV 4          /* zmm vectors per column block */
 #define NB (16 * NV)  /* columns per block */
+_Static_assert(NB == CONV_DIRECT_PANEL, "a panel is one column block");
 #define MAXTAP 49     /* up to 7x7 */
 
 static int direct_mode = -1;   /* -1: CPU / environment default; 0 / 1 forced */
@@ -60,6 +61,56 @@ int conv_direct_same(const struct conv_desc *d)
 {
     return d->stride == 1 && d->KH == d->KW && d->KH % 2 == 1 && 2 * d->pad == d->KH - 1 &&
            d->KH * d->KW <= MAXTAP;
+}
+
+int64_t conv_direct_panel_floats(int64_t K, int64_t cols) { return K * ((cols + NB - 1) / NB * NB); }
+
+void conv_direct_im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col)
+{
+    const int OH = conv_out_size(H, d->KH, d->stride, d->pad);
+    const int OW = conv_out_size(W, d->KW, d->stride, d->pad);
+    const int64_t K = conv_k(d), ohw = (int64_t)OH * OW, cols = (int64_t)n * ohw;
+    const int64_t ncb = (cols + NB - 1) / NB;
+    const int s = d->stride, p = d->pad;
+
+    /* Panel by panel, so each thread writes its panels front to back. Within a panel the 64
+     * columns fall into runs of one (image, output row); row r of the panel holds im2col row r,
+     * input (ic, kh, kw), over those runs. Columns past cols stay zero. */
+    #pragma omp parallel for schedule(static)
+    for (int64_t cb = 0; cb < ncb; cb++) {
+        float *panel = col + cb * K * NB;   /* [K, NB] */
+        const int64_t j_end = cols - cb * NB < NB ? cols : cb * NB + NB;
+        for (int64_t r = 0; r < K; r++) {
+            const int kw = (int)(r % d->KW);
+            const int kh = (int)(r / d->KW % d->KH);
+            const int ic = (int)(r / ((int64_t)d->KW * d->KH));
+            /* Output columns [lo, hi) read input column iw = ow*s - p + kw inside [0, W). */
+            int lo = 0, hi = OW;
+            while (lo < OW && lo * s - p + kw < 0) lo++;
+            while (hi > lo && (hi - 1) * s - p + kw >= W) hi--;
+            float *dst = panel + r * NB;
+            for (int64_t j = cb * NB; j < j_end;) {
+                const int i = (int)(j / ohw), oh = (int)(j % ohw / OW), ow = (int)(j % OW);
+                const int end = ow + (int)(j_end - j < OW - ow ? j_end - j : OW - ow);
+                const int ih = oh * s - p + kh;
+                const int inside = ih >= 0 && ih < H;
+                /* x[row + q * s]: the input of output column q, for q in [a, b). */
+                const int a = !inside ? end : lo > ow ? (lo < end ? lo : end) : ow;
+                const int b = !inside ? end : hi < end ? (hi > a ? hi : a) : end;
+                const int64_t row = (((int64_t)ic * N + n0 + i) * H + ih) * W - p + kw;
+                float *o = dst + (j - cb * NB) - ow;   /* o[q]: column q of this run */
+                for (int q = ow; q < a; q++) o[q] = 0.0f;
+                if (s == 1) {
+                    memcpy(o + a, x + row + a, sizeof(float) * (size_t)(b - a));
+                } else {
+                    for (int q = a; q < b; q++) o[q] = x[row + (int64_t)q * s];
+                }
+                for (int q = b; q < end; q++) o[q] = 0.0f;
+                j += end - ow;
+            }
+            for (int64_t j = j_end - cb * NB; j < NB; j++) dst[j] = 0.0f;
+        }
+    }
 }
 
 #ifdef CONV_DIRECT_X86
@@ -270,9 +321,11 @@ static void block_masks_of(struct block_masks *bm, int avx512, int64_t j0, int64
     }
 }
 
-void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
-                      const float *x, int64_t ldb, const float *bias, const float *residual, int relu,
-                      float *y, int64_t ldc)
+/* conv_direct_gemm's body. Column block cb of input row ic starts at x + ic * ldb + cb * bstride:
+ * bstride = NB for rows of plain [IC, cols] planes, IC * NB (with ldb = NB) for panels. */
+static void direct_run(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
+                       const float *x, int64_t ldb, int64_t bstride, const float *bias, const float *residual,
+                       int relu, float *y, int64_t ldc)
 {
     RN_ASSERT(KH * KW <= MAXTAP && OC >= 1 && IC >= 1);
     RN_ASSERT(conv_direct_available());
@@ -312,7 +365,7 @@ void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int
                 const int first = c0 == 0, last = c0 + nc == IC;
                 for (int m0 = (int)(task % nmc) * MC; m0 < m_end; m0 += MR) {
                     const int mr = m_end - m0 < MR ? m_end - m0 : MR;
-                    const float *a = A + m0 * lda + (int64_t)c0 * ntap, *b = x + c0 * ldb + j0;
+                    const float *a = A + m0 * lda + (int64_t)c0 * ntap, *b = x + c0 * ldb + cb * bstride;
                     const float *bs = bias ? bias + m0 : NULL, *res = residual ? residual + m0 * ldc + j0 : NULL;
                     float *yt = y + m0 * ldc + j0;
                     if (avx512) {
@@ -331,7 +384,27 @@ void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int
     }
 }
 
+void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
+                      const float *x, int64_t ldb, const float *bias, const float *residual, int relu,
+                      float *y, int64_t ldc)
+{
+    direct_run(OC, IC, KH, KW, pad, N, H, W, A, x, ldb, NB, bias, residual, relu, y, ldc);
+}
+
+void conv_direct_gemm_panels(int OC, int K, int cols, const float *A, const float *panels, const float *bias,
+                             const float *residual, int relu, float *y, int64_t ldc)
+{
+    direct_run(OC, K, 1, 1, 0, 1, 1, cols, A, panels, NB, (int64_t)K * NB, bias, residual, relu, y, ldc);
+}
+
 #else
+
+void conv_direct_gemm_panels(int OC, int K, int cols, const float *A, const float *panels, const float *bias,
+                             const float *residual, int relu, float *y, int64_t ldc)
+{
+    (void)OC; (void)K; (void)cols; (void)A; (void)panels; (void)bias; (void)residual; (void)relu; (void)y; (void)ldc;
+    RN_ASSERT(!"conv_direct_gemm_panels needs x86-64 with AVX-512 or AVX2");
+}
 
 void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
                       const float *x, int64_t ldb, const float *bias, const float *residual, int relu,

@@ -16,7 +16,8 @@
 
 int64_t conv_scratch_floats(const struct conv_desc *d, int64_t cols_max)
 {
-    return conv_is_pointwise(d) ? 0 : conv_k(d) * cols_max;
+    /* Rounded up to whole 64-column panels: what conv_direct_im2col writes for one chunk. */
+    return conv_is_pointwise(d) ? 0 : conv_direct_panel_floats(conv_k(d), cols_max);
 }
 
 void im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col)
@@ -94,14 +95,27 @@ void conv_forward(const struct conv_desc *d, const float *x, int N, int H, int W
             return;
         }
         RN_ASSERT(scratch_floats >= K * ohw);
+        /* Panels (conv_direct_im2col) for wide outputs, the 7x7 stem (OW 112), whose plain rows
+         * are a 49 KiB plane apart and thrash the L1 sets; narrower outputs (OW <= 28 in ResNet50)
+         * split each panel into short runs and their im2col then cost more than it saved
+         * (measured: stem 1.2x faster, stride-2 layers 0.9-1.0x). Needs one image's panels in
+         * scratch, which conv_scratch_floats provides; the same bits either way. */
+        const int panels = OW >= CONV_DIRECT_PANEL && conv_direct_panel_floats(K, ohw) <= scratch_floats;
         int chunk = (int)(scratch_floats / (K * ohw));
         if (chunk > N) chunk = N;
+        while (panels && chunk > 1 && conv_direct_panel_floats(K, chunk * ohw) > scratch_floats) chunk--;
         for (int n0 = 0; n0 < N; n0 += chunk) {
             const int n = N - n0 < chunk ? N - n0 : chunk;
-            const int64_t cols = (int64_t)n * ohw;   /* col: [K, n*OH*OW] */
-            im2col(d, x, N, H, W, n0, n, scratch);
-            conv_direct_gemm(d->OC, (int)K, 1, 1, 0, 1, 1, (int)cols, w, scratch, cols, bias,
-                             residual ? residual + n0 * ohw : NULL, relu, y + n0 * ohw, len);
+            const int64_t cols = (int64_t)n * ohw;   /* col: [K, n*OH*OW], or its panels */
+            const float *res = residual ? residual + n0 * ohw : NULL;
+            if (panels) {
+                conv_direct_im2col(d, x, N, H, W, n0, n, scratch);
+                conv_direct_gemm_panels(d->OC, (int)K, (int)cols, w, scratch, bias, res, relu, y + n0 * ohw, len);
+            } else {
+                im2col(d, x, N, H, W, n0, n, scratch);
+                conv_direct_gemm(d->OC, (int)K, 1, 1, 0, 1, 1, (int)cols, w, scratch, cols, bias, res, relu,
+                                 y + n0 * ohw, len);
+            }
         }
         return;
     }
