@@ -66,52 +66,68 @@ int conv_direct_same(const struct conv_desc *d)
 
 int64_t conv_direct_panel_floats(int64_t K, int64_t cols) { return K * ((cols + NB - 1) / NB * NB); }
 
+struct panel_job {
+    const struct conv_desc *d;
+    const float *x;
+    int N, H, W, n0, n;
+    float *col;
+};
+
+/* Panel cb of conv_direct_im2col. Its 64 columns fall into runs of one (image, output row); row
+ * r of the panel holds im2col row r, input (ic, kh, kw), over those runs. Columns past the end
+ * are zero. */
+static void panel_fill(void *ctx, int64_t cb)
+{
+    const struct panel_job *jb = ctx;
+    const struct conv_desc *d = jb->d;
+    const int N = jb->N, H = jb->H, W = jb->W, n0 = jb->n0;
+    const float *x = jb->x;
+    const int OH = conv_out_size(H, d->KH, d->stride, d->pad);
+    const int OW = conv_out_size(W, d->KW, d->stride, d->pad);
+    const int64_t K = conv_k(d), ohw = (int64_t)OH * OW, cols = (int64_t)jb->n * ohw;
+    const int s = d->stride, p = d->pad;
+    float *panel = jb->col + cb * K * NB;   /* [K, NB] */
+    const int64_t j_end = cols - cb * NB < NB ? cols : cb * NB + NB;
+    for (int64_t r = 0; r < K; r++) {
+        const int kw = (int)(r % d->KW);
+        const int kh = (int)(r / d->KW % d->KH);
+        const int ic = (int)(r / ((int64_t)d->KW * d->KH));
+        /* Output columns [lo, hi) read input column iw = ow*s - p + kw inside [0, W). */
+        int lo = 0, hi = OW;
+        while (lo < OW && lo * s - p + kw < 0) lo++;
+        while (hi > lo && (hi - 1) * s - p + kw >= W) hi--;
+        float *dst = panel + r * NB;
+        for (int64_t j = cb * NB; j < j_end;) {
+            const int i = (int)(j / ohw), oh = (int)(j % ohw / OW), ow = (int)(j % OW);
+            const int end = ow + (int)(j_end - j < OW - ow ? j_end - j : OW - ow);
+            const int ih = oh * s - p + kh;
+            const int inside = ih >= 0 && ih < H;
+            /* x[row + q * s]: the input of output column q, for q in [a, b). */
+            const int a = !inside ? end : lo > ow ? (lo < end ? lo : end) : ow;
+            const int b = !inside ? end : hi < end ? (hi > a ? hi : a) : end;
+            const int64_t row = (((int64_t)ic * N + n0 + i) * H + ih) * W - p + kw;
+            float *o = dst + (j - cb * NB) - ow;   /* o[q]: column q of this run */
+            for (int q = ow; q < a; q++) o[q] = 0.0f;
+            if (s == 1) {
+                memcpy(o + a, x + row + a, sizeof(float) * (size_t)(b - a));
+            } else {
+                for (int q = a; q < b; q++) o[q] = x[row + (int64_t)q * s];
+            }
+            for (int q = b; q < end; q++) o[q] = 0.0f;
+            j += end - ow;
+        }
+        for (int64_t j = j_end - cb * NB; j < NB; j++) dst[j] = 0.0f;
+    }
+}
+
 void conv_direct_im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col)
 {
     const int OH = conv_out_size(H, d->KH, d->stride, d->pad);
     const int OW = conv_out_size(W, d->KW, d->stride, d->pad);
-    const int64_t K = conv_k(d), ohw = (int64_t)OH * OW, cols = (int64_t)n * ohw;
-    const int64_t ncb = (cols + NB - 1) / NB;
-    const int s = d->stride, p = d->pad;
-
-    /* Panel by panel, so each thread writes its panels front to back. Within a panel the 64
-     * columns fall into runs of one (image, output row); row r of the panel holds im2col row r,
-     * input (ic, kh, kw), over those runs. Columns past cols stay zero. */
-    #pragma omp parallel for schedule(static)
-    for (int64_t cb = 0; cb < ncb; cb++) {
-        float *panel = col + cb * K * NB;   /* [K, NB] */
-        const int64_t j_end = cols - cb * NB < NB ? cols : cb * NB + NB;
-        for (int64_t r = 0; r < K; r++) {
-            const int kw = (int)(r % d->KW);
-            const int kh = (int)(r / d->KW % d->KH);
-            const int ic = (int)(r / ((int64_t)d->KW * d->KH));
-            /* Output columns [lo, hi) read input column iw = ow*s - p + kw inside [0, W). */
-            int lo = 0, hi = OW;
-            while (lo < OW && lo * s - p + kw < 0) lo++;
-            while (hi > lo && (hi - 1) * s - p + kw >= W) hi--;
-            float *dst = panel + r * NB;
-            for (int64_t j = cb * NB; j < j_end;) {
-                const int i = (int)(j / ohw), oh = (int)(j % ohw / OW), ow = (int)(j % OW);
-                const int end = ow + (int)(j_end - j < OW - ow ? j_end - j : OW - ow);
-                const int ih = oh * s - p + kh;
-                const int inside = ih >= 0 && ih < H;
-                /* x[row + q * s]: the input of output column q, for q in [a, b). */
-                const int a = !inside ? end : lo > ow ? (lo < end ? lo : end) : ow;
-                const int b = !inside ? end : hi < end ? (hi > a ? hi : a) : end;
-                const int64_t row = (((int64_t)ic * N + n0 + i) * H + ih) * W - p + kw;
-                float *o = dst + (j - cb * NB) - ow;   /* o[q]: column q of this run */
-                for (int q = ow; q < a; q++) o[q] = 0.0f;
-                if (s == 1) {
-                    memcpy(o + a, x + row + a, sizeof(float) * (size_t)(b - a));
-                } else {
-                    for (int q = a; q < b; q++) o[q] = x[row + (int64_t)q * s];
-                }
-                for (int q = b; q < end; q++) o[q] = 0.0f;
-                j += end - ow;
-            }
-            for (int64_t j = j_end - cb * NB; j < NB; j++) dst[j] = 0.0f;
-        }
-    }
+    const int64_t cols = (int64_t)n * OH * OW;
+    struct panel_job jb = { d, x, N, H, W, n0, n, col };
+    /* Panel by panel, so each thread writes its panels front to back. */
+    pool_run((cols + NB - 1) / NB, panel_fill, &jb);
 }
 
 #ifdef CONV_DIRECT_X86

@@ -9,6 +9,7 @@
  * GEMM on im2col'd chunks; both fuse the epilogue. The OpenBLAS path below is the portable one. */
 #include "conv_direct.h"
 #include "ops.h"
+#include "pool.h"
 #include "status.h"
 
 #include <cblas.h>
@@ -20,22 +21,34 @@ int64_t conv_scratch_floats(const struct conv_desc *d, int64_t cols_max)
     return conv_is_pointwise(d) ? 0 : conv_direct_panel_floats(conv_k(d), cols_max);
 }
 
-void im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col)
+struct im2col_job {
+    const struct conv_desc *d;
+    const float *x;
+    int N, H, W, n0, n;
+    float *col;
+};
+
+#define IM2COL_ROWS 16   /* rows of col per pool task */
+
+/* Rows [16 * task, 16 * task + 16) of col. */
+static void im2col_rows(void *ctx, int64_t task)
 {
+    const struct im2col_job *jb = ctx;
+    const struct conv_desc *d = jb->d;
+    const int N = jb->N, H = jb->H, W = jb->W, n0 = jb->n0, n = jb->n;
     const int OH = conv_out_size(H, d->KH, d->stride, d->pad);
     const int OW = conv_out_size(W, d->KW, d->stride, d->pad);
     const int64_t K = conv_k(d);
     const int64_t cols = (int64_t)n * OH * OW;
     const int s = d->stride, p = d->pad;
-
-    #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < K; r++) {
+    const int64_t r_end = (task + 1) * IM2COL_ROWS < K ? (task + 1) * IM2COL_ROWS : K;
+    for (int64_t r = task * IM2COL_ROWS; r < r_end; r++) {
         const int kw = (int)(r % d->KW);
         const int kh = (int)(r / d->KW % d->KH);
         const int ic = (int)(r / ((int64_t)d->KW * d->KH));
-        float *dst = col + r * cols;
+        float *dst = jb->col + r * cols;
         for (int i = 0; i < n; i++) {
-            const float *src = x + ((int64_t)ic * N + n0 + i) * H * W;
+            const float *src = jb->x + ((int64_t)ic * N + n0 + i) * H * W;
             for (int oh = 0; oh < OH; oh++, dst += OW) {
                 const int ih = oh * s - p + kh;
                 if (ih < 0 || ih >= H) {
@@ -57,6 +70,13 @@ void im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int 
             }
         }
     }
+}
+
+void im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col)
+{
+    struct im2col_job jb = { d, x, N, H, W, n0, n, col };
+    /* On pool.c's threads like the GEMM that follows (it says why not OpenMP). */
+    pool_run((conv_k(d) + IM2COL_ROWS - 1) / IM2COL_ROWS, im2col_rows, &jb);
 }
 
 /* y[oc, :] = relu?(y[oc, :] + bias[oc] + residual[oc, :]) over rows of `len` values. */

@@ -23,7 +23,7 @@
 #include <sched.h>
 
 #define POOL_MAX 64         /* helpers at most */
-#define POOL_SPIN 20000     /* polls of the job counter before a helper sleeps (tens of microseconds) */
+#define POOL_SPIN 2000      /* polls of the job counter before a helper sleeps (tens of microseconds) */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
