@@ -43,6 +43,7 @@
 #define NB (16 * NV)  /* columns per block */
 _Static_assert(NB == CONV_DIRECT_PANEL, "a panel is one column block");
 #define MAXTAP 49     /* up to 7x7 */
+#define DIRECT_SERIAL_FMAS 1e6   /* products smaller than this run on the calling thread */
 
 static int direct_mode = -1;   /* -1: CPU / environment default; 0 / 1 forced */
 
@@ -423,6 +424,12 @@ static void direct_run(int OC, int IC, int KH, int KW, int pad, int N, int H, in
     /* pool.c, not an OpenMP loop: on cores shared with other jobs a thread that is off its core
      * leaves its tasks to the others instead of holding the layer's barrier. Any thread may run
      * any task, and a task computes its outputs whole, so the bits do not change. */
+    /* A small product (rn50-fmnist's layers at batch 1: a few hundred thousand FMAs, tens of
+     * microseconds) runs on the calling thread: handing tasks over costs more than it saves. */
+    if ((double)OC * jb.lda * jb.cols < DIRECT_SERIAL_FMAS) {
+        for (int64_t t = 0; t < ncb * jb.nmc; t++) direct_task(&jb, t);
+        return;
+    }
     pool_run(ncb * jb.nmc, direct_task, &jb);
 }
 
