@@ -20,13 +20,14 @@
  * next layer's input. The kernel path runs sub-batches in parallel while the simulation runs the
  * batch whole, so W8A8 networks on AVX2-only CPUs disagreed with their simulation (issue 13).
  *
- * Work is split over OpenMP threads as (64-column block, chunk of output channels) tasks, in one
- * parallel region per convolution. Strided or differently padded convolutions use it as a GEMM on
+ * Work is split into (64-column block, chunk of output channels) tasks run by pool.c's threads
+ * (not an OpenMP region: pool.c says why). Strided or differently padded convolutions use it as a GEMM on
  * im2col'd columns (conv_forward does that). Not here: Winograd, NCHWc blocking, int8. The
  * portable im2col + OpenBLAS path in ops_conv.c stays the fallback and conv_forward_ref the
  * reference. */
 #include "conv_direct.h"
 #include "kern.h"
+#include "pool.h"
 #include "status.h"
 
 #include <stdlib.h>
@@ -40,7 +41,9 @@
 #define MR 6          /* output channels per register tile */
 #define NV 4          /* zmm vectors per column block */
 #define NB (16 * NV)  /* columns per block */
+_Static_assert(NB == CONV_DIRECT_PANEL, "a panel is one column block");
 #define MAXTAP 49     /* up to 7x7 */
+#define DIRECT_SERIAL_FMAS 1e6   /* products smaller than this run on the calling thread */
 
 static int direct_mode = -1;   /* -1: CPU / environment default; 0 / 1 forced */
 
@@ -60,6 +63,72 @@ int conv_direct_same(const struct conv_desc *d)
 {
     return d->stride == 1 && d->KH == d->KW && d->KH % 2 == 1 && 2 * d->pad == d->KH - 1 &&
            d->KH * d->KW <= MAXTAP;
+}
+
+int64_t conv_direct_panel_floats(int64_t K, int64_t cols) { return K * ((cols + NB - 1) / NB * NB); }
+
+struct panel_job {
+    const struct conv_desc *d;
+    const float *x;
+    int N, H, W, n0, n;
+    float *col;
+};
+
+/* Panel cb of conv_direct_im2col. Its 64 columns fall into runs of one (image, output row); row
+ * r of the panel holds im2col row r, input (ic, kh, kw), over those runs. Columns past the end
+ * are zero. */
+static void panel_fill(void *ctx, int64_t cb)
+{
+    const struct panel_job *jb = ctx;
+    const struct conv_desc *d = jb->d;
+    const int N = jb->N, H = jb->H, W = jb->W, n0 = jb->n0;
+    const float *x = jb->x;
+    const int OH = conv_out_size(H, d->KH, d->stride, d->pad);
+    const int OW = conv_out_size(W, d->KW, d->stride, d->pad);
+    const int64_t K = conv_k(d), ohw = (int64_t)OH * OW, cols = (int64_t)jb->n * ohw;
+    const int s = d->stride, p = d->pad;
+    float *panel = jb->col + cb * K * NB;   /* [K, NB] */
+    const int64_t j_end = cols - cb * NB < NB ? cols : cb * NB + NB;
+    for (int64_t r = 0; r < K; r++) {
+        const int kw = (int)(r % d->KW);
+        const int kh = (int)(r / d->KW % d->KH);
+        const int ic = (int)(r / ((int64_t)d->KW * d->KH));
+        /* Output columns [lo, hi) read input column iw = ow*s - p + kw inside [0, W). */
+        int lo = 0, hi = OW;
+        while (lo < OW && lo * s - p + kw < 0) lo++;
+        while (hi > lo && (hi - 1) * s - p + kw >= W) hi--;
+        float *dst = panel + r * NB;
+        for (int64_t j = cb * NB; j < j_end;) {
+            const int i = (int)(j / ohw), oh = (int)(j % ohw / OW), ow = (int)(j % OW);
+            const int end = ow + (int)(j_end - j < OW - ow ? j_end - j : OW - ow);
+            const int ih = oh * s - p + kh;
+            const int inside = ih >= 0 && ih < H;
+            /* x[row + q * s]: the input of output column q, for q in [a, b). */
+            const int a = !inside ? end : lo > ow ? (lo < end ? lo : end) : ow;
+            const int b = !inside ? end : hi < end ? (hi > a ? hi : a) : end;
+            const int64_t row = (((int64_t)ic * N + n0 + i) * H + ih) * W - p + kw;
+            float *o = dst + (j - cb * NB) - ow;   /* o[q]: column q of this run */
+            for (int q = ow; q < a; q++) o[q] = 0.0f;
+            if (s == 1) {
+                memcpy(o + a, x + row + a, sizeof(float) * (size_t)(b - a));
+            } else {
+                for (int q = a; q < b; q++) o[q] = x[row + (int64_t)q * s];
+            }
+            for (int q = b; q < end; q++) o[q] = 0.0f;
+            j += end - ow;
+        }
+        for (int64_t j = j_end - cb * NB; j < NB; j++) dst[j] = 0.0f;
+    }
+}
+
+void conv_direct_im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col)
+{
+    const int OH = conv_out_size(H, d->KH, d->stride, d->pad);
+    const int OW = conv_out_size(W, d->KW, d->stride, d->pad);
+    const int64_t cols = (int64_t)n * OH * OW;
+    struct panel_job jb = { d, x, N, H, W, n0, n, col };
+    /* Panel by panel, so each thread writes its panels front to back. */
+    pool_run((cols + NB - 1) / NB, panel_fill, &jb);
 }
 
 #ifdef CONV_DIRECT_X86
@@ -270,68 +339,121 @@ static void block_masks_of(struct block_masks *bm, int avx512, int64_t j0, int64
     }
 }
 
-void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
-                      const float *x, int64_t ldb, const float *bias, const float *residual, int relu,
-                      float *y, int64_t ldc)
-{
-    RN_ASSERT(KH * KW <= MAXTAP && OC >= 1 && IC >= 1);
-    RN_ASSERT(conv_direct_available());
-    const int avx512 = kern_cpu_avx512();
-    const int ntap = KH * KW;
-    const int64_t hw = (int64_t)H * W, cols = (int64_t)N * hw;
-    const int64_t lda = (int64_t)IC * ntap;
+/* One call's work, shared by the threads of pool_run: a task is one (64-column block, chunk of
+ * MC output channels) pair and computes its outputs whole, over every input channel. */
+struct direct_job {
+    int OC, IC, H, W, KW, pad, ntap, avx512, relu, MC, icb;
+    int64_t cols, hw, lda, ldb, bstride, ldc, nmc;
+    uint64_t serial;                /* tells the masks of one call from another's */
     int64_t shift[MAXTAP];
-    for (int t = 0; t < ntap; t++) shift[t] = (int64_t)(t / KW - pad) * W + (t % KW - pad);
-    const int64_t ncb = (cols + NB - 1) / NB;
-    /* Enough tasks for both threads even when there are few column blocks (7x7 maps at batch 1). */
-    const int MC = ncb >= 8 ? 16 * MR : 4 * MR;
-    const int64_t nmc = (OC + MC - 1) / MC;
-    /* 128 channels x 64 columns x 4 bytes = 32 KiB of 1x1 input per block; the taps of a 3x3
-     * reread the same few rows, so its blocks can be as large. The blocking is the same on both
-     * instruction sets: it decides where partial sums are stored, not the order of the FMAs. */
-    const int icb = ntap == 1 ? 128 : 64;
+    const float *A, *x, *bias, *residual;
+    float *y;
+};
 
-    #pragma omp parallel
-    {
-        struct block_masks masks;   /* 13 KiB */
-        struct block_masks *bm = &masks;
-        int64_t have_cb = -1;
-        #pragma omp for schedule(static)
-        for (int64_t task = 0; task < ncb * nmc; task++) {
-            const int64_t cb = task / nmc, j0 = cb * NB;
-            if (cb != have_cb) {
-                block_masks_of(bm, avx512, j0, cols, hw, H, W, KW, pad, ntap);
-                have_cb = cb;
+/* The masks of the column block a thread last worked on (13 KiB a thread). */
+static _Thread_local struct {
+    struct block_masks bm;
+    uint64_t serial;
+    int64_t cb;
+} tls_masks;
+
+static uint64_t direct_serial;      /* atomic */
+
+static void direct_task(void *ctx, int64_t task)
+{
+    const struct direct_job *jb = ctx;
+    const int64_t nmc = jb->nmc, cols = jb->cols, lda = jb->lda, ldb = jb->ldb, ldc = jb->ldc;
+    const int MC = jb->MC, OC = jb->OC, IC = jb->IC, icb = jb->icb, ntap = jb->ntap, relu = jb->relu;
+    const int64_t cb = task / nmc, j0 = cb * NB;
+    struct block_masks *bm = &tls_masks.bm;
+    if (tls_masks.serial != jb->serial || tls_masks.cb != cb) {
+        block_masks_of(bm, jb->avx512, j0, cols, jb->hw, jb->H, jb->W, jb->KW, jb->pad, ntap);
+        tls_masks.serial = jb->serial;
+        tls_masks.cb = cb;
+    }
+    const int ncol = (int)(cols - j0 >= NB ? NB : cols - j0);
+    const int m_end = (int)((task % nmc) * MC + MC < OC ? (task % nmc) * MC + MC : OC);
+    /* Input channels in blocks whose slice of the column block stays in L1 while every
+     * output-channel tile of the chunk consumes it; partial sums wait in y. */
+    for (int c0 = 0; c0 < IC; c0 += icb) {
+        const int nc = IC - c0 < icb ? IC - c0 : icb;
+        const int first = c0 == 0, last = c0 + nc == IC;
+        for (int m0 = (int)(task % nmc) * MC; m0 < m_end; m0 += MR) {
+            const int mr = m_end - m0 < MR ? m_end - m0 : MR;
+            const float *a = jb->A + m0 * lda + (int64_t)c0 * ntap, *b = jb->x + c0 * ldb + cb * jb->bstride;
+            const float *bs = jb->bias ? jb->bias + m0 : NULL;
+            const float *res = jb->residual ? jb->residual + m0 * ldc + j0 : NULL;
+            float *yt = jb->y + m0 * ldc + j0;
+            if (jb->avx512) {
+                direct_tile_any(mr, (ncol + 15) / 16, ntap, first, last, nc, a, lda, b, ldb, jb->shift,
+                                (const __mmask16(*)[NV])bm->mt, bm->tail, bs, res, relu, yt, ldc);
+                continue;
             }
-            const int ncol = (int)(cols - j0 >= NB ? NB : cols - j0);
-            const int m_end = (int)((task % nmc) * MC + MC < OC ? (task % nmc) * MC + MC : OC);
-            /* Input channels in blocks whose slice of the column block stays in L1 while every
-             * output-channel tile of the chunk consumes it; partial sums wait in y. */
-            for (int c0 = 0; c0 < IC; c0 += icb) {
-                const int nc = IC - c0 < icb ? IC - c0 : icb;
-                const int first = c0 == 0, last = c0 + nc == IC;
-                for (int m0 = (int)(task % nmc) * MC; m0 < m_end; m0 += MR) {
-                    const int mr = m_end - m0 < MR ? m_end - m0 : MR;
-                    const float *a = A + m0 * lda + (int64_t)c0 * ntap, *b = x + c0 * ldb + j0;
-                    const float *bs = bias ? bias + m0 : NULL, *res = residual ? residual + m0 * ldc + j0 : NULL;
-                    float *yt = y + m0 * ldc + j0;
-                    if (avx512) {
-                        direct_tile_any(mr, (ncol + 15) / 16, ntap, first, last, nc, a, lda, b, ldb, shift,
-                                        (const __mmask16(*)[NV])bm->mt, bm->tail, bs, res, relu, yt, ldc);
-                        continue;
-                    }
-                    for (int col = 0; col < ncol; col += NB8)
-                        direct_tile8_any(mr, (ncol - col >= NB8 ? NB8 : ncol - col + 7) / 8, ntap, ncol - col >= NB8,
-                                         first, last, nc, a,
-                                         lda, b + col, ldb, shift, (const int32_t(*)[NB])bm->mk, col, bm->tl, bs,
-                                         res ? res + col : NULL, relu, yt + col, ldc);
-                }
-            }
+            for (int col = 0; col < ncol; col += NB8)
+                direct_tile8_any(mr, (ncol - col >= NB8 ? NB8 : ncol - col + 7) / 8, ntap, ncol - col >= NB8, first,
+                                 last, nc, a, lda, b + col, ldb, jb->shift, (const int32_t(*)[NB])bm->mk, col, bm->tl,
+                                 bs, res ? res + col : NULL, relu, yt + col, ldc);
         }
     }
 }
 
+/* conv_direct_gemm's body. Column block cb of input row ic starts at x + ic * ldb + cb * bstride:
+ * bstride = NB for rows of plain [IC, cols] planes, IC * NB (with ldb = NB) for panels. */
+static void direct_run(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
+                       const float *x, int64_t ldb, int64_t bstride, const float *bias, const float *residual,
+                       int relu, float *y, int64_t ldc)
+{
+    RN_ASSERT(KH * KW <= MAXTAP && OC >= 1 && IC >= 1);
+    RN_ASSERT(conv_direct_available());
+    struct direct_job jb = {
+        .OC = OC, .IC = IC, .H = H, .W = W, .KW = KW, .pad = pad, .ntap = KH * KW, .avx512 = kern_cpu_avx512(),
+        .relu = relu, .hw = (int64_t)H * W, .lda = (int64_t)IC * KH * KW, .ldb = ldb, .bstride = bstride,
+        .ldc = ldc, .A = A, .x = x, .bias = bias, .residual = residual, .y = y,
+    };
+    jb.cols = (int64_t)N * jb.hw;
+    for (int t = 0; t < jb.ntap; t++) jb.shift[t] = (int64_t)(t / KW - pad) * W + (t % KW - pad);
+    const int64_t ncb = (jb.cols + NB - 1) / NB;
+    /* Enough tasks for both threads even when there are few column blocks (7x7 maps at batch 1). */
+    jb.MC = ncb >= 8 ? 16 * MR : 4 * MR;
+    jb.nmc = (OC + jb.MC - 1) / jb.MC;
+    /* 128 channels x 64 columns x 4 bytes = 32 KiB of 1x1 input per block; the taps of a 3x3
+     * reread the same few rows, so its blocks can be as large. The blocking is the same on both
+     * instruction sets: it decides where partial sums are stored, not the order of the FMAs. */
+    jb.icb = jb.ntap == 1 ? 128 : 64;
+    jb.serial = __atomic_add_fetch(&direct_serial, 1, __ATOMIC_RELAXED);
+    /* pool.c, not an OpenMP loop: on cores shared with other jobs a thread that is off its core
+     * leaves its tasks to the others instead of holding the layer's barrier. Any thread may run
+     * any task, and a task computes its outputs whole, so the bits do not change. */
+    /* A small product (rn50-fmnist's layers at batch 1: a few hundred thousand FMAs, tens of
+     * microseconds) runs on the calling thread: handing tasks over costs more than it saves. */
+    if ((double)OC * jb.lda * jb.cols < DIRECT_SERIAL_FMAS) {
+        for (int64_t t = 0; t < ncb * jb.nmc; t++) direct_task(&jb, t);
+        return;
+    }
+    pool_run(ncb * jb.nmc, direct_task, &jb);
+}
+
+void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
+                      const float *x, int64_t ldb, const float *bias, const float *residual, int relu,
+                      float *y, int64_t ldc)
+{
+    direct_run(OC, IC, KH, KW, pad, N, H, W, A, x, ldb, NB, bias, residual, relu, y, ldc);
+}
+
+void conv_direct_gemm_panels(int OC, int K, int cols, const float *A, const float *panels, const float *bias,
+                             const float *residual, int relu, float *y, int64_t ldc)
+{
+    direct_run(OC, K, 1, 1, 0, 1, 1, cols, A, panels, NB, (int64_t)K * NB, bias, residual, relu, y, ldc);
+}
+
 #else
+
+void conv_direct_gemm_panels(int OC, int K, int cols, const float *A, const float *panels, const float *bias,
+                             const float *residual, int relu, float *y, int64_t ldc)
+{
+    (void)OC; (void)K; (void)cols; (void)A; (void)panels; (void)bias; (void)residual; (void)relu; (void)y; (void)ldc;
+    RN_ASSERT(!"conv_direct_gemm_panels needs x86-64 with AVX-512 or AVX2");
+}
 
 void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int W, const float *A,
                       const float *x, int64_t ldb, const float *bias, const float *residual, int relu,

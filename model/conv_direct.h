@@ -31,4 +31,18 @@ void conv_direct_gemm(int OC, int IC, int KH, int KW, int pad, int N, int H, int
                       const float *x, int64_t ldb, const float *bias, const float *residual, int relu,
                       float *y, int64_t ldc);
 
+/* The panel layout of im2col'd columns that conv_direct_gemm_panels reads: column block cb (64
+ * columns) of all K rows is one contiguous [K, 64] panel, so a tile streams consecutive
+ * 256-byte rows instead of rows a whole plane apart (a 112x112 stem plane is 49 KiB, and rows at
+ * that stride share a quarter of the L1 sets). col [ceil(cols / 64), K, 64] with cols = n*OH*OW,
+ * conv_direct_panel_floats(K, cols) floats; columns past cols in the last panel are zero.
+ * Plain C, so it exists on every target; only the GEMM needs AVX. */
+#define CONV_DIRECT_PANEL 64   /* columns per panel, the column block of the kernel */
+int64_t conv_direct_panel_floats(int64_t K, int64_t cols);
+void conv_direct_im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col);
+/* conv_direct_gemm on panels: y[OC, cols] = relu?(A[OC, K] x col + bias + residual), with the
+ * same FMA order per output (so the same bits) as conv_direct_gemm on the plain im2col rows. */
+void conv_direct_gemm_panels(int OC, int K, int cols, const float *A, const float *panels, const float *bias,
+                             const float *residual, int relu, float *y, int64_t ldc);
+
 #endif

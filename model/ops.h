@@ -25,7 +25,8 @@ static inline int conv_is_pointwise(const struct conv_desc *d)
     return d->KH == 1 && d->KW == 1 && d->stride == 1 && d->pad == 0;
 }
 
-/* Scratch floats conv_forward needs for im2col with `cols_max` columns per chunk. */
+/* Scratch floats conv_forward needs for im2col with `cols_max` columns per chunk (K * cols_max,
+ * rounded up to whole 64-column panels for the direct path's panel layout). */
 int64_t conv_scratch_floats(const struct conv_desc *d, int64_t cols_max);
 
 /* Convolution, CNHW. x [IC, N, H, W] -> y [OC, N, OH, OW]; w [OC, IC, KH, KW] (= [OC, K]).

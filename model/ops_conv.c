@@ -9,6 +9,7 @@
  * GEMM on im2col'd chunks; both fuse the epilogue. The OpenBLAS path below is the portable one. */
 #include "conv_direct.h"
 #include "ops.h"
+#include "pool.h"
 #include "status.h"
 
 #include <cblas.h>
@@ -16,25 +17,38 @@
 
 int64_t conv_scratch_floats(const struct conv_desc *d, int64_t cols_max)
 {
-    return conv_is_pointwise(d) ? 0 : conv_k(d) * cols_max;
+    /* Rounded up to whole 64-column panels: what conv_direct_im2col writes for one chunk. */
+    return conv_is_pointwise(d) ? 0 : conv_direct_panel_floats(conv_k(d), cols_max);
 }
 
-void im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col)
+struct im2col_job {
+    const struct conv_desc *d;
+    const float *x;
+    int N, H, W, n0, n;
+    float *col;
+};
+
+#define IM2COL_ROWS 16   /* rows of col per pool task */
+
+/* Rows [16 * task, 16 * task + 16) of col. */
+static void im2col_rows(void *ctx, int64_t task)
 {
+    const struct im2col_job *jb = ctx;
+    const struct conv_desc *d = jb->d;
+    const int N = jb->N, H = jb->H, W = jb->W, n0 = jb->n0, n = jb->n;
     const int OH = conv_out_size(H, d->KH, d->stride, d->pad);
     const int OW = conv_out_size(W, d->KW, d->stride, d->pad);
     const int64_t K = conv_k(d);
     const int64_t cols = (int64_t)n * OH * OW;
     const int s = d->stride, p = d->pad;
-
-    #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < K; r++) {
+    const int64_t r_end = (task + 1) * IM2COL_ROWS < K ? (task + 1) * IM2COL_ROWS : K;
+    for (int64_t r = task * IM2COL_ROWS; r < r_end; r++) {
         const int kw = (int)(r % d->KW);
         const int kh = (int)(r / d->KW % d->KH);
         const int ic = (int)(r / ((int64_t)d->KW * d->KH));
-        float *dst = col + r * cols;
+        float *dst = jb->col + r * cols;
         for (int i = 0; i < n; i++) {
-            const float *src = x + ((int64_t)ic * N + n0 + i) * H * W;
+            const float *src = jb->x + ((int64_t)ic * N + n0 + i) * H * W;
             for (int oh = 0; oh < OH; oh++, dst += OW) {
                 const int ih = oh * s - p + kh;
                 if (ih < 0 || ih >= H) {
@@ -56,6 +70,13 @@ void im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int 
             }
         }
     }
+}
+
+void im2col(const struct conv_desc *d, const float *x, int N, int H, int W, int n0, int n, float *col)
+{
+    struct im2col_job jb = { d, x, N, H, W, n0, n, col };
+    /* On pool.c's threads like the GEMM that follows (it says why not OpenMP). */
+    pool_run((conv_k(d) + IM2COL_ROWS - 1) / IM2COL_ROWS, im2col_rows, &jb);
 }
 
 /* y[oc, :] = relu?(y[oc, :] + bias[oc] + residual[oc, :]) over rows of `len` values. */
@@ -94,14 +115,27 @@ void conv_forward(const struct conv_desc *d, const float *x, int N, int H, int W
             return;
         }
         RN_ASSERT(scratch_floats >= K * ohw);
+        /* Panels (conv_direct_im2col) for wide outputs, the 7x7 stem (OW 112), whose plain rows
+         * are a 49 KiB plane apart and thrash the L1 sets; narrower outputs (OW <= 28 in ResNet50)
+         * split each panel into short runs and their im2col then cost more than it saved
+         * (measured: stem 1.2x faster, stride-2 layers 0.9-1.0x). Needs one image's panels in
+         * scratch, which conv_scratch_floats provides; the same bits either way. */
+        const int panels = OW >= CONV_DIRECT_PANEL && conv_direct_panel_floats(K, ohw) <= scratch_floats;
         int chunk = (int)(scratch_floats / (K * ohw));
         if (chunk > N) chunk = N;
+        while (panels && chunk > 1 && conv_direct_panel_floats(K, chunk * ohw) > scratch_floats) chunk--;
         for (int n0 = 0; n0 < N; n0 += chunk) {
             const int n = N - n0 < chunk ? N - n0 : chunk;
-            const int64_t cols = (int64_t)n * ohw;   /* col: [K, n*OH*OW] */
-            im2col(d, x, N, H, W, n0, n, scratch);
-            conv_direct_gemm(d->OC, (int)K, 1, 1, 0, 1, 1, (int)cols, w, scratch, cols, bias,
-                             residual ? residual + n0 * ohw : NULL, relu, y + n0 * ohw, len);
+            const int64_t cols = (int64_t)n * ohw;   /* col: [K, n*OH*OW], or its panels */
+            const float *res = residual ? residual + n0 * ohw : NULL;
+            if (panels) {
+                conv_direct_im2col(d, x, N, H, W, n0, n, scratch);
+                conv_direct_gemm_panels(d->OC, (int)K, (int)cols, w, scratch, bias, res, relu, y + n0 * ohw, len);
+            } else {
+                im2col(d, x, N, H, W, n0, n, scratch);
+                conv_direct_gemm(d->OC, (int)K, 1, 1, 0, 1, 1, (int)cols, w, scratch, cols, bias, res, relu,
+                                 y + n0 * ohw, len);
+            }
         }
         return;
     }

@@ -82,7 +82,9 @@ void maxpool_forward_ref(const float *x, int C, int N, int H, int W, int k, int 
 void avgpool_forward(const float *x, int C, int N, int HW, float *y)
 {
     const float inv = 1.0f / (float)HW;
-    #pragma omp parallel for schedule(static)
+    /* Small inputs (ResNet50's at batch 1: 100k values) on the calling thread: waking the
+     * OpenMP team costs more, and its spinning threads then compete with pool.c's. */
+    #pragma omp parallel for schedule(static) if ((int64_t)C * N * HW > ((int64_t)1 << 20))
     for (int64_t plane = 0; plane < (int64_t)C * N; plane++) {
         const float *src = x + plane * HW;
         float acc = 0.0f;
@@ -152,7 +154,8 @@ void bn_fold(int OC, int64_t K, const float *w, const float *gamma, const float 
 
 void layout_nchw_to_cnhw(const float *x, int N, int C, int64_t HW, float *y)
 {
-    #pragma omp parallel for schedule(static)
+    /* As avgpool_forward: small copies (a 224x224 image: 150k values) on the calling thread. */
+    #pragma omp parallel for schedule(static) if ((int64_t)N * C * HW > ((int64_t)1 << 20))
     for (int c = 0; c < C; c++)
         for (int n = 0; n < N; n++)
             for (int64_t i = 0; i < HW; i++) y[((int64_t)c * N + n) * HW + i] = x[((int64_t)n * C + c) * HW + i];
@@ -160,7 +163,7 @@ void layout_nchw_to_cnhw(const float *x, int N, int C, int64_t HW, float *y)
 
 void layout_cnhw_to_nchw(const float *x, int N, int C, int64_t HW, float *y)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((int64_t)N * C * HW > ((int64_t)1 << 20))
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
             for (int64_t i = 0; i < HW; i++) y[((int64_t)n * C + c) * HW + i] = x[((int64_t)c * N + n) * HW + i];

@@ -173,6 +173,39 @@ static void test_conv_invariance(struct rng *r, struct conv_desc d, int H, int W
     free(x); free(w); free(b); free(res); free(whole); free(part); free(ref); free(xs); free(rs); free(ys); free(scratch);
 }
 
+/* The panel layout (conv_direct.h): conv_direct_im2col holds im2col's matrix in [64, K]-column
+ * panels, value for value, with zeros past the last column; the GEMM on panels gives the bits of
+ * the GEMM on plain rows. Images [n0, n0 + n) of a batch of N, odd sizes, every stride and pad. */
+static void test_im2col_panels(struct rng *r, struct conv_desc d, int N, int H, int W, int n0, int n)
+{
+    const int OH = conv_out_size(H, d.KH, d.stride, d.pad), OW = conv_out_size(W, d.KW, d.stride, d.pad);
+    const int64_t K = conv_k(&d), cols = (int64_t)n * OH * OW, np = conv_direct_panel_floats(K, cols);
+    float *x = random_floats(r, (int64_t)d.IC * N * H * W), *w = random_floats(r, d.OC * K);
+    float *col = malloc(sizeof(float) * K * cols), *pan = malloc(sizeof(float) * np);
+    for (int64_t i = 0; i < np; i++) pan[i] = -7.0f;   /* every value must be written */
+    im2col(&d, x, N, H, W, n0, n, col);
+    conv_direct_im2col(&d, x, N, H, W, n0, n, pan);
+    int same = 1;
+    for (int64_t j = 0; j < np / K; j++)
+        for (int64_t k = 0; k < K; k++) {
+            const float v = pan[j / CONV_DIRECT_PANEL * K * CONV_DIRECT_PANEL + k * CONV_DIRECT_PANEL + j % CONV_DIRECT_PANEL];
+            same &= j < cols ? v == col[k * cols + j] : v == 0.0f;
+        }
+    if (!same) fprintf(stderr, "panels IC%d k%d s%d p%d N%d %dx%d images %d+%d: not im2col's values\n", d.IC, d.KH, d.stride, d.pad, N, H, W, n0, n);
+    CHECK(same);
+    for (int cap = 0; cap <= 1; cap++) {
+        kern_force_portable(cap ? 2 : 0);
+        if (!conv_direct_available()) continue;
+        float *y = malloc(sizeof(float) * d.OC * cols), *yp = malloc(sizeof(float) * d.OC * cols);
+        conv_direct_gemm(d.OC, (int)K, 1, 1, 0, 1, 1, (int)cols, w, col, cols, NULL, NULL, 1, y, cols);
+        conv_direct_gemm_panels(d.OC, (int)K, (int)cols, w, pan, NULL, NULL, 1, yp, cols);
+        CHECK(memcmp(y, yp, sizeof(float) * d.OC * cols) == 0);
+        free(y); free(yp);
+    }
+    kern_force_portable(0);
+    free(x); free(w); free(col); free(pan);
+}
+
 int main(void)
 {
     printf("seed %d\n", SEED);
@@ -213,6 +246,18 @@ int main(void)
     test_direct_bits(&r, (struct conv_desc){ 70, 11, 3, 3, 1, 1 }, 2, 6, 9);
     test_direct_bits(&r, (struct conv_desc){ 9, 8, 3, 3, 2, 1 }, 2, 11, 13);
     test_direct_bits(&r, (struct conv_desc){ 3, 7, 7, 7, 2, 3 }, 1, 20, 19);
+    /* Outputs 64 or more wide take the panel layout (the stem at 224: OW 112): conv_forward
+     * against the reference, chunked by one image and whole, its bits, and batch invariance. */
+    test_conv(&r, (struct conv_desc){ 3, 7, 7, 7, 2, 3 }, 3, 131, 129, 1, 1, 1, 1);
+    test_conv(&r, (struct conv_desc){ 2, 5, 3, 3, 1, 0 }, 2, 70, 67, 1, 0, 1, 2);
+    test_direct_bits(&r, (struct conv_desc){ 3, 7, 7, 7, 2, 3 }, 2, 131, 129);
+    test_conv_invariance(&r, (struct conv_desc){ 3, 8, 7, 7, 2, 3 }, 130, 130);
+    test_im2col_panels(&r, (struct conv_desc){ 3, 4, 7, 7, 2, 3 }, 3, 23, 21, 1, 2);
+    test_im2col_panels(&r, (struct conv_desc){ 5, 6, 3, 3, 2, 1 }, 4, 11, 9, 0, 4);
+    test_im2col_panels(&r, (struct conv_desc){ 4, 3, 3, 3, 1, 0 }, 2, 9, 12, 1, 1);
+    test_im2col_panels(&r, (struct conv_desc){ 6, 9, 1, 1, 2, 0 }, 3, 13, 13, 0, 3);
+    test_im2col_panels(&r, (struct conv_desc){ 2, 5, 5, 5, 1, 2 }, 2, 3, 2, 0, 2);   /* padding wider than the image */
+    test_im2col_panels(&r, (struct conv_desc){ 3, 7, 7, 7, 2, 3 }, 2, 130, 131, 0, 2);
 
     /* Max-pool 3x3/2 pad 1 (odd and even sizes) and its argmax. */
     for (int sz = 5; sz <= 8; sz++) {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Peer benchmarks: ONNX Runtime 1.30 (Node), PyTorch 1.13 (Debian) and our engine, side by side
+# Peer benchmarks: ONNX Runtime (PyPI's onnxruntime), PyTorch 1.13 (Debian) and our engine, side by side
 # in one run on 2 threads, so the ratios in SPEC §8 are measured on the same machine and load.
 #
 #   tests/bench/peers.sh [resnet50|rn50-fmnist] [path/to/rn50-tune]   (defaults: resnet50, build/rn50-tune)
@@ -9,7 +9,9 @@
 #                plus PyTorch training throughput at batch 128 (SGD momentum, cross-entropy).
 #
 # Environment: REPS_SCALE (multiply every rep count, default 1), RN50_PEER_CACHE (where the
-# exported ONNX files live, default ~/.cache/rn50-tune-peers; ResNet50's is ~100 MB, so not in git).
+# exported ONNX files live, default ~/.cache/rn50-tune-peers; ResNet50's is ~100 MB, so not in git),
+# ORT_PYTHON (an interpreter with PyPI's onnxruntime and numpy, default /opt/ort/bin/python; make it
+# with `python3 -m venv /opt/ort && /opt/ort/bin/pip install onnxruntime numpy`: benchmark-only).
 # Weights are random (fixed seed): timing does not depend on their values.
 set -eu
 
@@ -28,10 +30,9 @@ case "$MODEL" in
     *) echo "usage: $0 [resnet50|rn50-fmnist] [rn50-tune binary]" >&2; exit 2 ;;
 esac
 
-# onnxruntime-node ships its CPU binaries in the package, so --ignore-scripts is enough (the
-# install script would only fetch optional GPU providers). package-lock.json pins 1.30.0.
-if [ ! -d "$HERE/node_modules/onnxruntime-node" ]; then
-    (cd "$HERE" && npm ci --ignore-scripts --no-audit --no-fund)
+ORT_PY=${ORT_PYTHON:-/opt/ort/bin/python}
+if ! "$ORT_PY" -c 'import onnxruntime, numpy' 2>/dev/null; then
+    echo "NOTE: $ORT_PY lacks onnxruntime (python3 -m venv /opt/ort && /opt/ort/bin/pip install onnxruntime numpy): ORT rows fail" >&2
 fi
 
 # Export once per model; re-export when the exporter changes.
@@ -59,7 +60,7 @@ record() {
     fi
 }
 
-ort()   { record "$1" node "$HERE/peer_ort.js" "$ONNX" "$CHW" --batch "$2" --reps "$(reps "$3")" --warmup "$4" --threads "$THREADS"; }
+ort()   { record "$1" "$ORT_PY" "$HERE/peer_ort.py" "$ONNX" "$CHW" --batch "$2" --reps "$(reps "$3")" --warmup "$4" --threads "$THREADS"; }
 torch() { record "$1" "$PY" "$HERE/peer_torch.py" "$2" "$MODEL" --batch "$3" --reps "$(reps "$4")" --warmup "$5"; }
 ours()  {
     if [ -x "$BIN" ]; then
