@@ -226,11 +226,11 @@ int add_mixed(struct tune *t, const unsigned char *genome, const char *stage, in
 /* The best fully evaluated point within budget for the objective (global stage), or the baseline. */
 static double best_metric(const struct tune *t, int mixed)
 {
-    double best = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency : t->c[t->base].bytes;
+    double best = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency_ms : t->c[t->base].bytes;
     for (int i = 0; i < t->n; i++) {
         const struct cand *c = &t->c[i];
         if (c->mixed != mixed || !cand_meets_budget(t, c)) continue;
-        const double m = t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
+        const double m = t->o->objective == TUNE_LATENCY ? c->latency_ms : c->bytes;
         if (m < best) best = m;
     }
     return best;
@@ -309,7 +309,7 @@ int stage_mixed(struct tune *t)
         const struct choice *ch = &t->choice[i % k];
         gain[i] = i % k == 0 ? 0 : saving[i] > 0 && !(ch->kind == CH_PAL && ch->bits < anchor_bits - 1) ? (int)floor(saving[i] / unit) : -1;
     }
-    const double base = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency : t->c[t->base].bytes;
+    const double base = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency_ms : t->c[t->base].bytes;
     const double ref = best_metric(t, 0);
     int n = 0, rc = STATUS_OK;
     /* The uniform genome of the anchor joins the population (NSGA-II crosses it with the mixes):
