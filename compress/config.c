@@ -1,7 +1,7 @@
 /* config.c — compression configs (YAML, coremltools' torch-side shape) read strictly and resolved
  * into a per-layer plan; see config.h for the file shape and the resolution order.
  *
- * Implements: parsing with libyaml's document API (every node keeps its line), type and range
+ * Implements: parsing over model/yaml_load.h's document tree (every node keeps its line), type and range
  * checks with messages naming file:line and key, POSIX extended regexes anchored to match whole
  * module names, per-family weight thresholds, the pruning `scheduler` (PolynomialDecayScheduler:
  * `update_steps` as a list or "range(begin, end[, step])", `power`) with `initial_sparsity`, and
@@ -9,7 +9,7 @@
  * fine-tuning features, see compress/finetune.h). Does not implement: coremltools' Python-only keys
  * (lut_dtype, cluster_dim, ...: rejected as unknown, so a typo is never silently ignored), the
  * core-ml-side `op_type_configs` / `op_name_configs` form (that is an export format, search/export).
- * Only this file sees libyaml's and regex.h's types. */
+ * Only this file sees regex.h's types. */
 #include "config.h"
 #include "status.h"
 #include "yaml_load.h"
@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 static const char *pal_granularity_names[] = { "per_tensor", "per_grouped_channel" };
 static const char *pal_algorithm_names[] = { "kmeans", "skm", "dkm" };
@@ -118,20 +117,8 @@ struct section {
 
 struct reader {
     const char *path;
-    yaml_document_t doc;
     struct section sec[FAM_COUNT];
 };
-
-static size_t node_line(const yaml_node_t *n) { return n->start_mark.line + 1; }
-
-static int node_is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
-    const char *s = (const char *)n->data.scalar.value;
-    return !strcmp(s, "") || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
-}
-
-static const char *node_str(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 
 /* "a, b or c" for messages listing the allowed values. */
 static void join_names(const char *const *names, int n, char *buf, size_t cap)
@@ -146,25 +133,25 @@ static void join_names(const char *const *names, int n, char *buf, size_t cap)
     }
 }
 
-static int parse_int64(const struct reader *r, const yaml_node_t *n, const char *where, const char *key, int64_t lo,
+static int parse_int64(const struct reader *r, const struct ynode *n, const char *where, const char *key, int64_t lo,
                        int64_t hi, int64_t *out)
 {
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    if (n->kind != YNODE_SCALAR || !n->plain)
         return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s': expected an integer in %" PRId64 "..%" PRId64,
-                            r->path, node_line(n), where, key, lo, hi);
-    const char *s = node_str(n);
+                            r->path, n->line, where, key, lo, hi);
+    const char *s = n->str;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi)
         return status_error(STATUS_BAD_INPUT,
                             "%s:%zu: %s: key '%s': '%s' is not an integer in %" PRId64 "..%" PRId64, r->path,
-                            node_line(n), where, key, s, lo, hi);
+                            n->line, where, key, s, lo, hi);
     *out = v;
     return STATUS_OK;
 }
 
-static int parse_int(const struct reader *r, const yaml_node_t *n, const char *where, const char *key, int lo, int hi,
+static int parse_int(const struct reader *r, const struct ynode *n, const char *where, const char *key, int lo, int hi,
                      int *out)
 {
     int64_t v;
@@ -173,71 +160,71 @@ static int parse_int(const struct reader *r, const yaml_node_t *n, const char *w
     return rc;
 }
 
-static int parse_double(const struct reader *r, const yaml_node_t *n, const char *where, const char *key, double lo,
+static int parse_double(const struct reader *r, const struct ynode *n, const char *where, const char *key, double lo,
                         double hi, double *out)
 {
-    const char *s = n->type == YAML_SCALAR_NODE ? node_str(n) : "";
+    const char *s = n->kind == YNODE_SCALAR ? n->str : "";
     char *end = NULL;
     double v = NAN;
-    if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+    if (n->kind == YNODE_SCALAR && n->plain) {
         errno = 0;
         v = strtod(s, &end);
         if (errno || end == s || *end) v = NAN;
     }
     if (!(v >= lo && v <= hi))   /* also rejects NaN, "nan", "inf" and non-numbers */
         return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s': '%s' is not a number in %g..%g", r->path,
-                            node_line(n), where, key, s, lo, hi);
+                            n->line, where, key, s, lo, hi);
     *out = v;
     return STATUS_OK;
 }
 
-static int parse_bool(const struct reader *r, const yaml_node_t *n, const char *where, const char *key, int *out)
+static int parse_bool(const struct reader *r, const struct ynode *n, const char *where, const char *key, int *out)
 {
-    if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-        const char *s = node_str(n);
+    if (n->kind == YNODE_SCALAR && n->plain) {
+        const char *s = n->str;
         if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) { *out = 1; return STATUS_OK; }
         if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) { *out = 0; return STATUS_OK; }
     }
     return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s': '%s' is not a boolean (expected true or false)",
-                        r->path, node_line(n), where, key, n->type == YAML_SCALAR_NODE ? node_str(n) : "");
+                        r->path, n->line, where, key, n->kind == YNODE_SCALAR ? n->str : "");
 }
 
-static int parse_enum(const struct reader *r, const yaml_node_t *n, const char *where, const char *key,
+static int parse_enum(const struct reader *r, const struct ynode *n, const char *where, const char *key,
                       const char *const *names, int count, int *out)
 {
-    if (n->type == YAML_SCALAR_NODE)
+    if (n->kind == YNODE_SCALAR)
         for (int i = 0; i < count; i++)
-            if (!strcmp(node_str(n), names[i])) {
+            if (!strcmp(n->str, names[i])) {
                 *out = i;
                 return STATUS_OK;
             }
     char allowed[256];
     join_names(names, count, allowed, sizeof allowed);
     return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s': '%s' is not allowed (expected %s)", r->path,
-                        node_line(n), where, key, n->type == YAML_SCALAR_NODE ? node_str(n) : "(not a string)",
+                        n->line, where, key, n->kind == YNODE_SCALAR ? n->str : "(not a string)",
                         allowed);
 }
 
 /* Looks up a mapping key in a table; error lists the allowed keys. */
-static int lookup_key(const struct reader *r, const yaml_node_t *k, const char *where, const char *const *keys,
+static int lookup_key(const struct reader *r, const struct ynode *k, const char *where, const char *const *keys,
                       int n, int *out)
 {
-    if (k->type == YAML_SCALAR_NODE)
+    if (k->kind == YNODE_SCALAR)
         for (int i = 0; i < n; i++)
-            if (!strcmp(node_str(k), keys[i])) {
+            if (!strcmp(k->str, keys[i])) {
                 *out = i;
                 return STATUS_OK;
             }
     char allowed[512];
     join_names(keys, n, allowed, sizeof allowed);
-    return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: unknown key '%s' (expected %s)", r->path, node_line(k), where,
-                        k->type == YAML_SCALAR_NODE ? node_str(k) : "(not a string)", allowed);
+    return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: unknown key '%s' (expected %s)", r->path, k->line, where,
+                        k->kind == YNODE_SCALAR ? k->str : "(not a string)", allowed);
 }
 
-static int check_mapping(const struct reader *r, const yaml_node_t *n, const char *where, const char *what)
+static int check_mapping(const struct reader *r, const struct ynode *n, const char *where, const char *what)
 {
-    if (n->type != YAML_MAPPING_NODE)
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: expected %s", r->path, node_line(n), where, what);
+    if (n->kind != YNODE_MAP)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: expected %s", r->path, n->line, where, what);
     return STATUS_OK;
 }
 
@@ -263,15 +250,15 @@ _Static_assert(sizeof quant_keys / sizeof *quant_keys == QK_COUNT, "quant_keys")
 
 #define THRESHOLD_MAX INT64_C(1000000000000)
 
-static int parse_n_m(struct reader *r, const yaml_node_t *v, const char *where, struct prune_cfg *p)
+static int parse_n_m(struct reader *r, const struct ynode *v, const char *where, struct prune_cfg *p)
 {
-    const size_t line = node_line(v);
-    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top - v->data.sequence.items.start != 2)
+    const size_t line = v->line;
+    if (v->kind != YNODE_SEQ || v->n != 2)
         return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'n_m_ratio': expected a list [n, m] of two integers",
                             r->path, line, where);
     int nm[2];
     for (int i = 0; i < 2; i++) {
-        const yaml_node_t *it = yaml_document_get_node(&r->doc, v->data.sequence.items.start[i]);
+        const struct ynode *it = v->item[i];
         int rc = parse_int(r, it, where, "n_m_ratio", 1, 1024, &nm[i]);
         if (rc) return rc;
     }
@@ -286,24 +273,24 @@ static int parse_n_m(struct reader *r, const yaml_node_t *v, const char *where, 
 
 /* update_steps: a list of increasing non-negative integers, or "range(begin, end[, step])" with
  * Python's meaning (begin, begin+step, ... < end). */
-static int parse_update_steps(struct reader *r, const yaml_node_t *v, const char *where, struct prune_schedule *sc)
+static int parse_update_steps(struct reader *r, const struct ynode *v, const char *where, struct prune_schedule *sc)
 {
-    const size_t line = node_line(v);
+    const size_t line = v->line;
     sc->n_update_steps = 0;
-    if (v->type == YAML_SEQUENCE_NODE) {
-        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+    if (v->kind == YNODE_SEQ) {
+        for (int it_i = 0; it_i < v->n; it_i++) {
             if (sc->n_update_steps == PRUNE_MAX_UPDATE_STEPS)
                 return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'update_steps': more than %d steps", r->path, line,
                                     where, PRUNE_MAX_UPDATE_STEPS);
             int64_t s;
-            int rc = parse_int64(r, yaml_document_get_node(&r->doc, *it), where, "update_steps", 0, INT64_C(1) << 40, &s);
+            int rc = parse_int64(r, v->item[it_i], where, "update_steps", 0, INT64_C(1) << 40, &s);
             if (rc) return rc;
             sc->update_steps[sc->n_update_steps++] = s;
         }
-    } else if (v->type == YAML_SCALAR_NODE) {
+    } else if (v->kind == YNODE_SCALAR) {
         long long b = 0, e = 0, st = 1;
         int used = 0;
-        const char *s = node_str(v);
+        const char *s = v->str;
         int n = sscanf(s, " range ( %lld , %lld , %lld ) %n", &b, &e, &st, &used);
         if (n < 3) {
             st = 1;
@@ -337,37 +324,37 @@ static int parse_update_steps(struct reader *r, const yaml_node_t *v, const char
 }
 
 /* scheduler: {update_steps: ..., power: 3} (coremltools' PolynomialDecayScheduler). */
-static int parse_scheduler(struct reader *r, const yaml_node_t *n, const char *where, struct prune_schedule *sc)
+static int parse_scheduler(struct reader *r, const struct ynode *n, const char *where, struct prune_schedule *sc)
 {
     static const char *keys[] = { "update_steps", "power" };
     int rc = check_mapping(r, n, where, "a mapping {update_steps: [...], power: 3} (key 'scheduler')");
     if (rc) return rc;
     int seen[2] = { 0, 0 };
     sc->power = 3.0;
-    for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-        const yaml_node_t *k = yaml_document_get_node(&r->doc, pair->key);
-        const yaml_node_t *v = yaml_document_get_node(&r->doc, pair->value);
+    for (int pair_i = 0; pair_i < n->n; pair_i++) {
+        const struct ynode *k = n->key[pair_i];
+        const struct ynode *v = n->val[pair_i];
         int ki = 0;
         if ((rc = lookup_key(r, k, where, keys, 2, &ki))) return rc;
         if (seen[ki])
-            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, node_line(k), where, keys[ki]);
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, k->line, where, keys[ki]);
         seen[ki] = 1;
         rc = ki == 0 ? parse_update_steps(r, v, where, sc) : parse_double(r, v, where, "power", 1e-3, 1e3, &sc->power);
         if (rc) return rc;
     }
     if (!seen[0])
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'scheduler' needs 'update_steps'", r->path, node_line(n),
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key 'scheduler' needs 'update_steps'", r->path, n->line,
                             where);
     return STATUS_OK;
 }
 
-static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t *n, const char *where,
+static int parse_family_cfg(struct reader *r, enum family fam, const struct ynode *n, const char *where,
                             struct src_cfg *out)
 {
     memset(out, 0, sizeof *out);
     out->set = 1;
     out->threshold = -1;
-    if (node_is_null(n)) {
+    if (ynode_is_null(n)) {
         out->is_null = 1;
         return STATUS_OK;
     }
@@ -396,13 +383,13 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
     int seen[16] = { 0 };
     _Static_assert(PK_COUNT <= 16 && AK_COUNT <= 16 && QK_COUNT <= 16, "seen[]");
     size_t group_size_line = 0;
-    for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-        const yaml_node_t *k = yaml_document_get_node(&r->doc, pair->key);
-        const yaml_node_t *v = yaml_document_get_node(&r->doc, pair->value);
+    for (int pair_i = 0; pair_i < n->n; pair_i++) {
+        const struct ynode *k = n->key[pair_i];
+        const struct ynode *v = n->val[pair_i];
         int ki = 0, e = 0;
         if ((rc = lookup_key(r, k, where, keys, n_keys, &ki))) return rc;
         if (seen[ki])
-            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, node_line(k), where,
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, k->line, where,
                                 keys[ki]);
         seen[ki] = 1;
         const char *key = keys[ki];
@@ -429,7 +416,7 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
                 break;
             case AK_GROUP_SIZE:
                 rc = parse_int(r, v, where, key, 1, 1 << 20, &pa->group_size);
-                group_size_line = node_line(k);
+                group_size_line = k->line;
                 break;
             case AK_CHANNEL_AXIS: rc = parse_int(r, v, where, key, 0, 1, &pa->channel_axis); break;
             case AK_PER_CHANNEL_SCALE: rc = parse_bool(r, v, where, key, &pa->per_channel_scale); break;
@@ -474,7 +461,7 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
                     rc = status_error(STATUS_BAD_INPUT,
                                       "%s:%zu: %s: key '%s': false is not supported (int8 weights have one scale per "
                                       "output channel: expected true)",
-                                      r->path, node_line(v), where, key);
+                                      r->path, v->line, where, key);
                 break;
             case QK_WEIGHT_OBSERVER:
                 /* The weights' range is their exact max |w| per channel, which both observers give
@@ -488,7 +475,7 @@ static int parse_family_cfg(struct reader *r, enum family fam, const yaml_node_t
     }
 
     /* Cross-field rules, reported at the config's own line. */
-    const size_t line = node_line(n);
+    const size_t line = n->line;
     if (fam == FAM_PALETTIZATION) {
         if (pa->granularity == PAL_PER_GROUPED_CHANNEL && !seen[AK_GROUP_SIZE])
             return status_error(STATUS_BAD_INPUT,
@@ -527,50 +514,50 @@ static const char *section_keys[] = { "global_config", "module_type_configs", "m
                                       "weight_threshold" };
 _Static_assert(sizeof section_keys / sizeof *section_keys == SK_COUNT, "section_keys");
 
-static int parse_type_configs(struct reader *r, enum family fam, const yaml_node_t *n, struct section *s)
+static int parse_type_configs(struct reader *r, enum family fam, const struct ynode *n, struct section *s)
 {
     char where[96];
     snprintf(where, sizeof where, "%s.module_type_configs", family_names[fam]);
-    if (node_is_null(n)) return STATUS_OK;
+    if (ynode_is_null(n)) return STATUS_OK;
     int rc = check_mapping(r, n, where, "a mapping with keys Conv2d and/or Linear");
     if (rc) return rc;
     static const char *types[] = { "Conv2d", "Linear" };
-    for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-        const yaml_node_t *k = yaml_document_get_node(&r->doc, pair->key);
+    for (int pair_i = 0; pair_i < n->n; pair_i++) {
+        const struct ynode *k = n->key[pair_i];
         int t = 0;
         if ((rc = lookup_key(r, k, where, types, 2, &t))) return rc;
         if (s->type[t].set)
-            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, node_line(k), where,
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, k->line, where,
                                 types[t]);
         char w2[128];
         snprintf(w2, sizeof w2, "%s.%s", where, types[t]);
-        if ((rc = parse_family_cfg(r, fam, yaml_document_get_node(&r->doc, pair->value), w2, &s->type[t]))) return rc;
+        if ((rc = parse_family_cfg(r, fam, n->val[pair_i], w2, &s->type[t]))) return rc;
     }
     return STATUS_OK;
 }
 
-static int parse_name_configs(struct reader *r, enum family fam, const yaml_node_t *n, struct section *s)
+static int parse_name_configs(struct reader *r, enum family fam, const struct ynode *n, struct section *s)
 {
     char where[96];
     snprintf(where, sizeof where, "%s.module_name_configs", family_names[fam]);
-    if (node_is_null(n)) return STATUS_OK;
+    if (ynode_is_null(n)) return STATUS_OK;
     int rc = check_mapping(r, n, where, "a mapping from module-name regexes to configs");
     if (rc) return rc;
-    const size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    const size_t count = (size_t)(n->n);
     s->names = calloc(count ? count : 1, sizeof *s->names);
     if (!s->names) return status_error(STATUS_NOMEM, "%s: out of memory", r->path);
-    for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-        const yaml_node_t *k = yaml_document_get_node(&r->doc, pair->key);
-        if (k->type != YAML_SCALAR_NODE || k->data.scalar.length == 0)
+    for (int pair_i = 0; pair_i < n->n; pair_i++) {
+        const struct ynode *k = n->key[pair_i];
+        if (k->kind != YNODE_SCALAR || k->len == 0)
             return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: expected a non-empty module-name regex as key",
-                                r->path, node_line(k), where);
-        const char *key = node_str(k);
+                                r->path, k->line, where);
+        const char *key = k->str;
         for (int i = 0; i < s->n_names; i++)
             if (!strcmp(s->names[i].key, key))
                 return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice (first at line %zu)",
-                                    r->path, node_line(k), where, key, s->names[i].line);
+                                    r->path, k->line, where, key, s->names[i].line);
         struct name_cfg *nc = &s->names[s->n_names++];
-        nc->line = node_line(k);
+        nc->line = k->line;
         nc->key = strdup(key);
         /* Anchor the whole alternation: coremltools uses re.fullmatch, and "conv1|fc" must not
          * match "layer1.0.conv1" through an unanchored first branch. */
@@ -593,29 +580,29 @@ static int parse_name_configs(struct reader *r, enum family fam, const yaml_node
         nc->re_ok = 1;
         char w2[160];
         snprintf(w2, sizeof w2, "%s['%.40s']", where, key);
-        if ((rc = parse_family_cfg(r, fam, yaml_document_get_node(&r->doc, pair->value), w2, &nc->cfg))) return rc;
+        if ((rc = parse_family_cfg(r, fam, n->val[pair_i], w2, &nc->cfg))) return rc;
     }
     return STATUS_OK;
 }
 
-static int parse_section(struct reader *r, enum family fam, const yaml_node_t *n)
+static int parse_section(struct reader *r, enum family fam, const struct ynode *n)
 {
     struct section *s = &r->sec[fam];
     s->threshold = COMPRESS_DEFAULT_WEIGHT_THRESHOLD;
-    if (node_is_null(n)) return STATUS_OK;   /* `pruning:` or `pruning: null`: the section is absent */
+    if (ynode_is_null(n)) return STATUS_OK;   /* `pruning:` or `pruning: null`: the section is absent */
     s->present = 1;
     const char *where = family_names[fam];
     int rc = check_mapping(r, n, where,
                            "a mapping with global_config, module_type_configs, module_name_configs, weight_threshold");
     if (rc) return rc;
     int seen[SK_COUNT] = { 0 };
-    for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-        const yaml_node_t *k = yaml_document_get_node(&r->doc, pair->key);
-        const yaml_node_t *v = yaml_document_get_node(&r->doc, pair->value);
+    for (int pair_i = 0; pair_i < n->n; pair_i++) {
+        const struct ynode *k = n->key[pair_i];
+        const struct ynode *v = n->val[pair_i];
         int ki = 0;
         if ((rc = lookup_key(r, k, where, section_keys, SK_COUNT, &ki))) return rc;
         if (seen[ki])
-            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, node_line(k), where,
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, k->line, where,
                                 section_keys[ki]);
         seen[ki] = 1;
         char w2[96];
@@ -703,17 +690,15 @@ static void resolve(struct reader *r, const struct resnet *net, struct compress_
 int compress_config_load(const char *path, const struct resnet *net, struct compress_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
-    FILE *f = fopen(path, "rb");
-    if (!f) return status_error(STATUS_IO, "%s: cannot open compression config: %s", path, strerror(errno));
     struct reader r;
     memset(&r, 0, sizeof r);
     r.path = path;
     struct compress_plan p;
     memset(&p, 0, sizeof p);
-    int have_doc = 0, rc;
-    if ((rc = yaml_load_one(&f, path, "compression config", &r.doc))) goto fail;
-    have_doc = 1;
-    const yaml_node_t *root = yaml_document_get_root_node(&r.doc);
+    struct ydoc *doc = NULL;
+    int rc;
+    if ((rc = ydoc_read(path, "compression config", &doc))) goto fail;
+    const struct ynode *root = ydoc_root(doc);
     if (!root) {
         rc = status_error(STATUS_BAD_INPUT, "%s: empty compression config (write {} for no compression)", path);
         goto fail;
@@ -721,17 +706,17 @@ int compress_config_load(const char *path, const struct resnet *net, struct comp
     if ((rc = check_mapping(&r, root, "top level", "a mapping with pruning, palettization and/or quantization ({} for none)")))
         goto fail;
     int seen[FAM_COUNT] = { 0 };
-    for (yaml_node_pair_t *pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top; pair++) {
-        const yaml_node_t *k = yaml_document_get_node(&r.doc, pair->key);
+    for (int pair_i = 0; pair_i < root->n; pair_i++) {
+        const struct ynode *k = root->key[pair_i];
         int fam = 0;
         if ((rc = lookup_key(&r, k, "top level", family_names, FAM_COUNT, &fam))) goto fail;
         if (seen[fam]) {
-            rc = status_error(STATUS_BAD_INPUT, "%s:%zu: top level: key '%s' given twice", path, node_line(k),
+            rc = status_error(STATUS_BAD_INPUT, "%s:%zu: top level: key '%s' given twice", path, k->line,
                               family_names[fam]);
             goto fail;
         }
         seen[fam] = 1;
-        if ((rc = parse_section(&r, (enum family)fam, yaml_document_get_node(&r.doc, pair->value)))) goto fail;
+        if ((rc = parse_section(&r, (enum family)fam, root->val[pair_i]))) goto fail;
     }
     if ((rc = compress_plan_init_empty(net, &p))) goto fail;
     resolve(&r, net, &p);
@@ -742,7 +727,6 @@ fail:
     compress_plan_free(&p);
 done:
     reader_free(&r);
-    if (have_doc) yaml_document_delete(&r.doc);
-    fclose(f);
+    ydoc_free(doc);
     return rc;
 }

@@ -1,9 +1,10 @@
-/* device.c — device profiles: strict YAML reading (libyaml document API, every error with file,
- * line and key), whole-file writing, the machine check, and cost_predict (see device.h, cost.h).
+/* device.c — device profiles: strict YAML reading (model/yaml_load.h's document tree, every
+ * error with file, line and key), whole-file writing, the machine check, and cost_predict (see
+ * device.h, cost.h).
  *
- * Only this file sees libyaml's types in cost/. The profile's `merged`, `data` and `fit`
- * sections are provenance: read and checked for shape, not used to predict (a merged term's
- * coefficient in `terms` is 0, so prediction stays one dot product). */
+ * The profile's `merged`, `data` and `fit` sections are provenance: read and checked for shape,
+ * not used to predict (a merged term's coefficient in `terms` is 0, so prediction stays one dot
+ * product). */
 #include "device.h"
 #include "atomic_file.h"
 #include "config.h"
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 static const char *source_names[] = { "profile", "table" };
 _Static_assert(sizeof source_names / sizeof *source_names == COST_SOURCE_COUNT, "source_names");
@@ -36,62 +36,59 @@ void cost_device_path(const char *device, char *buf, size_t cap)
 
 struct rd {
     const char *path;
-    yaml_document_t doc;
 };
 
-static size_t line_of(const yaml_node_t *n) { return n->start_mark.line + 1; }
-static const char *str_of(const yaml_node_t *n) { return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : ""; }
-static yaml_node_t *node(struct rd *r, int id) { return yaml_document_get_node(&r->doc, id); }
+static const char *str_of(const struct ynode *n) { return n->kind == YNODE_SCALAR ? n->str : ""; }
 
-static int rd_string(struct rd *r, const yaml_node_t *v, const char *key, char *out, size_t cap)
+static int rd_string(struct rd *r, const struct ynode *v, const char *key, char *out, size_t cap)
 {
-    if (v->type != YAML_SCALAR_NODE)
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a string", r->path, line_of(v), key);
+    if (v->kind != YNODE_SCALAR)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a string", r->path, v->line, key);
     const char *s = str_of(v);
     if (strlen(s) >= cap)
         return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': '%.40s...' is longer than %zu characters", r->path,
-                            line_of(v), key, s, cap - 1);
+                            v->line, key, s, cap - 1);
     memcpy(out, s, strlen(s) + 1);
     return STATUS_OK;
 }
 
-static int rd_number(struct rd *r, const yaml_node_t *v, const char *key, double lo, double hi, double *out)
+static int rd_number(struct rd *r, const struct ynode *v, const char *key, double lo, double hi, double *out)
 {
     const char *s = str_of(v);
     double x = NAN;
-    if (v->type == YAML_SCALAR_NODE && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+    if (v->kind == YNODE_SCALAR && v->plain) {
         char *end;
         errno = 0;
         x = strtod(s, &end);
         if (errno || end == s || *end) x = NAN;
     }
     if (!(x >= lo && x <= hi))
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': '%s' is not a number in %g..%g", r->path, line_of(v),
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': '%s' is not a number in %g..%g", r->path, v->line,
                             key, s, lo, hi);
     *out = x;
     return STATUS_OK;
 }
 
-static int rd_int(struct rd *r, const yaml_node_t *v, const char *key, int lo, int hi, int *out)
+static int rd_int(struct rd *r, const struct ynode *v, const char *key, int lo, int hi, int *out)
 {
     double x = 0.0;
     int rc = rd_number(r, v, key, lo, hi, &x);
     if (rc) return rc;
     if (x != floor(x))
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': '%s' is not an integer", r->path, line_of(v), key,
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': '%s' is not an integer", r->path, v->line, key,
                             str_of(v));
     *out = (int)x;
     return STATUS_OK;
 }
 
 /* The index of key k in keys[0..n), with "unknown key" and "given twice" errors. */
-static int rd_key(struct rd *r, const yaml_node_t *k, const char *where, const char *const *keys, int n, unsigned *seen,
+static int rd_key(struct rd *r, const struct ynode *k, const char *where, const char *const *keys, int n, unsigned *seen,
                   int *out)
 {
-    for (int i = 0; k->type == YAML_SCALAR_NODE && i < n; i++) {
+    for (int i = 0; k->kind == YNODE_SCALAR && i < n; i++) {
         if (strcmp(str_of(k), keys[i])) continue;
         if (*seen & (1u << i))
-            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, line_of(k), where, keys[i]);
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: key '%s' given twice", r->path, k->line, where, keys[i]);
         *seen |= 1u << i;
         *out = i;
         return STATUS_OK;
@@ -103,23 +100,23 @@ static int rd_key(struct rd *r, const yaml_node_t *k, const char *where, const c
         int w = snprintf(allowed + len, sizeof allowed - len, "%s%s", i ? ", " : "", keys[i]);
         if (w > 0 && (size_t)w < sizeof allowed - len) len += (size_t)w;
     }
-    return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: unknown key '%s' (expected %s)", r->path, line_of(k), where,
+    return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: unknown key '%s' (expected %s)", r->path, k->line, where,
                         str_of(k), allowed);
 }
 
-static int rd_missing(struct rd *r, const yaml_node_t *map, const char *where, const char *const *keys, int n,
+static int rd_missing(struct rd *r, const struct ynode *map, const char *where, const char *const *keys, int n,
                       unsigned seen, unsigned required)
 {
     for (int i = 0; i < n; i++)
         if ((required & (1u << i)) && !(seen & (1u << i)))
-            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: missing key '%s'", r->path, line_of(map), where, keys[i]);
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: %s: missing key '%s'", r->path, map->line, where, keys[i]);
     return STATUS_OK;
 }
 
-static int rd_mapping(struct rd *r, const yaml_node_t *v, const char *key)
+static int rd_mapping(struct rd *r, const struct ynode *v, const char *key)
 {
-    if (v->type != YAML_MAPPING_NODE)
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a mapping", r->path, line_of(v), key);
+    if (v->kind != YNODE_MAP)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a mapping", r->path, v->line, key);
     return STATUS_OK;
 }
 
@@ -127,12 +124,12 @@ enum { MK_CPU, MK_FEATURES, MK_CORES, MK_THREADS, MK_DATE, MK_COUNT };
 static const char *machine_keys[] = { "cpu", "features", "cores", "threads", "date" };
 _Static_assert(sizeof machine_keys / sizeof *machine_keys == MK_COUNT, "machine_keys");
 
-static int rd_machine(struct rd *r, const yaml_node_t *map, struct cost_machine *m)
+static int rd_machine(struct rd *r, const struct ynode *map, struct cost_machine *m)
 {
     int rc = rd_mapping(r, map, "machine");
     unsigned seen = 0;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; !rc && p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+    for (int p_i = 0; !rc && p_i < map->n; p_i++) {
+        const struct ynode *k = map->key[p_i], *v = map->val[p_i];
         int i = 0;
         if ((rc = rd_key(r, k, "machine", machine_keys, MK_COUNT, &seen, &i))) break;
         switch (i) {
@@ -146,42 +143,42 @@ static int rd_machine(struct rd *r, const yaml_node_t *map, struct cost_machine 
     return rc ? rc : rd_missing(r, map, "machine", machine_keys, MK_COUNT, seen, (1u << MK_COUNT) - 1);
 }
 
-static int rd_terms(struct rd *r, const yaml_node_t *map, struct cost_model *m)
+static int rd_terms(struct rd *r, const struct ynode *map, struct cost_model *m)
 {
     int rc = rd_mapping(r, map, "terms");
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; !rc && p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
-        const int t = k->type == YAML_SCALAR_NODE ? cost_term_parse(str_of(k)) : -1;
+    for (int p_i = 0; !rc && p_i < map->n; p_i++) {
+        const struct ynode *k = map->key[p_i], *v = map->val[p_i];
+        const int t = k->kind == YNODE_SCALAR ? cost_term_parse(str_of(k)) : -1;
         if (t < 0)
             return status_error(STATUS_BAD_INPUT,
                                 "%s:%zu: terms: unknown term '%s' (expected GROUP.FEATURE with GROUP one of dense, lut, "
                                 "sparse, sparse-lut, int8, any, net and FEATURE one of one, gmacs, gmacs_nz, weight_mb, "
                                 "in_m, out_m, im2col_m, luts, act8_m, bounds)",
-                                r->path, line_of(k), str_of(k));
-        if (m->used[t]) return status_error(STATUS_BAD_INPUT, "%s:%zu: terms: term '%s' given twice", r->path, line_of(k), str_of(k));
+                                r->path, k->line, str_of(k));
+        if (m->used[t]) return status_error(STATUS_BAD_INPUT, "%s:%zu: terms: term '%s' given twice", r->path, k->line, str_of(k));
         char key[64];
         snprintf(key, sizeof key, "terms.%s", str_of(k));
         if ((rc = rd_number(r, v, key, -1e12, 1e12, &m->coef[t]))) return rc;
         m->used[t] = 1;
     }
-    if (!rc && map->data.mapping.pairs.top == map->data.mapping.pairs.start)
-        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: terms: no terms (a profile needs at least one)", r->path, line_of(map));
+    if (!rc && map->n == 0)
+        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: terms: no terms (a profile needs at least one)", r->path, map->line);
     return rc;
 }
 
 /* merged: {TERM: INTO, ...}. Checked against `terms` once the whole file is read. */
-static int rd_merged(struct rd *r, const yaml_node_t *map, struct cost_model *m)
+static int rd_merged(struct rd *r, const struct ynode *map, struct cost_model *m)
 {
     int rc = rd_mapping(r, map, "merged");
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; !rc && p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
-        const int t = k->type == YAML_SCALAR_NODE ? cost_term_parse(str_of(k)) : -1;
-        const int into = v->type == YAML_SCALAR_NODE ? cost_term_parse(str_of(v)) : -1;
-        if (t < 0) return status_error(STATUS_BAD_INPUT, "%s:%zu: merged: unknown term '%s'", r->path, line_of(k), str_of(k));
-        if (m->merged[t]) return status_error(STATUS_BAD_INPUT, "%s:%zu: merged: term '%s' given twice", r->path, line_of(k), str_of(k));
+    for (int p_i = 0; !rc && p_i < map->n; p_i++) {
+        const struct ynode *k = map->key[p_i], *v = map->val[p_i];
+        const int t = k->kind == YNODE_SCALAR ? cost_term_parse(str_of(k)) : -1;
+        const int into = v->kind == YNODE_SCALAR ? cost_term_parse(str_of(v)) : -1;
+        if (t < 0) return status_error(STATUS_BAD_INPUT, "%s:%zu: merged: unknown term '%s'", r->path, k->line, str_of(k));
+        if (m->merged[t]) return status_error(STATUS_BAD_INPUT, "%s:%zu: merged: term '%s' given twice", r->path, k->line, str_of(k));
         if (into < 0 || into == t)
             return status_error(STATUS_BAD_INPUT, "%s:%zu: key 'merged.%s': '%s' is not another term (expected the "
-                                "term it was merged into, e.g. net.one)", r->path, line_of(v), str_of(k), str_of(v));
+                                "term it was merged into, e.g. net.one)", r->path, v->line, str_of(k), str_of(v));
         m->merged[t] = 1;
         m->merged_into[t] = into;
     }
@@ -190,19 +187,19 @@ static int rd_merged(struct rd *r, const yaml_node_t *map, struct cost_model *m)
 
 /* A merged term is in `terms` at 0 (so that predictions need no special case) and merged into a
  * term that was fitted. */
-static int rd_merged_check(struct rd *r, const yaml_node_t *map, const struct cost_model *m)
+static int rd_merged_check(struct rd *r, const struct ynode *map, const struct cost_model *m)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = node(r, p->key);
+    for (int p_i = 0; p_i < map->n; p_i++) {
+        const struct ynode *k = map->key[p_i];
         const int t = cost_term_parse(str_of(k)), into = m->merged_into[t];
         char iname[48];
         cost_term_name(into, iname, sizeof iname);
         if (!m->used[t] || m->coef[t] != 0.0)
             return status_error(STATUS_BAD_INPUT, "%s:%zu: merged: term '%s' must be in terms with coefficient 0",
-                                r->path, line_of(k), str_of(k));
+                                r->path, k->line, str_of(k));
         if (!m->used[into] || m->merged[into])
             return status_error(STATUS_BAD_INPUT, "%s:%zu: key 'merged.%s': '%s' is not a fitted term of terms",
-                                r->path, line_of(k), str_of(k), iname);
+                                r->path, k->line, str_of(k), iname);
     }
     return STATUS_OK;
 }
@@ -212,12 +209,12 @@ static const char *fit_keys[] = { "rows",        "layer_rows",   "configs",     
                                   "fit_max_pct", "loo_mape_pct", "loo_max_pct", "loo_deficient_folds" };
 _Static_assert(sizeof fit_keys / sizeof *fit_keys == FK_COUNT, "fit_keys");
 
-static int rd_fit(struct rd *r, const yaml_node_t *map, struct cost_model *m)
+static int rd_fit(struct rd *r, const struct ynode *map, struct cost_model *m)
 {
     int rc = rd_mapping(r, map, "fit");
     unsigned seen = 0;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; !rc && p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+    for (int p_i = 0; !rc && p_i < map->n; p_i++) {
+        const struct ynode *k = map->key[p_i], *v = map->val[p_i];
         int i = 0;
         if ((rc = rd_key(r, k, "fit", fit_keys, FK_COUNT, &seen, &i))) break;
         char key[48];
@@ -241,20 +238,20 @@ enum { DK_CONFIG, DK_MODEL, DK_MEASURED, DK_FITTED, DK_LOO, DK_COUNT };
 static const char *data_keys[] = { "config", "model", "measured_ms", "fitted_ms", "loo_ms" };
 _Static_assert(sizeof data_keys / sizeof *data_keys == DK_COUNT, "data_keys");
 
-static int rd_data(struct rd *r, const yaml_node_t *seq, struct cost_model *m)
+static int rd_data(struct rd *r, const struct ynode *seq, struct cost_model *m)
 {
-    if (seq->type != YAML_SEQUENCE_NODE)
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key 'data': expected a list of measured rows", r->path, line_of(seq));
-    const int n = (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    if (seq->kind != YNODE_SEQ)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key 'data': expected a list of measured rows", r->path, seq->line);
+    const int n = (int)(seq->n);
     m->data = calloc((size_t)(n ? n : 1), sizeof *m->data);
     if (!m->data) return status_error(STATUS_NOMEM, "%s: out of memory", r->path);
     for (int j = 0; j < n; j++) {
-        const yaml_node_t *map = node(r, seq->data.sequence.items.start[j]);
+        const struct ynode *map = seq->item[j];
         struct cost_data_row *d = &m->data[m->n_data++];
         int rc = rd_mapping(r, map, "data[]");
         unsigned seen = 0;
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; !rc && p < map->data.mapping.pairs.top; p++) {
-            const yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        for (int p_i = 0; !rc && p_i < map->n; p_i++) {
+            const struct ynode *k = map->key[p_i], *v = map->val[p_i];
             int i = 0;
             if ((rc = rd_key(r, k, "data[]", data_keys, DK_COUNT, &seen, &i))) break;
             char key[48];
@@ -288,38 +285,24 @@ void cost_model_free(struct cost_model *m)
 int cost_model_read(const char *path, struct cost_model **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return status_error(STATUS_IO, "%s: cannot open device profile: %s", path, strerror(errno));
-    const int limits = yaml_check_limits(&f, path, "device profile");
-    if (limits) {
-        fclose(f);
-        return limits;
-    }
     struct rd r = { .path = path };
     struct cost_model *m = calloc(1, sizeof *m);
-    yaml_parser_t parser;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
-    int rc = STATUS_OK, have_doc = 0;
+    struct ydoc *doc = NULL;
+    int rc = STATUS_OK;
     if (!m) { rc = status_error(STATUS_NOMEM, "%s: out of memory", path); goto done; }
     snprintf(m->path, sizeof m->path, "%s", path);
-    if (!yaml_parser_load(&parser, &r.doc)) {
-        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: YAML syntax error: %s", path, parser.problem_mark.line + 1,
-                          parser.problem ? parser.problem : "unknown");
-        goto done;
-    }
-    have_doc = 1;
-    const yaml_node_t *root = yaml_document_get_root_node(&r.doc);
+    if ((rc = ydoc_read(path, "device profile", &doc))) goto done;
+    const struct ynode *root = ydoc_root(doc);
     if (!root) { rc = status_error(STATUS_BAD_INPUT, "%s: empty device profile", path); goto done; }
-    if (root->type != YAML_MAPPING_NODE) {
+    if (root->kind != YNODE_MAP) {
         rc = status_error(STATUS_BAD_INPUT, "%s:%zu: top level: expected a mapping (device, source, terms, ...)", path,
-                          line_of(root));
+                          root->line);
         goto done;
     }
     unsigned seen = 0;
-    const yaml_node_t *machine_node = NULL, *merged_node = NULL;
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; !rc && p < root->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = node(&r, p->key), *v = node(&r, p->value);
+    const struct ynode *machine_node = NULL, *merged_node = NULL;
+    for (int p_i = 0; !rc && p_i < root->n; p_i++) {
+        const struct ynode *k = root->key[p_i], *v = root->val[p_i];
         int i = 0;
         if ((rc = rd_key(&r, k, "top level", top_keys, TK_COUNT, &seen, &i))) break;
         switch (i) {
@@ -327,10 +310,10 @@ int cost_model_read(const char *path, struct cost_model **out)
         case TK_SOURCE: {
             int s = -1;
             for (int j = 0; j < COST_SOURCE_COUNT; j++)
-                if (v->type == YAML_SCALAR_NODE && !strcmp(str_of(v), source_names[j])) s = j;
+                if (v->kind == YNODE_SCALAR && !strcmp(str_of(v), source_names[j])) s = j;
             if (s < 0)
                 rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'source': '%s' is not allowed (expected profile or table)",
-                                  path, line_of(v), str_of(v));
+                                  path, v->line, str_of(v));
             else
                 m->source = (enum cost_source)s;
             break;
@@ -346,7 +329,7 @@ int cost_model_read(const char *path, struct cost_model **out)
             if (!(rc = rd_string(&r, v, "statistic", m->statistic, sizeof m->statistic)) && strcmp(m->statistic, "median") &&
                 strcmp(m->statistic, "p10") && strcmp(m->statistic, "min") && strcmp(m->statistic, "quiet"))
                 rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'statistic': '%s' is not allowed (expected median, p10, min or quiet)",
-                                  path, line_of(v), m->statistic);
+                                  path, v->line, m->statistic);
             break;
         case TK_TERMS: rc = rd_terms(&r, v, m); break;
         case TK_MERGED:
@@ -362,14 +345,12 @@ int cost_model_read(const char *path, struct cost_model **out)
                         (1u << TK_DEVICE) | (1u << TK_SOURCE) | (1u << TK_TERMS));
     if (!rc && m->source == COST_SOURCE_PROFILE && !m->has_machine)
         rc = status_error(STATUS_BAD_INPUT, "%s:%zu: source 'profile' needs the key 'machine' (where it was measured)",
-                          path, line_of(root));
+                          path, root->line);
     if (!rc && m->source == COST_SOURCE_TABLE && machine_node)
-        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'machine': only for source 'profile'", path, line_of(machine_node));
+        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'machine': only for source 'profile'", path, machine_node->line);
     if (!rc && merged_node) rc = rd_merged_check(&r, merged_node, m);
 done:
-    if (have_doc) yaml_document_delete(&r.doc);
-    yaml_parser_delete(&parser);
-    fclose(f);
+    ydoc_free(doc);
     if (rc) cost_model_free(m);
     else *out = m;
     return rc;

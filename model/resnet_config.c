@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 static const char *block_names[] = { "basic", "bottleneck" };
 static const char *stem_names[] = { "imagenet", "small" };
@@ -81,106 +80,75 @@ int resnet_config_validate(const struct resnet_config *cfg, const char *where)
 
 /* ---- YAML model files ---- */
 
-struct yreader {
-    const char *path;
-    yaml_parser_t parser;
-    yaml_event_t ev;
-    int have_ev;
-};
-
-static int yreader_next(struct yreader *r)
+static int parse_int(const char *path, const struct ynode *n, const char *key, int lo, int hi, int *out)
 {
-    if (r->have_ev) yaml_event_delete(&r->ev);
-    r->have_ev = 0;
-    if (!yaml_parser_parse(&r->parser, &r->ev))
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: YAML syntax error: %s", r->path, r->parser.problem_mark.line + 1,
-                            r->parser.problem ? r->parser.problem : "unknown");
-    r->have_ev = 1;
-    return STATUS_OK;
-}
-
-static int parse_int(struct yreader *r, const char *key, int lo, int hi, int *out)
-{
-    const size_t line = r->ev.start_mark.line + 1;
-    if (r->ev.type != YAML_SCALAR_EVENT)
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected an integer", r->path, line, key);
-    const char *s = (const char *)r->ev.data.scalar.value;
+    if (n->kind != YNODE_SCALAR)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected an integer", path, n->line, key);
+    const char *s = n->str;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi)
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': '%s' is not an integer in %d..%d", r->path, line, key, s,
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': '%s' is not an integer in %d..%d", path, n->line, key, s,
                             lo, hi);
     *out = (int)v;
     return STATUS_OK;
 }
 
-static int parse_enum(struct yreader *r, const char *key, const char *const *names, int n, int *out)
+static int parse_enum(const char *path, const struct ynode *n, const char *key, const char *const *names, int count,
+                      int *out)
 {
-    const size_t line = r->ev.start_mark.line + 1;
-    if (r->ev.type == YAML_SCALAR_EVENT) {
-        for (int i = 0; i < n; i++)
-            if (strcmp((const char *)r->ev.data.scalar.value, names[i]) == 0) {
+    if (n->kind == YNODE_SCALAR)
+        for (int i = 0; i < count; i++)
+            if (strcmp(n->str, names[i]) == 0) {
                 *out = i;
                 return STATUS_OK;
             }
-    }
-    return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected %s or %s", r->path, line, key, names[0], names[1]);
+    return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected %s or %s", path, n->line, key, names[0], names[1]);
 }
 
 /* A flow or block sequence of exactly n integers. */
-static int parse_int_list(struct yreader *r, const char *key, int n, int lo, int hi, int *out)
+static int parse_int_list(const char *path, const struct ynode *v, const char *key, int n, int lo, int hi, int *out)
 {
-    const size_t line = r->ev.start_mark.line + 1;
-    if (r->ev.type != YAML_SEQUENCE_START_EVENT)
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a list of %d integers", r->path, line, key, n);
-    for (int i = 0;; i++) {
-        int rc = yreader_next(r);
-        if (rc) return rc;
-        if (r->ev.type == YAML_SEQUENCE_END_EVENT) {
-            if (i != n) break;
-            return STATUS_OK;
-        }
-        if (i >= n) break;
-        rc = parse_int(r, key, lo, hi, &out[i]);
+    if (v->kind != YNODE_SEQ)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a list of %d integers", path, v->line, key, n);
+    /* Items are checked in order up to the n-th, so a bad value is reported before a bad count. */
+    for (int i = 0; i < v->n && i < n; i++) {
+        const int rc = parse_int(path, v->item[i], key, lo, hi, &out[i]);
         if (rc) return rc;
     }
-    return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a list of exactly %d integers", r->path, line, key, n);
+    if (v->n != n)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a list of exactly %d integers", path, v->line,
+                            key, n);
+    return STATUS_OK;
 }
 
 /* A flow or block sequence of 1..3 finite numbers; *n gets the count. */
-static int parse_float_list(struct yreader *r, const char *key, float *out, int *n)
+static int parse_float_list(const char *path, const struct ynode *v, const char *key, float *out, int *n)
 {
-    const size_t line = r->ev.start_mark.line + 1;
-    if (r->ev.type != YAML_SEQUENCE_START_EVENT)
-        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a list of one number per channel", r->path, line, key);
-    for (*n = 0;; (*n)++) {
-        int rc = yreader_next(r);
-        if (rc) return rc;
-        if (r->ev.type == YAML_SEQUENCE_END_EVENT) return *n ? STATUS_OK : status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': empty list", r->path, line, key);
-        const char *s = r->ev.type == YAML_SCALAR_EVENT ? (const char *)r->ev.data.scalar.value : "";
+    const size_t line = v->line;
+    if (v->kind != YNODE_SEQ)
+        return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected a list of one number per channel", path, line, key);
+    if (v->n == 0) return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': empty list", path, line, key);
+    for (*n = 0; *n < v->n; (*n)++) {
+        const struct ynode *it = v->item[*n];
+        const char *s = it->kind == YNODE_SCALAR ? it->str : "";
         char *end;
         errno = 0;
-        const double v = strtod(s, &end);
-        if (*n >= 3 || r->ev.type != YAML_SCALAR_EVENT || errno || end == s || *end || !isfinite(v) || fabs(v) > 1e6)
-            return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected 1 or 3 finite numbers, got '%s' as value %d", r->path,
+        const double x = strtod(s, &end);
+        if (*n >= 3 || it->kind != YNODE_SCALAR || errno || end == s || *end || !isfinite(x) || fabs(x) > 1e6)
+            return status_error(STATUS_BAD_INPUT, "%s:%zu: key '%s': expected 1 or 3 finite numbers, got '%s' as value %d", path,
                                 line, key, s, *n + 1);
-        out[*n] = (float)v;
+        out[*n] = (float)x;
     }
+    return STATUS_OK;
 }
 
 static int config_read_yaml(const char *path, struct resnet_config *cfg)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return status_error(STATUS_IO, "%s: cannot open model file: %s", path, strerror(errno));
-    const int limits = yaml_check_limits(&f, path, "model file");
-    if (limits) {
-        fclose(f);
-        return limits;
-    }
-    struct yreader r = { .path = path };
-    yaml_parser_initialize(&r.parser);
-    yaml_parser_set_input_file(&r.parser, f);
+    struct ydoc *doc = NULL;
+    int rc = ydoc_read(path, "model file", &doc);
+    if (rc) return rc;
     memset(cfg, 0, sizeof *cfg);
     enum { K_NAME, K_BLOCK, K_LAYERS, K_WIDTH, K_STEM, K_IN_CHANNELS, K_CLASSES, K_INPUT, K_RESIZE, K_CROP, K_MEAN, K_STD,
            K_INTERP, K_COUNT, K_FIRST_OPTIONAL = K_RESIZE };
@@ -191,31 +159,24 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
     size_t crop_line = 0, mean_line = 0, std_line = 0;
     _Static_assert(sizeof keys / sizeof *keys == K_COUNT, "keys");
     int seen[K_COUNT] = { 0 };
-    int rc, in_map = 0;
 
-    /* Stream start, document start, then one mapping of scalar keys. */
-    while (!(rc = yreader_next(&r))) {
-        if (r.ev.type == YAML_MAPPING_START_EVENT) { in_map = 1; break; }
-        if (r.ev.type == YAML_STREAM_END_EVENT || r.ev.type == YAML_SCALAR_EVENT || r.ev.type == YAML_SEQUENCE_START_EVENT) {
-            rc = status_error(STATUS_BAD_INPUT, "%s:%zu: expected a mapping of model keys", path, r.ev.start_mark.line + 1);
-            break;
-        }
-    }
-    while (!rc && in_map) {
-        if ((rc = yreader_next(&r))) break;
-        if (r.ev.type == YAML_MAPPING_END_EVENT) break;
-        const size_t line = r.ev.start_mark.line + 1;
-        if (r.ev.type != YAML_SCALAR_EVENT) {
+    const struct ynode *root = ydoc_root(doc);
+    if (!root || root->kind != YNODE_MAP)
+        rc = status_error(STATUS_BAD_INPUT, "%s:%zu: expected a mapping of model keys", path, root ? root->line : (size_t)1);
+    for (int i = 0; !rc && i < root->n; i++) {
+        const struct ynode *kn = root->key[i], *v = root->val[i];
+        const size_t line = kn->line;
+        if (kn->kind != YNODE_SCALAR) {
             rc = status_error(STATUS_BAD_INPUT, "%s:%zu: expected a key", path, line);
             break;
         }
         int k = 0;
-        while (k < K_COUNT && strcmp(keys[k], (const char *)r.ev.data.scalar.value) != 0) k++;
+        while (k < K_COUNT && strcmp(keys[k], kn->str) != 0) k++;
         if (k == K_COUNT) {
             rc = status_error(STATUS_BAD_INPUT,
                               "%s:%zu: unknown key '%s' (expected name, block, layers, width, stem, in_channels, classes, input, "
                               "resize, crop, mean, std, interpolation)",
-                              path, line, (const char *)r.ev.data.scalar.value);
+                              path, line, kn->str);
             break;
         }
         if (seen[k]) {
@@ -223,43 +184,41 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
             break;
         }
         seen[k] = 1;
-        if ((rc = yreader_next(&r))) break;
-        int v = 0;
+        int e = 0;
         switch (k) {
         case K_NAME:
-            if (r.ev.type != YAML_SCALAR_EVENT || r.ev.data.scalar.length == 0 ||
-                r.ev.data.scalar.length >= sizeof cfg->name)
+            if (v->kind != YNODE_SCALAR || v->len == 0 || v->len >= sizeof cfg->name)
                 rc = status_error(STATUS_BAD_INPUT, "%s:%zu: key 'name': expected a string of 1..63 characters", path,
                                   line);
             else
-                memcpy(cfg->name, r.ev.data.scalar.value, r.ev.data.scalar.length + 1);
+                memcpy(cfg->name, v->str, v->len + 1);
             break;
-        case K_BLOCK: rc = parse_enum(&r, "block", block_names, RESNET_BLOCK_COUNT, &v); cfg->block = (enum resnet_block)v; break;
-        case K_STEM: rc = parse_enum(&r, "stem", stem_names, RESNET_STEM_COUNT, &v); cfg->stem = (enum resnet_stem)v; break;
-        case K_LAYERS: rc = parse_int_list(&r, "layers", 4, 1, 64, cfg->layers); break;
-        case K_WIDTH: rc = parse_int(&r, "width", 1, 1024, &cfg->width); break;
-        case K_IN_CHANNELS: rc = parse_int(&r, "in_channels", 1, 64, &cfg->in_channels); break;
-        case K_CLASSES: rc = parse_int(&r, "classes", 1, 100000, &cfg->n_classes); break;
+        case K_BLOCK: rc = parse_enum(path, v, "block", block_names, RESNET_BLOCK_COUNT, &e); cfg->block = (enum resnet_block)e; break;
+        case K_STEM: rc = parse_enum(path, v, "stem", stem_names, RESNET_STEM_COUNT, &e); cfg->stem = (enum resnet_stem)e; break;
+        case K_LAYERS: rc = parse_int_list(path, v, "layers", 4, 1, 64, cfg->layers); break;
+        case K_WIDTH: rc = parse_int(path, v, "width", 1, 1024, &cfg->width); break;
+        case K_IN_CHANNELS: rc = parse_int(path, v, "in_channels", 1, 64, &cfg->in_channels); break;
+        case K_CLASSES: rc = parse_int(path, v, "classes", 1, 100000, &cfg->n_classes); break;
         case K_INPUT: {
-            int hw[2];
-            rc = parse_int_list(&r, "input", 2, 1, 4096, hw);
+            int hw[2] = { 0, 0 };
+            rc = parse_int_list(path, v, "input", 2, 1, 4096, hw);
             cfg->in_h = hw[0];
             cfg->in_w = hw[1];
             break;
         }
-        case K_RESIZE: rc = parse_int(&r, "resize", 0, 8192, &pre.resize); break;
+        case K_RESIZE: rc = parse_int(path, v, "resize", 0, 8192, &pre.resize); break;
         case K_CROP:
             crop_line = line;
-            if (r.ev.type == YAML_SCALAR_EVENT) {
-                rc = parse_int(&r, "crop", 1, 4096, &crop_hw[0]);
+            if (v->kind == YNODE_SCALAR) {
+                rc = parse_int(path, v, "crop", 1, 4096, &crop_hw[0]);
                 crop_hw[1] = crop_hw[0];
             } else {
-                rc = parse_int_list(&r, "crop", 2, 1, 4096, crop_hw);
+                rc = parse_int_list(path, v, "crop", 2, 1, 4096, crop_hw);
             }
             break;
-        case K_MEAN: mean_line = line; rc = parse_float_list(&r, "mean", pre.mean, &n_mean); break;
-        case K_STD: std_line = line; rc = parse_float_list(&r, "std", pre.std, &n_std); break;
-        case K_INTERP: rc = parse_enum(&r, "interpolation", image_interp_names, IMAGE_INTERP_COUNT, &v); pre.interp = (enum image_interp)v; break;
+        case K_MEAN: mean_line = line; rc = parse_float_list(path, v, "mean", pre.mean, &n_mean); break;
+        case K_STD: std_line = line; rc = parse_float_list(path, v, "std", pre.std, &n_std); break;
+        case K_INTERP: rc = parse_enum(path, v, "interpolation", image_interp_names, IMAGE_INTERP_COUNT, &e); pre.interp = (enum image_interp)e; break;
         }
     }
     /* The preprocessing: defaults for the architecture, then what the file says. */
@@ -288,9 +247,7 @@ static int config_read_yaml(const char *path, struct resnet_config *cfg)
         if (!seen[k] && k != K_NAME)
             rc = status_error(STATUS_BAD_INPUT, "%s: missing key '%s'", path, keys[k]);
     if (!rc && !seen[K_NAME]) snprintf(cfg->name, sizeof cfg->name, "%s", path);
-    if (r.have_ev) yaml_event_delete(&r.ev);
-    yaml_parser_delete(&r.parser);
-    fclose(f);
+    ydoc_free(doc);
     if (!rc) rc = resnet_config_validate(cfg, path);
     if (!rc) rc = config_check_preprocess(cfg, path);
     return rc;

@@ -1,12 +1,19 @@
-/* yaml_load.c — limits, then libyaml (see yaml_load.h). */
+/* yaml_load.c — limits, then libyaml, then our document tree (see yaml_load.h). The only file
+ * that includes <yaml.h>: readers see struct ynode, so a libyaml upgrade or a change of parser
+ * touches one file. Does not implement tags (a "!!int" is kept as its text) or merge keys. */
 #include "yaml_load.h"
 
 #include "status.h"
 
-static int syntax_error(const yaml_parser_t *p, const char *path)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+static int syntax_error(const yaml_parser_t *p, const char *path, const char *what)
 {
-    return status_error(STATUS_BAD_INPUT, "%s:%zu: YAML syntax error: %s", path, p->problem_mark.line + 1,
-                        p->problem ? p->problem : "unknown");
+    return status_error(STATUS_BAD_INPUT, "%s:%zu: %s is not valid YAML (YAML syntax error: %s)", path,
+                        p->problem_mark.line + 1, what, p->problem ? p->problem : "unknown");
 }
 
 static int too_large(const char *path, const char *what, long size)
@@ -82,29 +89,126 @@ int yaml_check_limits(FILE **fp, const char *path, const char *what)
     return rc;
 }
 
-int yaml_load_one(FILE **fp, const char *path, const char *what, yaml_document_t *doc)
+struct ydoc {
+    yaml_document_t doc;         /* owns the scalars' text */
+    struct ynode *node;          /* [n_nodes], in libyaml's node order (its id - 1) */
+    const struct ynode **link;   /* every item, key and value pointer, one block */
+};
+
+void ydoc_free(struct ydoc *d)
 {
+    if (!d) return;
+    yaml_document_delete(&d->doc);
+    free(d->node);
+    free(d->link);
+    free(d);
+}
+
+const struct ynode *ydoc_root(const struct ydoc *d) { return d->node; }
+
+/* libyaml's nodes, by id, become ours: the same array order, children as pointers. */
+static int ydoc_build(struct ydoc *d, const char *path)
+{
+    yaml_document_t *doc = &d->doc;
+    const size_t n_nodes = (size_t)(doc->nodes.top - doc->nodes.start);
+    if (!n_nodes) return STATUS_OK;
+    size_t n_links = 0;
+    for (yaml_node_t *y = doc->nodes.start; y < doc->nodes.top; y++) {
+        if (y->type == YAML_SEQUENCE_NODE) n_links += (size_t)(y->data.sequence.items.top - y->data.sequence.items.start);
+        if (y->type == YAML_MAPPING_NODE) n_links += 2 * (size_t)(y->data.mapping.pairs.top - y->data.mapping.pairs.start);
+    }
+    d->node = calloc(n_nodes, sizeof *d->node);
+    d->link = calloc(n_links ? n_links : 1, sizeof *d->link);
+    if (!d->node || !d->link) return status_error(STATUS_NOMEM, "%s: out of memory for %zu YAML nodes", path, n_nodes);
+    const struct ynode **l = d->link;
+    for (size_t i = 0; i < n_nodes; i++) {
+        const yaml_node_t *y = &doc->nodes.start[i];
+        struct ynode *o = &d->node[i];
+        o->line = y->start_mark.line + 1;
+        switch (y->type) {
+        case YAML_SEQUENCE_NODE: {
+            o->kind = YNODE_SEQ;
+            o->n = (int)(y->data.sequence.items.top - y->data.sequence.items.start);
+            o->item = l;
+            for (int j = 0; j < o->n; j++) *l++ = &d->node[y->data.sequence.items.start[j] - 1];
+            break;
+        }
+        case YAML_MAPPING_NODE: {
+            o->kind = YNODE_MAP;
+            o->n = (int)(y->data.mapping.pairs.top - y->data.mapping.pairs.start);
+            o->key = l;
+            for (int j = 0; j < o->n; j++) *l++ = &d->node[y->data.mapping.pairs.start[j].key - 1];
+            o->val = l;
+            for (int j = 0; j < o->n; j++) *l++ = &d->node[y->data.mapping.pairs.start[j].value - 1];
+            break;
+        }
+        default:
+            o->kind = YNODE_SCALAR;
+            o->str = (const char *)y->data.scalar.value;
+            o->len = y->data.scalar.length;
+            o->plain = y->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+            break;
+        }
+    }
+    return STATUS_OK;
+}
+
+int ydoc_load(FILE **fp, const char *path, const char *what, struct ydoc **out)
+{
+    *out = NULL;
     int rc = yaml_check_limits(fp, path, what);
     if (rc) return rc;
-    FILE *f = *fp;
+    struct ydoc *d = calloc(1, sizeof *d);
+    if (!d) return status_error(STATUS_NOMEM, "%s: out of memory", path);
     yaml_parser_t p;
-    if (!yaml_parser_initialize(&p)) return status_error(STATUS_NOMEM, "%s: out of memory", path);
-    yaml_parser_set_input_file(&p, f);
-    if (!yaml_parser_load(&p, doc)) {
-        rc = syntax_error(&p, path);
+    if (!yaml_parser_initialize(&p)) {
+        free(d);
+        return status_error(STATUS_NOMEM, "%s: out of memory", path);
+    }
+    yaml_parser_set_input_file(&p, *fp);
+    if (!yaml_parser_load(&p, &d->doc)) {
+        rc = syntax_error(&p, path, what);
         yaml_parser_delete(&p);
+        free(d);
         return rc;
     }
     yaml_document_t extra;
     if (!yaml_parser_load(&p, &extra)) {
-        rc = syntax_error(&p, path);
+        rc = syntax_error(&p, path, what);
     } else {
         if (yaml_document_get_root_node(&extra))
             rc = status_error(STATUS_BAD_INPUT, "%s:%zu: a second YAML document; a %s is one document", path,
                               extra.start_mark.line + 1, what);
         yaml_document_delete(&extra);
     }
-    if (rc) yaml_document_delete(doc);
     yaml_parser_delete(&p);
+    /* libyaml's root is its first node, so ours is node[0]. */
+    if (!rc) rc = ydoc_build(d, path);
+    if (rc) ydoc_free(d);
+    else *out = d;
     return rc;
+}
+
+int ydoc_read(const char *path, const char *what, struct ydoc **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return status_error(STATUS_IO, "%s: cannot open %s: %s", path, what, strerror(errno));
+    const int rc = ydoc_load(&f, path, what, out);
+    fclose(f);
+    return rc;
+}
+
+int ynode_is_null(const struct ynode *n)
+{
+    if (n->kind != YNODE_SCALAR || !n->plain) return 0;
+    const char *s = n->str;
+    return !strcmp(s, "") || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+const char *ynode_kind_name(const struct ynode *n)
+{
+    static const char *names[] = { "a scalar", "a list", "a mapping" };
+    _Static_assert(sizeof names / sizeof *names == YNODE_KIND_COUNT, "ynode kind names");
+    return names[n->kind];
 }

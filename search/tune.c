@@ -30,13 +30,13 @@ void tune_progress(struct tune *t, const char *what)
     for (int i = 0; i < t->n; i++) {
         const struct cand *c = &t->c[i];
         if (!cand_meets_budget(t, c)) continue;
-        const double m = t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
-        const double mb = bi < 0 ? INFINITY : t->o->objective == TUNE_LATENCY ? t->c[bi].latency : t->c[bi].bytes;
+        const double m = t->o->objective == TUNE_LATENCY ? c->latency_ms : c->bytes;
+        const double mb = bi < 0 ? INFINITY : t->o->objective == TUNE_LATENCY ? t->c[bi].latency_ms : t->c[bi].bytes;
         if (m < mb) bi = i;
     }
     if (bi >= 0) {
         const struct cand *c = &t->c[bi];
-        if (t->o->objective == TUNE_LATENCY) snprintf(bestbuf, sizeof bestbuf, "%.3f ms (val %.2f %%)", c->latency, 100.0 * c->correct / c->n);
+        if (t->o->objective == TUNE_LATENCY) snprintf(bestbuf, sizeof bestbuf, "%.3f ms (val %.2f %%)", c->latency_ms, 100.0 * c->correct / c->n);
         else snprintf(bestbuf, sizeof bestbuf, "%.1f KiB (val %.2f %%)", c->bytes / 1024.0, 100.0 * c->correct / c->n);
         best = bestbuf;
     }

@@ -96,7 +96,7 @@ int cand_add_salted(struct tune *t, const char *name, const char *stage, int mix
     c.alive = 1;
     c.test_top1 = NAN;
     c.measured_ms = NAN;
-    c.latency = NAN;
+    c.latency_ms = NAN;
     if (genome) {
         c.genome = malloc((size_t)t->n_elig);
         if (!c.genome) {
@@ -152,21 +152,20 @@ static void cand_take(struct tune *t, int i, enum eval_split split, int64_t n, c
 {
     struct cand *c = &t->c[i];
     t->done++;
-    if (split == EVAL_VAL) {
-        if (n >= c->n) {
-            c->n = n;
-            c->correct = e->correct;
-            c->lost = e->lost;
-            c->gained = e->gained;
-            c->loss = e->loss;
-        }
-        if (n == t->n_val) c->full_id = e->id;
+    /* The whole record, except that the counts stay those of the largest val prefix: a shorter
+     * prefix or the test split says nothing new about them. */
+    struct eval_metrics m = e->m;
+    if (split != EVAL_VAL || n < c->n) {
+        m.correct = c->correct;
+        m.lost = c->lost;
+        m.gained = c->gained;
+        m.loss = c->loss;
     } else {
-        c->test_top1 = 100.0 * (double)e->correct / (double)n;
+        c->n = n;
     }
-    c->bytes = e->bytes;
-    c->latency = e->latency_ms;
-    c->compress_s = e->compress_seconds;
+    if (split == EVAL_VAL && n == t->n_val) c->full_id = e->id;
+    if (split != EVAL_VAL) c->test_top1 = 100.0 * (double)e->correct / (double)n;
+    c->m = m;
     char what[160];
     snprintf(what, sizeof what, "%s on %s[:%lld] top-1 %.2f %%", c->name, e->split, (long long)n, 100.0 * (double)e->correct / (double)n);
     tune_progress(t, what);
@@ -230,7 +229,7 @@ int cand_eval_many(struct tune *t, const int *idx, int m, enum eval_split split,
                 char path[1024];
                 snprintf(path, sizeof path, "%s/%s", t->o->out_dir, c->ft_path);
                 if ((rc = evaluator_run_file(t->ev, path, &c->plan, split, n, &r[j]))) break;
-                r[j].compress_seconds = c->ft_seconds > 0 ? c->ft_seconds : c->compress_s;
+                r[j].compress_seconds = c->ft_seconds > 0 ? c->ft_seconds : c->compress_seconds;
             }
             eval_record(c, key[j], split, n, &r[j], &e[j]);
             if ((rc = db_insert(t->db, &e[j]))) break;
@@ -254,7 +253,7 @@ double tune_top1(const struct cand *c) { return c->n ? 100.0 * (double)c->correc
 
 double tune_metric(const struct tune *t, const struct cand *c)
 {
-    return t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
+    return t->o->objective == TUNE_LATENCY ? c->latency_ms : c->bytes;
 }
 
 double tune_objective(const struct tune *t, const struct cand *c)

@@ -107,7 +107,7 @@ static int measure_points(struct tune *t, const int *map, int k)
 static int meets_size(const struct tune *t, const struct cand *c) { return !(t->o->max_bytes > 0 && c->bytes > t->o->max_bytes); }
 static int meets_latency(const struct tune *t, const struct cand *c)
 {
-    return !(t->o->max_latency_ms > 0 && t->has_lat && c->latency > t->o->max_latency_ms);
+    return !(t->o->max_latency_ms > 0 && t->has_lat && c->latency_ms > t->o->max_latency_ms);
 }
 
 /* When nothing is within the budget: the best effort (its index) and, in why[cap], which limit
@@ -124,11 +124,11 @@ static int best_effort(const struct tune *t, const int *map, int k, char *why, s
         const struct cand *c = &t->c[i];
         if (i == t->base || c->n <= 0) continue;
         if (smallest < 0 || c->bytes < t->c[smallest].bytes) smallest = i;
-        if (isfinite(c->latency) && (fastest < 0 || c->latency < t->c[fastest].latency)) fastest = i;
+        if (isfinite(c->latency_ms) && (fastest < 0 || c->latency_ms < t->c[fastest].latency_ms)) fastest = i;
     }
     const int size_fails = t->o->max_bytes > 0 && (smallest < 0 || t->c[smallest].bytes > t->o->max_bytes);
     const int lat_fails = !size_fails && t->o->max_latency_ms > 0 && t->has_lat &&
-                          (fastest < 0 || t->c[fastest].latency > t->o->max_latency_ms);
+                          (fastest < 0 || t->c[fastest].latency_ms > t->o->max_latency_ms);
     int nearest = -1, most = -1, most_in = -1;
     for (int j = 0; j < k; j++) {
         const int i = map[j];
@@ -137,8 +137,8 @@ static int best_effort(const struct tune *t, const int *map, int k, char *why, s
         if (most < 0 || tune_top1(c) > tune_top1(&t->c[most])) most = i;
         if (meets_size(t, c) && meets_latency(t, c) && (most_in < 0 || tune_top1(c) > tune_top1(&t->c[most_in]))) most_in = i;
         if (!cand_meets_budget(t, c)) continue;
-        const double m = lat_fails ? c->latency : c->bytes;
-        if (nearest < 0 || m < (lat_fails ? t->c[nearest].latency : t->c[nearest].bytes)) nearest = i;
+        const double m = lat_fails ? c->latency_ms : c->bytes;
+        if (nearest < 0 || m < (lat_fails ? t->c[nearest].latency_ms : t->c[nearest].bytes)) nearest = i;
     }
     const char *rule = t->z_budget > 0 ? " at the lower end of its interval" : "";
     int pick;
@@ -146,7 +146,7 @@ static int best_effort(const struct tune *t, const int *map, int k, char *why, s
         const struct cand *s = size_fails ? (smallest >= 0 ? &t->c[smallest] : NULL) : (fastest >= 0 ? &t->c[fastest] : NULL);
         char near[160] = "no compressed point was evaluated";
         if (s && size_fails) snprintf(near, sizeof near, "the smallest, %s, is %.4g MiB (val %.2f %% on %lld images)", s->name, s->bytes / mib, tune_top1(s), (long long)s->n);
-        else if (s) snprintf(near, sizeof near, "the fastest, %s, is %.4g ms (val %.2f %% on %lld images)", s->name, s->latency, tune_top1(s), (long long)s->n);
+        else if (s) snprintf(near, sizeof near, "the fastest, %s, is %.4g ms (val %.2f %% on %lld images)", s->name, s->latency_ms, tune_top1(s), (long long)s->n);
         if (size_fails) snprintf(why, cap, "no evaluated point is within --max-size %.4g MiB: %s", t->o->max_bytes / mib, near);
         else snprintf(why, cap, "no evaluated point is within --max-latency %.4g ms: %s", t->o->max_latency_ms, near);
         pick = nearest >= 0 ? nearest : most;
@@ -219,9 +219,9 @@ static void final_points(const struct tune *t, const int *map, int k, struct rep
         r->top1_val = tune_top1(c);
         r->top1_test = c->test_top1;
         r->bytes = c->bytes;
-        r->latency_ms = c->latency;
+        r->latency_ms = c->latency_ms;
         r->latency_measured_ms = c->measured_ms;
-        r->seconds = c->compress_s;
+        r->seconds = c->compress_seconds;
         r->mixed = c->mixed;
         r->within_budget = c->within;
         r->on_front = c->on_front;
@@ -250,7 +250,7 @@ static void final_record(struct tune *t, const int *map, int k, int n_front, int
     run->baseline_top1_val = tune_top1(b);
     run->baseline_top1_test = b->test_top1;
     run->baseline_bytes = b->bytes;
-    run->baseline_latency_ms = b->latency;
+    run->baseline_latency_ms = b->latency_ms;
     run->threshold_top1 = t->thr;
     run->confidence = t->z_budget > 0 ? o->confidence : 0;
     run->chosen_top1_val_low = chosen >= 0 ? cand_budget_top1(t, &t->c[chosen]) : NAN;
@@ -293,7 +293,7 @@ int stage_final(struct tune *t)
         if (c->full_id < 0) continue;
         c->within = cand_meets_budget(t, c) && meets_size(t, c) && meets_latency(t, c);
         /* Points outside the budget get a NaN accuracy, which keeps them off the front. */
-        pp[k] = (struct pareto_point){ c->within ? tune_top1(c) : NAN, c->bytes, t->has_lat ? c->latency : 0, i };
+        pp[k] = (struct pareto_point){ c->within ? tune_top1(c) : NAN, c->bytes, t->has_lat ? c->latency_ms : 0, i };
         map[k++] = i;
     }
     if (!rc) pareto_front_in(pp, k, t->objectives, keep);
@@ -318,7 +318,7 @@ int stage_final(struct tune *t)
     if (chosen >= 0) {
         const struct cand *c = &t->c[chosen];
         fprintf(stderr, "tune: chosen %s (%s): val %.2f %%, test %.2f %%, %.1f KiB, %.4g ms predicted%s\n", c->name, c->config, tune_top1(c),
-                c->test_top1, c->bytes / 1024.0, c->latency, budget_met ? "" : " (best effort: budget not met)");
+                c->test_top1, c->bytes / 1024.0, c->latency_ms, budget_met ? "" : " (best effort: budget not met)");
     }
 done:
     free(pp);

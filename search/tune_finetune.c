@@ -90,7 +90,7 @@ static int finetune_train(struct tune *t, struct cand *c, const struct cand *fro
     to.checkpoint = ckpt;
     to.resume = access(ckpt, R_OK) == 0 ? ckpt : NULL;
     fprintf(stderr, "tune: [finetune] %s (from %s: %.1f KiB, %.3f ms, val top-1 %.2f %% on %lld images): %d epochs of %lld images%s\n",
-            name, from->name, from->bytes / 1024.0, from->latency, tune_top1(from), (long long)from->n, o->ft_epochs,
+            name, from->name, from->bytes / 1024.0, from->latency_ms, tune_top1(from), (long long)from->n, o->ft_epochs,
             (long long)n_train, to.resume ? ", resuming" : "");
     int interrupted = 0;
     int rc = evaluator_finetune(t->ev, &c->plan, yaml, &to, &c->ft_seconds, &interrupted);

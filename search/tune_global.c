@@ -2,6 +2,7 @@
  * written as YAML and screened) and the grid stage of --compare-exhaustive (every global
  * candidate on full val, to compare the staged search's hypervolume with). */
 #include "tune_internal.h"
+#include "config_write.h"
 
 #include "status.h"
 
@@ -17,10 +18,10 @@ static void yaml_leave_alone(const struct tune *t, struct strbuf *b)
     if (!t->sp->n_leave_alone) return;
     strbuf_printf(b, "  module_name_configs:\n");
     for (int i = 0; i < t->sp->n_leave_alone; i++) {
-        /* Single-quoted: backslashes stay literal, a quote is doubled. */
-        strbuf_printf(b, "    '");
-        for (const char *p = t->sp->leave_alone[i]; *p; p++) strbuf_printf(b, *p == '\'' ? "''" : "%c", *p);
-        strbuf_printf(b, "': null\n");
+        /* The pattern is already a regex: quoted for YAML, not escaped (config_write_key would). */
+        strbuf_str(b, "    ");
+        config_write_quoted(b, t->sp->leave_alone[i]);
+        strbuf_str(b, ": null\n");
     }
 }
 

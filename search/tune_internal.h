@@ -42,9 +42,10 @@ struct cand {
     char config_hash[DB_HASH_LEN + 1];
     struct compress_plan plan;
     unsigned char *genome;         /* mixed: the choice of each eligible layer */
-    int64_t n, correct;            /* at the largest val prefix evaluated */
-    int64_t lost, gained;          /* paired counts against the baseline on that prefix */
-    double loss, bytes, latency, compress_s;
+    int64_t n;                     /* the largest val prefix evaluated */
+    /* Its evaluation there: correct, lost and gained (paired against the baseline) and loss on
+     * that prefix; bytes, latency_ms, compress_seconds and eval_seconds of the latest. */
+    EVAL_METRICS_MEMBER;
     int64_t full_id;               /* store id of the full-val evaluation, or -1 */
     int alive;
     double test_top1, measured_ms;

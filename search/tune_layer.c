@@ -1,6 +1,7 @@
 /* tune_layer.c — the per-layer stages: the eligible layers and choices, the sensitivity tables
  * (one layer compressed at a time), and the mixed stage's ladder of knapsack assignments
- * (tune_knapsack.c) steered by real evaluations, then screened; the YAML of a per-layer genome.
+ * (tune_knapsack.c) steered by real evaluations, then screened; the config of a per-layer genome
+ * (compress/config_write.c writes it).
  * NSGA-II, which crosses these genomes, is tune_nsga.c. */
 #include "tune_internal.h"
 #include "config_write.h"
@@ -12,40 +13,6 @@
 #include <string.h>
 
 #define TUNE_DP_UNITS 2000
-
-
-/* The config of a per-layer genome: for each family used, every eligible layer by its exact
- * name (config_write_key), with its config or null. */
-static void mixed_yaml(const struct tune *t, const unsigned char *genome, const char *name, struct strbuf *b)
-{
-    const struct compress_plan *p = &t->c[t->base].plan;
-    strbuf_printf(b, "# rn50-tune tune: per-layer mixed candidate %s\n", name);
-    static const char *const section[3] = { "pruning", "palettization", "quantization" };
-    static const enum choice_kind kind_of[3] = { CH_PRUNE, CH_PAL, CH_INT8 };
-    int any_layer = 0;
-    for (int s = 0; s < 3; s++) {
-        int used = 0;
-        for (int i = 0; i < t->n_elig; i++) used |= t->choice[genome[i]].kind == kind_of[s];
-        if (!used) continue;
-        any_layer = 1;
-        strbuf_printf(b, "%s:\n  module_name_configs:\n", section[s]);
-        for (int i = 0; i < t->n_elig; i++) {
-            const struct choice *ch = &t->choice[genome[i]];
-            strbuf_str(b, "    ");
-            config_write_key(b, p->info[t->elig[i]].name);
-            if (ch->kind != kind_of[s]) strbuf_printf(b, ": null\n");
-            else if (ch->kind == CH_PAL)
-                strbuf_printf(b, ": {n_bits: %d, granularity: per_tensor, algorithm: %s}\n", ch->bits, t->mixed_alg);
-            else if (ch->kind == CH_PRUNE)
-                strbuf_printf(b, ": {target_sparsity: %g, granularity: per_scalar%s}\n", ch->sparsity,
-                          t->mixed_reconstruct ? ", reconstruct: true" : "");
-            else if (ch->bits == 8)
-                strbuf_printf(b, ": {weight_dtype: int8, activation_dtype: int8, activation_observer: moving_average_min_max}\n");
-            else strbuf_printf(b, ": {weight_dtype: int8, activation_dtype: float16}\n");
-        }
-    }
-    if (!any_layer) strbuf_printf(b, "{}\n");
-}
 
 
 /* Chooses the eligible layers and the per-layer choices of the mixed stages. */
@@ -103,6 +70,24 @@ static void choice_apply(const struct tune *t, const struct choice *ch, struct l
         lp->quant = (struct quant_cfg){ .enabled = 1, .symmetric = 1, .activations = ch->bits == 8,
                                         .observer = QUANT_MOVING_AVERAGE_MIN_MAX, .calibration_samples = 128 };
     }
+}
+
+/* The config of a per-layer genome: the base plan with each eligible layer's choice applied,
+ * written by the one plan writer (every compressed layer by its exact name). The file is what
+ * the candidate is (cand_add reads it back); the plan here only says what to write. */
+static int mixed_yaml(const struct tune *t, const unsigned char *genome, const char *name, struct strbuf *b)
+{
+    const struct compress_plan *base = &t->c[t->base].plan;
+    struct compress_plan p = *base;   /* borrows base's info; owns only layer */
+    p.layer = malloc(sizeof *p.layer * (size_t)base->n_layers);
+    if (!p.layer) return status_error(STATUS_NOMEM, "out of memory");
+    memcpy(p.layer, base->layer, sizeof *p.layer * (size_t)base->n_layers);
+    for (int i = 0; i < t->n_elig; i++) choice_apply(t, &t->choice[genome[i]], &p.layer[t->elig[i]]);
+    char comment[160];
+    snprintf(comment, sizeof comment, "rn50-tune tune: per-layer mixed candidate %s", name);
+    config_write_plan(b, &p, comment);
+    free(p.layer);
+    return b->oom ? status_error(STATUS_NOMEM, "out of memory") : STATUS_OK;
 }
 
 /* Per-layer savings of each choice, marginal at the point where every eligible layer takes that
@@ -179,10 +164,10 @@ static int sensitivity_tables(struct tune *t, double *dloss, double *saving)
             const char *alg = t->mixed_alg;
             t->mixed_alg = "kmeans";
             struct strbuf b = { 0 };
-            mixed_yaml(t, genome, name, &b);
+            rc = mixed_yaml(t, genome, name, &b);
             t->mixed_alg = alg;
             int idx = -1;
-            rc = b.oom ? status_error(STATUS_NOMEM, "out of memory") : cand_add(t, name, "sensitivity", 1, b.p, genome, &idx);
+            if (!rc) rc = cand_add(t, name, "sensitivity", 1, b.p, genome, &idx);
             free(b.p);
             cell[i * k + c] = nb;
             batch[nb++] = idx;
@@ -232,8 +217,8 @@ int add_mixed(struct tune *t, const unsigned char *genome, const char *stage, in
     db_hex(h, hex);
     snprintf(name, sizeof name, "m-%.10s", hex);
     struct strbuf b = { 0 };
-    mixed_yaml(t, genome, name, &b);
-    int rc = b.oom ? status_error(STATUS_NOMEM, "out of memory") : cand_add(t, name, stage, 1, b.p, genome, idx);
+    int rc = mixed_yaml(t, genome, name, &b);
+    if (!rc) rc = cand_add(t, name, stage, 1, b.p, genome, idx);
     free(b.p);
     return rc;
 }
@@ -241,11 +226,11 @@ int add_mixed(struct tune *t, const unsigned char *genome, const char *stage, in
 /* The best fully evaluated point within budget for the objective (global stage), or the baseline. */
 static double best_metric(const struct tune *t, int mixed)
 {
-    double best = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency : t->c[t->base].bytes;
+    double best = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency_ms : t->c[t->base].bytes;
     for (int i = 0; i < t->n; i++) {
         const struct cand *c = &t->c[i];
         if (c->mixed != mixed || !cand_meets_budget(t, c)) continue;
-        const double m = t->o->objective == TUNE_LATENCY ? c->latency : c->bytes;
+        const double m = t->o->objective == TUNE_LATENCY ? c->latency_ms : c->bytes;
         if (m < best) best = m;
     }
     return best;
@@ -324,7 +309,7 @@ int stage_mixed(struct tune *t)
         const struct choice *ch = &t->choice[i % k];
         gain[i] = i % k == 0 ? 0 : saving[i] > 0 && !(ch->kind == CH_PAL && ch->bits < anchor_bits - 1) ? (int)floor(saving[i] / unit) : -1;
     }
-    const double base = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency : t->c[t->base].bytes;
+    const double base = t->o->objective == TUNE_LATENCY ? t->c[t->base].latency_ms : t->c[t->base].bytes;
     const double ref = best_metric(t, 0);
     int n = 0, rc = STATUS_OK;
     /* The uniform genome of the anchor joins the population (NSGA-II crosses it with the mixes):

@@ -72,7 +72,7 @@ int cand_meets_budget(const struct tune *t, const struct cand *c)
 void update_ref_lat(struct tune *t)
 {
     for (int i = 0; i < t->n; i++)
-        if (isfinite(t->c[i].latency) && t->c[i].latency * 1.05 > t->ref_lat) t->ref_lat = t->c[i].latency * 1.05;
+        if (isfinite(t->c[i].latency_ms) && t->c[i].latency_ms * 1.05 > t->ref_lat) t->ref_lat = t->c[i].latency_ms * 1.05;
 }
 
 /* Hypervolume of pts against (budget threshold, baseline bytes, ref latency); 2-D without latency. */
@@ -87,7 +87,7 @@ double hv_points(const struct tune *t, const struct pareto_point *pts, int k)
 int may_qualify(const struct tune *t, const struct cand *c, double hi)
 {
     return hi >= t->thr && !(t->o->max_bytes > 0 && c->bytes > t->o->max_bytes) &&
-           !(t->o->max_latency_ms > 0 && t->has_lat && c->latency > t->o->max_latency_ms);
+           !(t->o->max_latency_ms > 0 && t->has_lat && c->latency_ms > t->o->max_latency_ms);
 }
 
 /* Successive halving over candidates idx[0..m): each alive candidate is evaluated on prefix
@@ -148,10 +148,10 @@ int screen_rung(struct tune *t, const int *idx, int m, int64_t rung)
             if (d == c || d->n < rung || (!d->alive && d->full_id < 0)) continue;
             double dlo, dhi;
             cand_interval(t, d, &dlo, &dhi);
-            pts[k++] = (struct pareto_point){ 0.5 * (dlo + dhi), d->bytes, t->has_lat ? d->latency : 0, i };
+            pts[k++] = (struct pareto_point){ 0.5 * (dlo + dhi), d->bytes, t->has_lat ? d->latency_ms : 0, i };
         }
         const double without = hv_points(t, pts, k);
-        pts[k] = (struct pareto_point){ hi, c->bytes, t->has_lat ? c->latency : 0, idx[j] };
+        pts[k] = (struct pareto_point){ hi, c->bytes, t->has_lat ? c->latency_ms : 0, idx[j] };
         const double with = hv_points(t, pts, k + 1);
         if (!(with - without > t->o->hv_delta * without)) drop[j] = 1;
     }
@@ -192,7 +192,7 @@ double tune_hv(const struct tune *t, const int *idx, int m)
     for (int j = 0; j <= n; j++) {   /* j == n: the baseline, always a point of the run */
         const struct cand *c = &t->c[j == n ? t->base : idx ? idx[j] : j];
         if (c->full_id < 0 || (j < n && c == &t->c[t->base])) continue;
-        pts[k++] = (struct pareto_point){ tune_top1(c), c->bytes, t->has_lat ? c->latency : 0, c->full_id };
+        pts[k++] = (struct pareto_point){ tune_top1(c), c->bytes, t->has_lat ? c->latency_ms : 0, c->full_id };
     }
     const double hv = hv_points(t, pts, k);
     free(pts);

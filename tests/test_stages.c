@@ -149,7 +149,7 @@ static int pool_add(struct tune *t, double top1, double bytes)
 {
     const int i = table_add(t, "p", N_VAL, 0, 0, bytes);
     t->c[i].correct = (int64_t)llround(top1 * N_VAL / 100.0);
-    t->c[i].latency = bytes / 100.0;
+    t->c[i].latency_ms = bytes / 100.0;
     return i;
 }
 
@@ -194,7 +194,7 @@ static void test_nsga_select(void)
     for (int i = 0; i < 4; i++) CHECK(pool3[i] == want2[i]);
     /* Latencies that reverse the sizes make q0 .. q3 a chain (each dominated by the next, more
      * accurate and now faster): ranks 3, 2, 1, 0. */
-    t.c[q0].latency = 4, t.c[q1].latency = 3, t.c[q2].latency = 2, t.c[q3].latency = 1;
+    t.c[q0].latency_ms = 4, t.c[q1].latency_ms = 3, t.c[q2].latency_ms = 2, t.c[q3].latency_ms = 1;
     int pool4[4] = { q0, q1, q2, q3 };
     nsga_select(&t, pool4, 4, 4, &kept);
     const int want4[4] = { q3, q2, q1, q0 };

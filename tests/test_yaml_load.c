@@ -44,19 +44,19 @@ static char *nested(int n, int open_only)
     return s;
 }
 
-/* yaml_load_one on text: its status, the message in msg. */
+/* ydoc_load on text: its status, the message in msg. */
 static int load(const char *text, char *msg, size_t cap)
 {
     const char *path = write_file("doc.yaml", text);
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL);
     if (!f) return -1;
-    yaml_document_t doc;
+    struct ydoc *doc = NULL;
     status_clear();
-    const int rc = yaml_load_one(&f, path, "test file", &doc);
+    const int rc = ydoc_load(&f, path, "test file", &doc);
     fclose(f);
     snprintf(msg, cap, "%s", status_message());
-    if (!rc) yaml_document_delete(&doc);
+    ydoc_free(doc);
     return rc;
 }
 
@@ -117,14 +117,14 @@ int main(void)
         FILE *f = fdopen(fds[0], "rb");
         CHECK(f != NULL);
         if (!f) continue;
-        yaml_document_t doc;
+        struct ydoc *doc = NULL;
         status_clear();
-        const int rc = yaml_load_one(&f, "pipe", "test file", &doc);
+        const int rc = ydoc_load(&f, "pipe", "test file", &doc);
         if (good) {
             CHECK(rc == STATUS_OK);
-            const yaml_node_t *root = rc ? NULL : yaml_document_get_root_node(&doc);
-            CHECK(root && root->type == YAML_MAPPING_NODE);
-            if (!rc) yaml_document_delete(&doc);
+            const struct ynode *root = rc ? NULL : ydoc_root(doc);
+            CHECK(root && root->kind == YNODE_MAP);
+            ydoc_free(doc);
         } else {
             CHECK(rc == STATUS_BAD_INPUT);
             CHECK(strstr(status_message(), "pipe:1: test file nested deeper than 64 levels") != NULL);
