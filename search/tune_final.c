@@ -104,12 +104,6 @@ static int measure_points(struct tune *t, const int *map, int k)
 
 /* ---- final ---- */
 
-static int meets_size(const struct tune *t, const struct cand *c) { return !(t->o->max_bytes > 0 && c->bytes > t->o->max_bytes); }
-static int meets_latency(const struct tune *t, const struct cand *c)
-{
-    return !(t->o->max_latency_ms > 0 && t->has_lat && c->latency_ms > t->o->max_latency_ms);
-}
-
 /* When nothing is within the budget: the best effort (its index) and, in why[cap], which limit
  * failed and the nearest points. A --max-size or --max-latency that no evaluated point meets
  * (screened ones included) is named with the nearest point, and the best effort is the point of
@@ -135,7 +129,7 @@ static int best_effort(const struct tune *t, const int *map, int k, char *why, s
         const struct cand *c = &t->c[i];
         if (i == t->base) continue;
         if (most < 0 || tune_top1(c) > tune_top1(&t->c[most])) most = i;
-        if (meets_size(t, c) && meets_latency(t, c) && (most_in < 0 || tune_top1(c) > tune_top1(&t->c[most_in]))) most_in = i;
+        if (cand_meets_limits(t, c) && (most_in < 0 || tune_top1(c) > tune_top1(&t->c[most_in]))) most_in = i;
         if (!cand_meets_budget(t, c)) continue;
         const double m = lat_fails ? c->latency_ms : c->bytes;
         if (nearest < 0 || m < (lat_fails ? t->c[nearest].latency_ms : t->c[nearest].bytes)) nearest = i;
@@ -291,7 +285,7 @@ int stage_final(struct tune *t)
     for (int i = 0; !rc && i < t->n; i++) {
         struct cand *c = &t->c[i];
         if (c->full_id < 0) continue;
-        c->within = cand_meets_budget(t, c) && meets_size(t, c) && meets_latency(t, c);
+        c->within = cand_meets_budget(t, c) && cand_meets_limits(t, c);
         /* Points outside the budget get a NaN accuracy, which keeps them off the front. */
         pp[k] = (struct pareto_point){ c->within ? tune_top1(c) : NAN, c->bytes, t->has_lat ? c->latency_ms : 0, i };
         map[k++] = i;

@@ -144,6 +144,8 @@ int cand_meets_budget(const struct tune *t, const struct cand *c);
 void update_ref_lat(struct tune *t);
 /* Hypervolume of pts[0..k) against (budget threshold, baseline bytes, ref latency). */
 double hv_points(const struct tune *t, const struct pareto_point *pts, int k);
+/* 1 if c meets --max-size and --max-latency (the latter only with a cost model). */
+int cand_meets_limits(const struct tune *t, const struct cand *c);
 /* 1 if c, at top-1 `hi`, meets the budget and the size and latency limits. */
 int may_qualify(const struct tune *t, const struct cand *c, double hi);
 /* Successive halving of candidates idx[0..m) over rungs[0..n_rungs) (the last the full split). */

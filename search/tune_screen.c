@@ -86,7 +86,12 @@ double hv_points(const struct tune *t, const struct pareto_point *pts, int k)
 /* 1 if c, at top-1 `hi`, meets the budget and the size and latency limits. */
 int may_qualify(const struct tune *t, const struct cand *c, double hi)
 {
-    return hi >= t->thr && !(t->o->max_bytes > 0 && c->bytes > t->o->max_bytes) &&
+    return hi >= t->thr && cand_meets_limits(t, c);
+}
+
+int cand_meets_limits(const struct tune *t, const struct cand *c)
+{
+    return !(t->o->max_bytes > 0 && c->bytes > t->o->max_bytes) &&
            !(t->o->max_latency_ms > 0 && t->has_lat && c->latency_ms > t->o->max_latency_ms);
 }
 
