@@ -11,6 +11,7 @@
  * core-ml-side `op_type_configs` / `op_name_configs` form (that is an export format, search/export).
  * Only this file sees regex.h's types. */
 #include "config.h"
+#include "name_regex.h"
 #include "status.h"
 #include "yaml_load.h"
 
@@ -559,24 +560,12 @@ static int parse_name_configs(struct reader *r, enum family fam, const struct yn
         struct name_cfg *nc = &s->names[s->n_names++];
         nc->line = k->line;
         nc->key = strdup(key);
-        /* Anchor the whole alternation: coremltools uses re.fullmatch, and "conv1|fc" must not
-         * match "layer1.0.conv1" through an unanchored first branch. */
-        const size_t len = strlen(key) + 5;
-        char *anchored = malloc(len);
-        if (!nc->key || !anchored) {
-            free(anchored);
-            return status_error(STATUS_NOMEM, "%s: out of memory", r->path);
-        }
-        snprintf(anchored, len, "^(%s)$", key);
-        const int err = regcomp(&nc->re, anchored, REG_EXTENDED | REG_NOSUB);
-        free(anchored);
-        if (err) {
-            char msg[128];
-            regerror(err, &nc->re, msg, sizeof msg);
+        if (!nc->key) return status_error(STATUS_NOMEM, "%s: out of memory", r->path);
+        char why[128];
+        if (name_regex_compile(&nc->re, key, why, sizeof why))
             return status_error(STATUS_BAD_INPUT,
-                                "%s:%zu: %s: key '%s' is not a valid POSIX extended regular expression: %s", r->path,
-                                nc->line, where, key, msg);
-        }
+                                "%s:%zu: %s: key '%.80s' is not a usable POSIX extended regular expression: %s", r->path,
+                                nc->line, where, key, why);
         nc->re_ok = 1;
         char w2[160];
         snprintf(w2, sizeof w2, "%s['%.40s']", where, key);

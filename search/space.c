@@ -3,6 +3,7 @@
  * ranges only; what the search makes of the choices is the stages' business (tune_*.c). */
 #include "space.h"
 
+#include "name_regex.h"
 #include "status.h"
 #include "yaml_load.h"
 
@@ -219,13 +220,15 @@ static int sp_visit_top(const struct space_reader *r, const char *key, const str
     for (int i = 0; !rc && i < s->n_leave_alone; i++) {
         const struct ynode *it = v->item[i];
         const char *pat = sp_scalar(it);
-        char anchored[80];
+        char why[128];
         regex_t re;
         if (!pat || strlen(pat) >= sizeof s->leave_alone[i])
             return sp_err(r, it, key, "'%s' is not a layer pattern", pat ? pat : ynode_kind_name(it), "a regex under 64 characters");
-        snprintf(anchored, sizeof anchored, "^(%s)$", pat);
-        if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB))
-            return sp_err(r, it, key, "'%s' is not a valid regex", pat, "a POSIX extended regex such as layer4\\..*");
+        if (name_regex_compile(&re, pat, why, sizeof why)) {
+            char bad[256];
+            snprintf(bad, sizeof bad, "'%s' is not a usable regex: %s", pat, why);
+            return sp_err(r, it, key, "%s", bad, "a POSIX extended regex such as layer4\\..*");
+        }
         regfree(&re);
         snprintf(s->leave_alone[i], sizeof s->leave_alone[i], "%s", pat);
     }
@@ -266,10 +269,9 @@ done:
 int space_leaves_alone(const struct space *s, const char *name)
 {
     for (int i = 0; i < s->n_leave_alone; i++) {
-        char anchored[80];
+        char why[128];
         regex_t re;
-        snprintf(anchored, sizeof anchored, "^(%s)$", s->leave_alone[i]);
-        if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB)) continue;   /* validated at load */
+        if (name_regex_compile(&re, s->leave_alone[i], why, sizeof why)) continue;   /* validated at load */
         const int hit = regexec(&re, name, 0, NULL, 0) == 0;
         regfree(&re);
         if (hit) return 1;

@@ -266,7 +266,11 @@ static void errors(const struct resnet *net)
           { "module_type_configs: unknown key 'Conv3d'", "expected Conv2d or Linear" } },
         { "quantization:\n  module_type_configs:\n    Conv2d: {}\n    Conv2d: null\n", 4, { "key 'Conv2d' given twice" } },
         { "quantization:\n  module_name_configs:\n    fc: {}\n    layer[1: {}\n", 4,
-          { "key 'layer[1' is not a valid POSIX extended regular expression" } },
+          { "key 'layer[1' is not a usable POSIX extended regular expression" } },
+        /* Found by fuzzing: stacked quantifiers made glibc's regcomp take ~2.8 GB. */
+        { "palettization:\n  module_name_configs:\n    la+++++++++++++++++ye[0-4]+: {}\n", 3,
+          { "palettization.module_name_configs: key 'la+++", "a quantifier applied to a quantifier" } },
+        { "pruning:\n  module_name_configs:\n    (conv)\\1: {}\n", 3, { "a back-reference" } },
         { "quantization:\n  module_name_configs:\n    fc:\n      activation_dtype: int9\n", 4,
           { "quantization.module_name_configs['fc']: key 'activation_dtype'" } },
         { "quantization:\n  module_name_configs: [fc]\n", 2, { "expected a mapping from module-name regexes" } },

@@ -78,7 +78,11 @@ int main(void)
     expect_error("pruning:\n  sparsity: [0.5]\njoint: [prune+dance]\n", 3, "joint", "prune+palettize");
     expect_error("pruning:\n  sparsity: [0.5]\nper_layer: true\n", 3, "per_layer", "needs its choices");
     expect_error("pruning:\n  sparsity: [0.5]\nper_layer:\n  n_bits: [0]\n", 4, "per_layer.n_bits", "1..8");
-    expect_error("pruning:\n  sparsity: [0.5]\nleave_alone: [\"layer(\"]\n", 3, "not a valid regex", NULL);
+    expect_error("pruning:\n  sparsity: [0.5]\nleave_alone: [\"layer(\"]\n", 3, "not a usable regex", NULL);
+    /* Found by fuzzing: stacked quantifiers made glibc's regcomp take ~2.8 GB. */
+    expect_error("pruning:\n  sparsity: [0.5]\nleave_alone: ['la+++++++++++++++']\n", 3,
+                 "a quantifier applied to a quantifier", "a POSIX extended regex");
+    expect_error("pruning:\n  sparsity: [0.5]\nleave_alone: ['((a{200}){200})']\n", 3, "expand to more than", NULL);
     expect_error("pruning:\n  sparsity: [0.5]\npruning:\n  sparsity: [0.25]\n", 3, "appears twice", NULL);
     expect_error("workflows: [ptq]\n", 1, "no compression choice", NULL);
     expect_error("- 1\n- 2\n", 1, "(top level)", "a mapping");
