@@ -57,17 +57,21 @@ static void skip_bracket(struct guard *g)
     g->p = p;
 }
 
-/* Reads "{m}", "{m,}" or "{m,n}" at g->p. Returns 1 and the copies glibc makes (n, or m+1 when
- * unbounded) when it is an interval; 0, with g->p unchanged, when the brace is not one (regcomp
- * then reads it as it will). */
+/* Reads "{m}", "{m,}", "{m,n}" or "{,n}" (glibc reads the last as {0,n}) at g->p. Returns 1 and
+ * the copies glibc makes (n, or m+1 when unbounded) when it is an interval; 0, with g->p
+ * unchanged, when the brace is not one (regcomp then reads it as it will). */
 static int read_interval(struct guard *g, size_t *copies)
 {
     const char *p = g->p + 1;
     char *end;
-    if (*p < '0' || *p > '9') return 0;
-    const unsigned long m = strtoul(p, &end, 10);
+    unsigned long m = 0;
+    if (*p >= '0' && *p <= '9') {
+        m = strtoul(p, &end, 10);
+        p = end;
+    } else if (*p != ',') {
+        return 0;
+    }
     unsigned long hi = m;
-    p = end;
     if (*p == ',') {
         p++;
         if (*p >= '0' && *p <= '9') {
